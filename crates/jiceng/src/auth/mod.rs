@@ -1,0 +1,607 @@
+//! Accounts, roles, sign-in and sessions.
+
+pub mod model;
+pub mod routes;
+pub mod store;
+
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{self, Actor};
+use crate::db::{Conn, Db};
+use crate::error::{Error, Result};
+use crate::ids::{OrgId, UserId};
+use crate::orgs;
+use crate::time::Timestamp;
+pub use model::{AccountManager, Principal, Role, Scope};
+use store::UserRow;
+
+/// Failed sign-ins in a row that lock an account.
+pub const LOCKOUT_THRESHOLD: i64 = 5;
+pub const LOCKOUT_SECONDS: i64 = 15 * 60;
+/// A session that lives longer than this is ended however active it is.
+pub const SESSION_MAX_SECONDS: i64 = 12 * 3600;
+
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Hashes a password with argon2 off the async threads: one hash takes tens of milliseconds.
+pub async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || password_auth::generate_hash(password))
+        .await
+        .map_err(Error::internal)
+}
+
+async fn verify_password(password: String, hash: String) -> Result<bool> {
+    tokio::task::spawn_blocking(move || password_auth::verify_password(password, &hash).is_ok())
+        .await
+        .map_err(Error::internal)
+}
+
+/// A hash of a random password, verified against when the username is unknown so that the
+/// answer takes as long as for a real account.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| password_auth::generate_hash(random_token()))
+}
+
+/// Why a sign-in failed, in words the user may see. Unknown user and wrong password read the
+/// same so that the form does not reveal which usernames exist.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("用户名或密码错误")]
+    BadCredentials,
+    #[error("连续 {LOCKOUT_THRESHOLD} 次密码错误，账号已锁定至 {0}，请稍后再试或联系安全管理员")]
+    Locked(String),
+    #[error("账号已停用，请联系安全管理员")]
+    Disabled,
+    #[error(transparent)]
+    Other(#[from] Error),
+}
+
+pub struct NewSession {
+    pub token: String,
+    pub principal: Principal,
+}
+
+/// Signs in. Every outcome is audited; five failures in a row lock the account for 15 minutes.
+pub async fn login(
+    db: &Db,
+    username: &str,
+    password: &str,
+    origin: &Actor,
+    user_agent: &str,
+) -> Result<NewSession, LoginError> {
+    let username = username.trim().to_lowercase();
+    let now = Timestamp::now();
+    let user = {
+        let mut c = db.acquire().await.map_err(Error::from)?;
+        store::user_by_name(&mut c.conn(), &username)
+            .await
+            .map_err(Error::from)?
+    };
+    let anon = Actor {
+        name: username.clone(),
+        ..origin.clone()
+    };
+    let Some(user) = user else {
+        verify_password(password.to_owned(), decoy_hash().to_owned()).await?;
+        audit::record_alone(db, &anon, "login_failed", &username, "用户名不存在").await?;
+        return Err(LoginError::BadCredentials);
+    };
+    let actor = Actor {
+        user_id: Some(user.id),
+        org_id: Some(user.org_id),
+        ..anon
+    };
+    if let Some(until) = user.locked_until.filter(|t| *t > now) {
+        audit::record_alone(
+            db,
+            &actor,
+            "login_failed",
+            &username,
+            "账号锁定期间尝试登录",
+        )
+        .await?;
+        return Err(LoginError::Locked(until.local()));
+    }
+    if !verify_password(password.to_owned(), user.password_hash.clone()).await? {
+        let mut tx = db.begin().await.map_err(Error::from)?;
+        let lock_until = now.plus_seconds(LOCKOUT_SECONDS);
+        let (n, locked) =
+            store::register_failure(&mut tx.conn(), user.id, LOCKOUT_THRESHOLD, lock_until)
+                .await
+                .map_err(Error::from)?;
+        audit::record(
+            &mut tx.conn(),
+            &actor,
+            "login_failed",
+            &username,
+            &format!("密码错误（第 {n} 次）"),
+        )
+        .await?;
+        if locked {
+            audit::record(
+                &mut tx.conn(),
+                &actor,
+                "user.lock",
+                &username,
+                "连续密码错误，锁定 15 分钟",
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(Error::from)?;
+        return Err(if locked {
+            LoginError::Locked(lock_until.local())
+        } else {
+            LoginError::BadCredentials
+        });
+    }
+    if user.status != "active" {
+        audit::record_alone(db, &actor, "login_failed", &username, "账号已停用").await?;
+        return Err(LoginError::Disabled);
+    }
+    let token = random_token();
+    let hash = token_hash(&token);
+    let csrf = random_token();
+    let mut tx = db.begin().await.map_err(Error::from)?;
+    let mut conn = tx.conn();
+    store::clear_failures(&mut conn, user.id)
+        .await
+        .map_err(Error::from)?;
+    store::insert_session(&mut conn, &hash, user.id, &csrf, &origin.ip, user_agent)
+        .await
+        .map_err(Error::from)?;
+    audit::record(&mut conn, &actor, "login", &username, "").await?;
+    let principal = principal_for(&mut conn, &user, csrf, hash).await?;
+    tx.commit().await.map_err(Error::from)?;
+    Ok(NewSession { token, principal })
+}
+
+async fn principal_for(
+    conn: &mut Conn<'_>,
+    user: &UserRow,
+    csrf_token: String,
+    session_hash: String,
+) -> Result<Principal> {
+    let org = orgs::store::get(conn, user.org_id)
+        .await?
+        .ok_or_else(|| Error::internal(format!("user {} has no org", user.id)))?;
+    let roles = store::roles_of(conn, user.id).await?;
+    Ok(Principal {
+        user_id: user.id,
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        scope: Scope::for_org(&org),
+        org,
+        roles,
+        csrf_token,
+        session_hash,
+    })
+}
+
+pub enum SessionState {
+    Active(Box<Principal>),
+    /// The session existed but sat idle too long (or lived too long): ended now.
+    Expired,
+    Missing,
+}
+
+/// Resolves a session cookie. Sessions live in the database so that any `serve` process can
+/// answer; `last_seen_at` is written at most once a minute to keep reads cheap.
+pub async fn resume(
+    db: &Db,
+    token: &str,
+    idle_seconds: i64,
+    actor: &Actor,
+) -> Result<SessionState> {
+    let hash = token_hash(token);
+    let now = Timestamp::now();
+    let mut pooled = db.acquire().await?;
+    let mut conn = pooled.conn();
+    let Some(s) = store::session(&mut conn, &hash).await? else {
+        return Ok(SessionState::Missing);
+    };
+    let idle = now.as_micros() - s.last_seen_at.as_micros() > idle_seconds * 1_000_000;
+    let too_old = now.as_micros() - s.created_at.as_micros() > SESSION_MAX_SECONDS * 1_000_000;
+    let user = store::user_by_id(&mut conn, s.user_id).await?;
+    let user = match user {
+        Some(u) if u.status == "active" && !idle && !too_old => u,
+        other => {
+            drop(conn);
+            let mut tx = db.begin().await?;
+            store::delete_session(&mut tx.conn(), &hash).await?;
+            let who = Actor {
+                user_id: Some(s.user_id),
+                name: other
+                    .as_ref()
+                    .map(|u| u.username.clone())
+                    .unwrap_or_default(),
+                org_id: other.as_ref().map(|u| u.org_id),
+                ..actor.clone()
+            };
+            audit::record(
+                &mut tx.conn(),
+                &who,
+                "session_expired",
+                &who.name,
+                "会话超时或账号已停用",
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(SessionState::Expired);
+        }
+    };
+    if now.as_micros() - s.last_seen_at.as_micros() > 60_000_000 {
+        store::touch_session(&mut conn, &hash, now).await?;
+    }
+    let p = principal_for(&mut conn, &user, s.csrf_token, hash).await?;
+    Ok(SessionState::Active(Box::new(p)))
+}
+
+pub async fn logout(db: &Db, principal: &Principal, actor: &Actor) -> Result<()> {
+    let mut tx = db.begin().await?;
+    store::delete_session(&mut tx.conn(), &principal.session_hash).await?;
+    audit::record(&mut tx.conn(), actor, "logout", &principal.username, "").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Changes one's own password: the old one must be right and the new one meet the policy.
+pub async fn change_own_password(
+    db: &Db,
+    principal: &Principal,
+    actor: &Actor,
+    old: &str,
+    new: &str,
+) -> Result<()> {
+    let user = {
+        let mut c = db.acquire().await?;
+        store::user_by_id(&mut c.conn(), principal.user_id).await?
+    }
+    .ok_or_else(|| Error::not_found("账号不存在"))?;
+    if !verify_password(old.to_owned(), user.password_hash.clone()).await? {
+        return Err(Error::invalid("old_password", "原密码不正确"));
+    }
+    model::check_password_policy(new, &user.username)?;
+    if old == new {
+        return Err(Error::invalid("new_password", "新密码不能与原密码相同"));
+    }
+    let hash = hash_password(new.to_owned()).await?;
+    let mut tx = db.begin().await?;
+    store::set_password(&mut tx.conn(), user.id, &hash).await?;
+    audit::record(
+        &mut tx.conn(),
+        actor,
+        "account.password_change",
+        &user.username,
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An account as the API and pages show it: never the hash.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Account {
+    #[schema(value_type = i64)]
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    #[schema(value_type = i64)]
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub roles: Vec<Role>,
+    /// `active` or `disabled`.
+    pub status: String,
+    #[schema(value_type = Option<String>)]
+    pub locked_until: Option<Timestamp>,
+    pub failed_logins: i64,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+}
+
+impl Account {
+    pub fn role_labels(&self) -> String {
+        self.roles
+            .iter()
+            .map(|r| r.label())
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.locked_until.is_some_and(|t| t > Timestamp::now())
+    }
+
+    pub fn status_label(&self) -> &'static str {
+        if self.status != "active" {
+            "已停用"
+        } else if self.is_locked() {
+            "已锁定"
+        } else {
+            "正常"
+        }
+    }
+
+    pub fn has_role(&self, r: &Role) -> bool {
+        self.roles.contains(r)
+    }
+}
+
+async fn account_of(conn: &mut Conn<'_>, u: UserRow) -> Result<Account> {
+    let roles = store::roles_of(conn, u.id).await?;
+    let org_name = orgs::store::get(conn, u.org_id)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default();
+    Ok(Account {
+        id: u.id,
+        username: u.username,
+        display_name: u.display_name,
+        org_id: u.org_id,
+        org_name,
+        roles,
+        status: u.status,
+        locked_until: u.locked_until,
+        failed_logins: u.failed_logins,
+        created_at: u.created_at,
+    })
+}
+
+pub struct AccountList {
+    pub items: Vec<Account>,
+    pub total: i64,
+}
+
+pub async fn list_accounts(
+    db: &Db,
+    _cap: &AccountManager<'_>,
+    q: Option<String>,
+    org_id: Option<OrgId>,
+    role: Option<Role>,
+    page: u32,
+    per_page: u32,
+) -> Result<AccountList> {
+    let mut pooled = db.acquire().await?;
+    let mut conn = pooled.conn();
+    let query = store::UserQuery {
+        q,
+        org_id,
+        role,
+        limit: i64::from(per_page),
+        offset: i64::from(page.max(1) - 1) * i64::from(per_page),
+    };
+    let (rows, total) = store::list(&mut conn, &query).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
+        items.push(account_of(&mut conn, r).await?);
+    }
+    Ok(AccountList { items, total })
+}
+
+pub async fn get_account(db: &Db, _cap: &AccountManager<'_>, id: UserId) -> Result<Account> {
+    let mut pooled = db.acquire().await?;
+    let mut conn = pooled.conn();
+    let u = store::user_by_id(&mut conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("账号不存在"))?;
+    account_of(&mut conn, u).await
+}
+
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct NewAccount {
+    pub username: String,
+    pub display_name: String,
+    #[schema(value_type = i64)]
+    pub org_id: OrgId,
+    pub roles: Vec<Role>,
+    pub password: String,
+}
+
+async fn active_org(conn: &mut Conn<'_>, id: OrgId) -> Result<crate::orgs::model::Org> {
+    match orgs::store::get(conn, id).await? {
+        Some(o) if o.is_active() => Ok(o),
+        Some(o) => Err(Error::invalid(
+            "org_id",
+            format!("组织「{}」已撤销", o.name),
+        )),
+        None => Err(Error::invalid("org_id", "所选组织不存在")),
+    }
+}
+
+pub async fn create_account(
+    db: &Db,
+    _cap: &AccountManager<'_>,
+    actor: &Actor,
+    new: NewAccount,
+) -> Result<Account> {
+    let username = model::validate_username(&new.username)?;
+    let display_name = model::validate_display_name(&new.display_name)?;
+    model::check_password_policy(&new.password, &username)?;
+    let hash = hash_password(new.password).await?;
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let org = active_org(&mut conn, new.org_id).await?;
+    let roles = model::validate_roles(&new.roles, &org)?;
+    let id = store::insert_user(&mut conn, &username, &display_name, org.id, &hash)
+        .await
+        .map_err(|e| Error::unique_or(e, "该用户名已被使用"))?;
+    store::set_roles(&mut conn, id, &roles).await?;
+    let labels: Vec<_> = roles.iter().map(|r| r.label()).collect();
+    audit::record(
+        &mut conn,
+        actor,
+        "user.create",
+        &username,
+        &format!("{display_name}，{}，角色：{}", org.name, labels.join("、")),
+    )
+    .await?;
+    let u = store::user_by_id(&mut conn, id)
+        .await?
+        .ok_or_else(|| Error::internal("lost user"))?;
+    let account = account_of(&mut conn, u).await?;
+    tx.commit().await?;
+    Ok(account)
+}
+
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct AccountUpdate {
+    pub display_name: String,
+    #[schema(value_type = i64)]
+    pub org_id: OrgId,
+    pub roles: Vec<Role>,
+}
+
+pub async fn update_account(
+    db: &Db,
+    cap: &AccountManager<'_>,
+    actor: &Actor,
+    id: UserId,
+    upd: AccountUpdate,
+) -> Result<Account> {
+    let display_name = model::validate_display_name(&upd.display_name)?;
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let before = store::user_by_id(&mut conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("账号不存在"))?;
+    let old_roles = store::roles_of(&mut conn, id).await?;
+    let org = active_org(&mut conn, upd.org_id).await?;
+    let roles = model::validate_roles(&upd.roles, &org)?;
+    if id == cap.principal().user_id && roles != old_roles {
+        return Err(Error::forbidden("安全管理员不能修改本人的角色"));
+    }
+    store::update_profile(&mut conn, id, &display_name, org.id).await?;
+    store::set_roles(&mut conn, id, &roles).await?;
+    if roles != old_roles || before.org_id != org.id {
+        // New powers or a new organisation take effect at the next sign-in, not mid-session.
+        store::delete_sessions_of(&mut conn, id).await?;
+    }
+    let labels: Vec<_> = roles.iter().map(|r| r.label()).collect();
+    audit::record(
+        &mut conn,
+        actor,
+        "user.update",
+        &before.username,
+        &format!(
+            "姓名：{display_name}；组织：{}；角色：{}",
+            org.name,
+            labels.join("、")
+        ),
+    )
+    .await?;
+    let u = store::user_by_id(&mut conn, id)
+        .await?
+        .ok_or_else(|| Error::internal("lost user"))?;
+    let account = account_of(&mut conn, u).await?;
+    tx.commit().await?;
+    Ok(account)
+}
+
+pub async fn reset_password(
+    db: &Db,
+    _cap: &AccountManager<'_>,
+    actor: &Actor,
+    id: UserId,
+    password: &str,
+) -> Result<()> {
+    let user = {
+        let mut c = db.acquire().await?;
+        store::user_by_id(&mut c.conn(), id).await?
+    }
+    .ok_or_else(|| Error::not_found("账号不存在"))?;
+    model::check_password_policy(password, &user.username)?;
+    let hash = hash_password(password.to_owned()).await?;
+    let mut tx = db.begin().await?;
+    store::set_password(&mut tx.conn(), id, &hash).await?;
+    store::delete_sessions_of(&mut tx.conn(), id).await?;
+    audit::record(
+        &mut tx.conn(),
+        actor,
+        "user.password_reset",
+        &user.username,
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What an account action does: unlock, disable or enable.
+#[derive(Debug, Clone, Copy)]
+pub enum AccountAction {
+    Unlock,
+    Disable,
+    Enable,
+}
+
+pub async fn apply_account_action(
+    db: &Db,
+    cap: &AccountManager<'_>,
+    actor: &Actor,
+    id: UserId,
+    action: AccountAction,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let user = store::user_by_id(&mut conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("账号不存在"))?;
+    let audit_action = match action {
+        AccountAction::Unlock => {
+            store::unlock(&mut conn, id).await?;
+            "user.unlock"
+        }
+        AccountAction::Disable => {
+            if id == cap.principal().user_id {
+                return Err(Error::conflict("不能停用本人账号"));
+            }
+            store::set_status(&mut conn, id, "disabled").await?;
+            store::delete_sessions_of(&mut conn, id).await?;
+            "user.disable"
+        }
+        AccountAction::Enable => {
+            store::set_status(&mut conn, id, "active").await?;
+            "user.enable"
+        }
+    };
+    audit::record(&mut conn, actor, audit_action, &user.username, "").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates an account without a capability check: for the demo loader and first set-up only.
+pub async fn create_account_unchecked(
+    conn: &mut Conn<'_>,
+    actor: &Actor,
+    username: &str,
+    display_name: &str,
+    org: &crate::orgs::model::Org,
+    roles: &[Role],
+    password_hash: &str,
+) -> Result<UserId> {
+    let roles = model::validate_roles(roles, org)?;
+    let id = store::insert_user(conn, username, display_name, org.id, password_hash)
+        .await
+        .map_err(|e| Error::unique_or(e, "该用户名已被使用"))?;
+    store::set_roles(conn, id, &roles).await?;
+    audit::record(
+        conn,
+        actor,
+        "user.create",
+        username,
+        &format!("{display_name}，{}", org.name),
+    )
+    .await?;
+    Ok(id)
+}

@@ -1,0 +1,239 @@
+//! All SQL of the accounts context: users, their roles, sessions.
+
+use super::model::Role;
+use crate::db::{Conn, DbResult};
+use crate::ids::{OrgId, UserId};
+use crate::on_conn;
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub org_id: OrgId,
+    pub password_hash: String,
+    pub status: String,
+    pub failed_logins: i64,
+    pub locked_until: Option<Timestamp>,
+    pub password_changed_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, org_id, password_hash, status, \
+     failed_logins, locked_until, password_changed_at, created_at, updated_at";
+
+pub async fn user_by_name(conn: &mut Conn<'_>, username: &str) -> DbResult<Option<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(username).fetch_optional(&mut *c).await?))
+}
+
+pub async fn user_by_id(conn: &mut Conn<'_>, id: UserId) -> DbResult<Option<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?))
+}
+
+pub async fn roles_of(conn: &mut Conn<'_>, id: UserId) -> DbResult<Vec<Role>> {
+    let names: Vec<String> = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role"
+    ).bind(id).fetch_all(&mut *c).await?);
+    let mut roles: Vec<Role> = names.iter().filter_map(|n| Role::parse(n)).collect();
+    roles.sort();
+    Ok(roles)
+}
+
+pub struct UserQuery {
+    pub q: Option<String>,
+    pub org_id: Option<OrgId>,
+    pub role: Option<Role>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub async fn list(conn: &mut Conn<'_>, f: &UserQuery) -> DbResult<(Vec<UserRow>, i64)> {
+    let mut clauses = vec!["1=1".to_owned()];
+    let mut texts = Vec::new();
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        texts.push(format!("%{q}%"));
+        clauses.push("(username LIKE $1 OR display_name LIKE $1)".to_owned());
+    }
+    if let Some(o) = f.org_id {
+        clauses.push(format!("org_id = {}", o.0));
+    }
+    if let Some(r) = f.role {
+        clauses.push(format!(
+            "id IN (SELECT user_id FROM user_roles WHERE role = '{}')",
+            r.as_str()
+        ));
+    }
+    let w = clauses.join(" AND ");
+    let list_sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE {w} ORDER BY username LIMIT {} OFFSET {}",
+        f.limit.clamp(1, 1000),
+        f.offset.max(0)
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM users WHERE {w}");
+    Ok(on_conn!(conn, c => {
+        let mut lq = sqlx::query_as::<_, UserRow>(&list_sql);
+        let mut cq = sqlx::query_scalar::<_, i64>(&count_sql);
+        for t in &texts {
+            lq = lq.bind(t.clone());
+            cq = cq.bind(t.clone());
+        }
+        (lq.fetch_all(&mut *c).await?, cq.fetch_one(&mut *c).await?)
+    }))
+}
+
+pub async fn insert_user(
+    conn: &mut Conn<'_>,
+    username: &str,
+    display_name: &str,
+    org_id: OrgId,
+    password_hash: &str,
+) -> DbResult<UserId> {
+    let now = Timestamp::now();
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "INSERT INTO users (username, display_name, org_id, password_hash, status, failed_logins,
+            password_changed_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'active', 0, $5, $5, $5) RETURNING id"
+    ).bind(username).bind(display_name).bind(org_id).bind(password_hash).bind(now)
+    .fetch_one(&mut *c).await?))
+}
+
+pub async fn set_roles(conn: &mut Conn<'_>, id: UserId, roles: &[Role]) -> DbResult<()> {
+    on_conn!(conn, c => {
+        sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id).execute(&mut *c).await?;
+        for r in roles {
+            sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                .bind(id).bind(r.as_str()).execute(&mut *c).await?;
+        }
+    });
+    Ok(())
+}
+
+pub async fn update_profile(
+    conn: &mut Conn<'_>,
+    id: UserId,
+    display_name: &str,
+    org_id: OrgId,
+) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE users SET display_name = $1, org_id = $2, updated_at = $3 WHERE id = $4"
+    ).bind(display_name).bind(org_id).bind(Timestamp::now()).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn set_password(conn: &mut Conn<'_>, id: UserId, hash: &str) -> DbResult<()> {
+    let now = Timestamp::now();
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2,
+            failed_logins = 0, locked_until = NULL WHERE id = $3"
+    ).bind(hash).bind(now).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn set_status(conn: &mut Conn<'_>, id: UserId, status: &str) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(status).bind(Timestamp::now()).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn unlock(conn: &mut Conn<'_>, id: UserId) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL, updated_at = $1 WHERE id = $2"
+    ).bind(Timestamp::now()).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+/// Counts one failed login; at `limit` the account locks until `lock_until` and the counter
+/// starts again. Returns the count after this failure and whether it locked now.
+pub async fn register_failure(
+    conn: &mut Conn<'_>,
+    id: UserId,
+    limit: i64,
+    lock_until: Timestamp,
+) -> DbResult<(i64, bool)> {
+    let n: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins"
+    ).bind(id).fetch_one(&mut *c).await?);
+    if n >= limit {
+        on_conn!(conn, c => sqlx::query(
+            "UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2"
+        ).bind(lock_until).bind(id).execute(&mut *c).await?.rows_affected());
+        return Ok((n, true));
+    }
+    Ok((n, false))
+}
+
+pub async fn clear_failures(conn: &mut Conn<'_>, id: UserId) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1"
+    ).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn count_locked(conn: &mut Conn<'_>, now: Timestamp) -> DbResult<i64> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE locked_until > $1"
+    ).bind(now).fetch_one(&mut *c).await?))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+}
+
+pub async fn insert_session(
+    conn: &mut Conn<'_>,
+    token_hash: &str,
+    user_id: UserId,
+    csrf: &str,
+    ip: &str,
+    user_agent: &str,
+) -> DbResult<()> {
+    let now = Timestamp::now();
+    on_conn!(conn, c => sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, ip, user_agent)
+         VALUES ($1, $2, $3, $4, $4, $5, $6)"
+    ).bind(token_hash).bind(user_id).bind(csrf).bind(now).bind(ip).bind(user_agent)
+    .execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn session(conn: &mut Conn<'_>, token_hash: &str) -> DbResult<Option<SessionRow>> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT token_hash, user_id, csrf_token, created_at, last_seen_at FROM sessions
+         WHERE token_hash = $1"
+    ).bind(token_hash).fetch_optional(&mut *c).await?))
+}
+
+pub async fn touch_session(conn: &mut Conn<'_>, token_hash: &str, now: Timestamp) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+        .bind(now).bind(token_hash).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn delete_session(conn: &mut Conn<'_>, token_hash: &str) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+/// Ends every session of an account (after a password reset, a role change or disabling).
+pub async fn delete_sessions_of(conn: &mut Conn<'_>, user_id: UserId) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn delete_idle_sessions(conn: &mut Conn<'_>, seen_before: Timestamp) -> DbResult<u64> {
+    Ok(
+        on_conn!(conn, c => sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1")
+        .bind(seen_before).execute(&mut *c).await?.rows_affected()),
+    )
+}

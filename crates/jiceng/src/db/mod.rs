@@ -1,0 +1,240 @@
+//! One storage layer for embedded SQLite and PostgreSQL.
+//!
+//! Queries are written once, in the dialect both engines accept (`$1` parameters, `RETURNING`,
+//! `ON CONFLICT`), and run through [`on_conn!`], which instantiates the same code for each
+//! engine. sqlx's `Any` driver is avoided on purpose: it cannot decode several types and
+//! writes `?` placeholders that PostgreSQL rejects.
+
+mod migrate;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+
+pub use migrate::{MIGRATIONS, Migration, applied_migrations};
+
+/// Errors of the storage layer. Domain code turns these into user-facing errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("数据库错误: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("数据库地址无效: {0}")]
+    BadUrl(String),
+    #[error("迁移失败 {version}: {source}")]
+    Migration {
+        version: i64,
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+impl DbError {
+    /// The name of the violated unique constraint, when that is what went wrong, so the domain
+    /// can say "该编码已存在" instead of failing.
+    pub fn unique_violation(&self) -> Option<String> {
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation() => Some(
+                e.constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| e.message().to_owned()),
+            ),
+            _ => None,
+        }
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A pool on one of the two engines.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A borrowed connection of either engine: a pooled one or the inside of a transaction.
+pub enum Conn<'a> {
+    Sqlite(&'a mut sqlx::SqliteConnection),
+    Postgres(&'a mut sqlx::PgConnection),
+}
+
+/// Runs the same query code against whichever engine a [`Conn`] holds. Both arms must produce
+/// the same type, so map engine-specific results (rows, query results) inside the body.
+#[macro_export]
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::Conn::Sqlite($c) => {
+                let $c: &mut sqlx::SqliteConnection = &mut **$c;
+                $body
+            }
+            $crate::db::Conn::Postgres($c) => {
+                let $c: &mut sqlx::PgConnection = &mut **$c;
+                $body
+            }
+        }
+    };
+}
+
+impl Conn<'_> {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn execute(&mut self, sql: &str) -> DbResult<u64> {
+        Ok(on_conn!(self, c => sqlx::raw_sql(sql).execute(&mut *c).await?.rows_affected()))
+    }
+}
+
+/// A connection checked out of the pool, for reads outside a transaction.
+pub enum Pooled {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl Pooled {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Pooled::Sqlite(c) => Conn::Sqlite(&mut *c),
+            Pooled::Postgres(c) => Conn::Postgres(&mut *c),
+        }
+    }
+}
+
+/// A write transaction. SQLite transactions start with `BEGIN IMMEDIATE` so that one that reads
+/// and then writes waits for the lock instead of failing with "database is locked".
+/// Dropping without [`Tx::commit`] rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Tx::Sqlite(t) => Conn::Sqlite(&mut *t),
+            Tx::Postgres(t) => Conn::Postgres(&mut *t),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn commit(self) -> DbResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Opens the database named by `url`, or the SQLite file `jiceng.db` in `data_dir` when no
+    /// URL is given. SQLite runs in WAL mode with `synchronous=FULL`: an acknowledged write must
+    /// survive a power cut, since cases are legal records.
+    pub async fn connect(url: Option<&str>, data_dir: &Path) -> DbResult<Db> {
+        match url {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                let opts =
+                    PgConnectOptions::from_str(u).map_err(|e| DbError::BadUrl(e.to_string()))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Db::Postgres(pool))
+            }
+            Some(u) if u.starts_with("sqlite:") => {
+                let opts = SqliteConnectOptions::from_str(u)
+                    .map_err(|e| DbError::BadUrl(e.to_string()))?;
+                Self::open_sqlite(opts).await
+            }
+            Some(other) => Err(DbError::BadUrl(format!(
+                "仅支持 sqlite: 或 postgres:// 地址，收到 {other}"
+            ))),
+            None => {
+                std::fs::create_dir_all(data_dir).map_err(|e| {
+                    DbError::BadUrl(format!("无法创建数据目录 {}: {e}", data_dir.display()))
+                })?;
+                let opts = SqliteConnectOptions::new().filename(data_dir.join("jiceng.db"));
+                Self::open_sqlite(opts).await
+            }
+        }
+    }
+
+    async fn open_sqlite(opts: SqliteConnectOptions) -> DbResult<Db> {
+        let opts = opts
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn acquire(&self) -> DbResult<Pooled> {
+        Ok(match self {
+            Db::Sqlite(p) => Pooled::Sqlite(p.acquire().await?),
+            Db::Postgres(p) => Pooled::Postgres(p.acquire().await?),
+        })
+    }
+
+    pub async fn begin(&self) -> DbResult<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Answers whether the database can run a query now (for `/readyz`).
+    pub async fn ping(&self) -> DbResult<()> {
+        let mut c = self.acquire().await?;
+        let mut conn = c.conn();
+        let one: i64 =
+            on_conn!(&mut conn, c => sqlx::query_scalar("SELECT 1").fetch_one(&mut *c).await?);
+        debug_assert_eq!(one, 1);
+        Ok(())
+    }
+
+    pub async fn migrate(&self) -> DbResult<Vec<i64>> {
+        migrate::run(self).await
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}

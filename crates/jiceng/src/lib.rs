@@ -1,0 +1,18 @@
+//! Jiceng (基层治理平台): the platform for a district's township and street reform.
+//!
+//! One folder per bounded context (`orgs`, `auth`, `audit`, …) holds its model, storage,
+//! routes and pages; `db` and `web` are the shared plumbing.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod ids;
+pub mod orgs;
+pub mod time;
+pub mod web;
+
+pub use config::Settings;
+pub use db::Db;

@@ -1,0 +1,221 @@
+//! The `jiceng` binary: serve, migrate, demo, check, audit.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use jiceng::config::{Overrides, Settings};
+use jiceng::{Db, audit, demo, web};
+
+#[derive(Parser)]
+#[command(
+    name = "jiceng",
+    version,
+    about = "基层治理平台 (Jiceng): township and street reform for a district"
+)]
+struct Cli {
+    /// Configuration file (default: ./jiceng.toml when present).
+    #[arg(long, global = true, env = "JICENG_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory for the embedded SQLite database (default ./data).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// postgres://user@host/db for PostgreSQL; empty for embedded SQLite.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the HTTP server (migrates the database first).
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Load the demo district first if the database is empty.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Load the demo district (郫都区) into an empty database and print its accounts.
+    Demo,
+    /// Check the configuration and that the database is reachable and migrated.
+    Check,
+    /// Audit trail commands.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain; exits non-zero if any row was edited or deleted.
+    Verify,
+    /// Delete audit rows older than the retention period (at least 184 days).
+    Purge,
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JICENG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open(settings: &Settings) -> Result<Db> {
+    let db = Db::connect(settings.database_url.as_deref(), &settings.data_dir)
+        .await
+        .context("无法连接数据库")?;
+    Ok(db)
+}
+
+fn print_demo(summary: &demo::DemoSummary) {
+    println!("已载入演示区县：郫都区");
+    for (kind, n) in &summary.orgs_by_kind {
+        println!("  {}：{n}", kind.label());
+    }
+    println!("演示账号（密码均为 {}）：", summary.password);
+    for a in &summary.accounts {
+        println!(
+            "  {:<16} {:<6} {:<12} {}",
+            a.username,
+            a.display_name,
+            a.role.label(),
+            a.org_name
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen, .. } => listen.clone(),
+        _ => None,
+    };
+    let flags = Overrides {
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+        listen,
+    };
+    let settings =
+        Settings::load(cli.config.as_deref(), flags).map_err(|e| anyhow::anyhow!("{e}"))?;
+    init_logging(&settings.log_format);
+
+    match cli.command {
+        Command::Serve {
+            demo: with_demo, ..
+        } => {
+            let started = std::time::Instant::now();
+            let db = open(&settings).await?;
+            let applied = db.migrate().await.context("数据库迁移失败")?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "migrations applied");
+            }
+            if with_demo
+                && !demo::is_loaded(&db)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                let summary = demo::load(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                print_demo(&summary);
+            }
+            println!(
+                "基层治理平台已启动：{}/  （API 文档：{}/api/openapi.json）",
+                settings.public_url, settings.public_url
+            );
+            if with_demo {
+                println!(
+                    "登录示例：用户名 xipu_officer，密码 {}",
+                    demo::DEMO_PASSWORD
+                );
+            }
+            tracing::info!(listen = %settings.listen, startup_ms = started.elapsed().as_millis() as u64, "serving");
+            web::serve(db.clone(), settings).await?;
+            db.close().await;
+        }
+        Command::Migrate => {
+            let db = open(&settings).await?;
+            let applied = db.migrate().await.context("数据库迁移失败")?;
+            if applied.is_empty() {
+                println!("数据库已是最新版本");
+            } else {
+                println!("已应用迁移：{applied:?}");
+            }
+        }
+        Command::Demo => {
+            let db = open(&settings).await?;
+            db.migrate().await.context("数据库迁移失败")?;
+            let summary = demo::load(&db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            print_demo(&summary);
+        }
+        Command::Check => {
+            println!(
+                "配置：数据目录 {}，监听 {}，对外地址 {}",
+                settings.data_dir.display(),
+                settings.listen,
+                settings.public_url
+            );
+            let db = open(&settings).await?;
+            db.ping().await.context("数据库不可用")?;
+            let applied = jiceng::db::applied_migrations(&db).await?;
+            let pending: Vec<_> = jiceng::db::MIGRATIONS
+                .iter()
+                .filter(|m| !applied.contains(&m.version))
+                .map(|m| m.version)
+                .collect();
+            println!("数据库：{:?}，已应用迁移 {applied:?}", db.dialect());
+            if !pending.is_empty() {
+                bail!("有未应用的迁移 {pending:?}：请运行 jiceng migrate");
+            }
+            println!("检查通过");
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let db = open(&settings).await?;
+            let report = audit::verify(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "已校验 {} 行（第 {:?} 至 {:?} 行）",
+                report.rows_checked, report.first_seq, report.last_seq
+            );
+            if !report.ok() {
+                for p in &report.problems {
+                    println!("异常：{p}");
+                }
+                bail!("审计链校验失败：{} 处异常", report.problems.len());
+            }
+            println!("审计链完整");
+        }
+        Command::Audit {
+            command: AuditCommand::Purge,
+        } => {
+            let db = open(&settings).await?;
+            let n = audit::purge(
+                &db,
+                &audit::Actor::system("purge"),
+                settings.audit_retention_days,
+                jiceng::time::Timestamp::now(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "已清理 {n} 行超过 {} 天的审计记录",
+                settings.audit_retention_days
+            );
+        }
+    }
+    Ok(())
+}

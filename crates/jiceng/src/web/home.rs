@@ -1,0 +1,175 @@
+//! "My work": the home page each role lands on after signing in.
+
+use axum::response::Redirect;
+
+use super::access::{Access, Routes};
+use super::error::PageResult;
+use super::page::{Ctx, Shell};
+use crate::auth::{Role, store as accounts};
+use crate::orgs::model::OrgKind;
+use crate::time::Timestamp;
+use crate::{audit, orgs};
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/", Access::SignedIn, home)
+        .get("/home", Access::SignedIn, home_alias)
+}
+
+pub struct Card {
+    pub label: String,
+    pub value: i64,
+    pub href: &'static str,
+}
+
+pub struct Link {
+    pub label: &'static str,
+    pub href: &'static str,
+    pub note: &'static str,
+}
+
+#[derive(askama::Template)]
+#[template(path = "web/home.html")]
+struct HomePage {
+    shell: Shell,
+    greeting: String,
+    scope_label: String,
+    cards: Vec<Card>,
+    links: Vec<Link>,
+}
+
+async fn home_alias() -> Redirect {
+    Redirect::permanent("/")
+}
+
+async fn home(
+    ctx: Ctx,
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+) -> PageResult {
+    let p = &ctx.principal;
+    let mut pooled = state.db.acquire().await.map_err(|e| ctx.fail(e))?;
+    let mut conn = pooled.conn();
+    let mut cards = Vec::new();
+    let mut links = Vec::new();
+
+    let counts = orgs::store::count_by_kind(&mut conn, p.scope.path_prefix())
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let count = |k: OrgKind| {
+        counts
+            .iter()
+            .find(|(n, _)| n == k.as_str())
+            .map(|(_, c)| *c)
+            .unwrap_or(0)
+    };
+    for k in [
+        OrgKind::Township,
+        OrgKind::Community,
+        OrgKind::Grid,
+        OrgKind::Station,
+    ] {
+        if p.scope.path_prefix().is_some() && k == OrgKind::Township {
+            continue;
+        }
+        cards.push(Card {
+            label: format!("{}数", k.label()),
+            value: count(k),
+            href: "/orgs",
+        });
+    }
+    if p.org_manager().is_some() {
+        links.push(Link {
+            label: "组织机构管理",
+            href: "/orgs",
+            note: "新建、更名、调整隶属、撤销组织",
+        });
+    } else {
+        links.push(Link {
+            label: "组织机构",
+            href: "/orgs",
+            note: "查看本辖区的组织、村（社区）和网格",
+        });
+    }
+    let today = Timestamp::now().start_of_local_day();
+    if p.has(Role::SecurityAdmin) {
+        let (_, total) = accounts::list(
+            &mut conn,
+            &accounts::UserQuery {
+                q: None,
+                org_id: None,
+                role: None,
+                limit: 1,
+                offset: 0,
+            },
+        )
+        .await
+        .map_err(|e| ctx.fail(e))?;
+        let locked = accounts::count_locked(&mut conn, Timestamp::now())
+            .await
+            .map_err(|e| ctx.fail(e))?;
+        cards.push(Card {
+            label: "账号总数".into(),
+            value: total,
+            href: "/users",
+        });
+        cards.push(Card {
+            label: "当前锁定的账号".into(),
+            value: locked,
+            href: "/users",
+        });
+        links.push(Link {
+            label: "账号管理",
+            href: "/users",
+            note: "新建账号、分配角色、重置密码、解除锁定",
+        });
+    }
+    if p.has(Role::AuditAdmin) {
+        for (action, label) in [
+            ("login_failed", "今日登录失败"),
+            ("permission_denied", "今日越权访问"),
+            ("login", "今日登录"),
+        ] {
+            let n = audit::count_since(&mut conn, action, today)
+                .await
+                .map_err(|e| ctx.fail(e))?;
+            cards.push(Card {
+                label: label.into(),
+                value: n,
+                href: "/audit",
+            });
+        }
+        links.push(Link {
+            label: "审计日志",
+            href: "/audit",
+            note: "检索、导出审计记录",
+        });
+        links.push(Link {
+            label: "校验审计链",
+            href: "/audit/verify",
+            note: "检查审计记录是否被篡改或删除",
+        });
+    }
+    links.push(Link {
+        label: "修改密码",
+        href: "/account/password",
+        note: "定期更换密码",
+    });
+    let scope_label = match &p.scope {
+        crate::auth::Scope::District => "全区".to_owned(),
+        crate::auth::Scope::Township { township_id, .. } => {
+            let t = orgs::store::get(&mut conn, *township_id)
+                .await
+                .map_err(|e| ctx.fail(e))?;
+            t.map(|t| t.name).unwrap_or_default()
+        }
+    };
+    drop(conn);
+    let page = HomePage {
+        shell: ctx.shell("我的工作"),
+        greeting: format!("{}，您好", p.display_name),
+        scope_label,
+        cards,
+        links,
+    };
+    ctx.render(&page)
+}

@@ -1,0 +1,214 @@
+//! The web shell: application state, the router with its middleware, home page, health,
+//! static files and the OpenAPI document.
+
+pub mod access;
+pub mod error;
+pub mod extract;
+mod home;
+pub mod openapi;
+pub mod page;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::config::Settings;
+use crate::db::Db;
+use access::{Access, AccessTable, RouteEntry, Routes};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Settings>,
+    pub access: Arc<AccessTable>,
+}
+
+/// Every route of the platform with its access rule. Contexts contribute theirs here.
+pub fn all_routes() -> Routes {
+    Routes::new()
+        .get("/healthz", Access::Public, healthz)
+        .get("/readyz", Access::Public, readyz)
+        .get("/static/app.css", Access::Public, stylesheet)
+        .get("/api/openapi.json", Access::Public, openapi::document)
+        .merge(home::routes())
+        .merge(crate::auth::routes::routes())
+        .merge(crate::orgs::routes::routes())
+        .merge(crate::audit::routes::routes())
+}
+
+/// The route table, for the authorisation test and the docs.
+pub fn route_table() -> Vec<RouteEntry> {
+    all_routes().into_parts().1
+}
+
+/// Builds the whole application around a database and settings.
+pub fn app(db: Db, config: Settings) -> Router {
+    let (router, table) = all_routes().into_parts();
+    let max_body = config.max_body_bytes;
+    let timeout = Duration::from_secs(config.request_timeout_seconds);
+    let state = AppState {
+        db,
+        config: Arc::new(config),
+        access: Arc::new(AccessTable::new(&table)),
+    };
+    let x_request_id = HeaderName::from_static("x-request-id");
+    router
+        .route_layer(from_fn_with_state(state.clone(), access::authorize))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(from_fn_with_state(state.clone(), body_limit))
+        .layer(from_fn_with_state(state.clone(), access::request_meta))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'"),
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let rid = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Refuses a body announced larger than the limit before reading it, with a message the user
+/// can act on (the extractors enforce the same limit on bodies of unknown length).
+async fn body_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if len.is_some_and(|n| n > state.config.max_body_bytes) {
+        let msg = format!(
+            "提交的内容过大（上限 {} KB）",
+            state.config.max_body_bytes / 1024
+        );
+        return if req.uri().path().starts_with("/api/") {
+            error::json_error(StatusCode::PAYLOAD_TOO_LARGE, &msg, None)
+        } else {
+            error::error_page(StatusCode::PAYLOAD_TOO_LARGE, &msg, None)
+        };
+    }
+    next.run(req).await
+}
+
+async fn not_found(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        error::json_error(StatusCode::NOT_FOUND, "接口不存在", None)
+    } else {
+        error::error_page(StatusCode::NOT_FOUND, "页面不存在", None)
+    }
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => axum::Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not ready");
+            error::json_error(StatusCode::SERVICE_UNAVAILABLE, "数据库不可用", None)
+        }
+    }
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("static/app.css"),
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("无法监听 {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("服务异常退出: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Binds the listener and serves until SIGINT/SIGTERM, finishing requests in flight.
+pub async fn serve(db: Db, config: Settings) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen.clone(),
+            source,
+        })?;
+    serve_on(listener, db, config).await
+}
+
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    db: Db,
+    config: Settings,
+) -> Result<(), ServeError> {
+    let app = app(db, config);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,42 @@
+//! The OpenAPI document of the JSON API, served at `/api/openapi.json`.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use crate::{audit, auth, orgs};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "基层治理平台 API",
+        version = "1",
+        description = "登录后调用；修改类请求须在 X-CSRF-Token 头中携带 /api/v1/me 返回的 csrf_token。"
+    ),
+    paths(
+        auth::routes::api_login,
+        auth::routes::api_logout,
+        auth::routes::api_me,
+        auth::routes::api_change_password,
+        auth::routes::api_list_users,
+        auth::routes::api_create_user,
+        auth::routes::api_get_user,
+        auth::routes::api_update_user,
+        auth::routes::api_reset_password,
+        auth::routes::api_unlock,
+        auth::routes::api_disable,
+        auth::routes::api_enable,
+        orgs::routes::api_list,
+        orgs::routes::api_create,
+        orgs::routes::api_get,
+        orgs::routes::api_update,
+        orgs::routes::api_retire,
+        audit::routes::api_search,
+        audit::routes::api_verify,
+    ),
+    components(schemas(super::error::ErrorBody, super::error::ErrorDetail))
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
