@@ -19,6 +19,8 @@ pub enum Error {
     Unauthenticated,
     #[error("{0}")]
     TooManyRequests(String),
+    #[error("{0}")]
+    TooLarge(String),
     #[error("内部错误")]
     Internal(String),
 }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::{Actor, AuditRecord, VerifyReport};
-use crate::db::{Conn, Db, DbResult};
+use crate::db::{Conn, Db, DbResult, escape_like};
 use crate::on_conn;
 use crate::time::Timestamp;
 
@@ -94,21 +94,21 @@ fn build_where(f: &AuditFilter) -> Where {
     };
     if let Some(a) = f.actor.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         push(
-            " AND actor LIKE ?",
+            " AND actor LIKE ? ESCAPE '\\'",
             Arg::Text(format!("%{}%", escape_like(a))),
             &mut args,
         );
     }
     if let Some(a) = f.action.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         push(
-            " AND action LIKE ?",
+            " AND action LIKE ? ESCAPE '\\'",
             Arg::Text(format!("{}%", escape_like(a))),
             &mut args,
         );
     }
     if let Some(t) = f.target.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         push(
-            " AND target LIKE ?",
+            " AND target LIKE ? ESCAPE '\\'",
             Arg::Text(format!("%{}%", escape_like(t))),
             &mut args,
         );
@@ -124,12 +124,6 @@ fn build_where(f: &AuditFilter) -> Where {
         );
     }
     Where { sql, args }
-}
-
-/// LIKE wildcards typed by the user are matched literally. Both engines take `\` as the
-/// escape character when the query says `ESCAPE '\'`; we keep it simple by dropping them.
-fn escape_like(s: &str) -> String {
-    s.chars().filter(|c| *c != '%' && *c != '_').collect()
 }
 
 macro_rules! bind_args {
@@ -195,7 +189,7 @@ pub async fn stream_for_export(
         let Some(last) = rows.last() else { break };
         after = last.seq;
         for r in &rows {
-            each(r).map_err(|e| sqlx::Error::Io(e))?;
+            each(r).map_err(sqlx::Error::Io)?;
             n += 1;
         }
     }

@@ -216,7 +216,6 @@ pub async fn resume(
     let user = match user {
         Some(u) if u.status == "active" && !idle && !too_old => u,
         other => {
-            drop(conn);
             let mut tx = db.begin().await?;
             store::delete_session(&mut tx.conn(), &hash).await?;
             let who = Actor {

@@ -1,7 +1,7 @@
 //! All SQL of the accounts context: users, their roles, sessions.
 
 use super::model::Role;
-use crate::db::{Conn, DbResult};
+use crate::db::{Conn, DbResult, escape_like};
 use crate::ids::{OrgId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -55,8 +55,9 @@ pub async fn list(conn: &mut Conn<'_>, f: &UserQuery) -> DbResult<(Vec<UserRow>,
     let mut clauses = vec!["1=1".to_owned()];
     let mut texts = Vec::new();
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        texts.push(format!("%{q}%"));
-        clauses.push("(username LIKE $1 OR display_name LIKE $1)".to_owned());
+        texts.push(format!("%{}%", escape_like(q)));
+        clauses
+            .push("(username LIKE $1 ESCAPE '\\' OR display_name LIKE $1 ESCAPE '\\')".to_owned());
     }
     if let Some(o) = f.org_id {
         clauses.push(format!("org_id = {}", o.0));

@@ -50,6 +50,19 @@ impl DbError {
 
 pub type DbResult<T> = Result<T, DbError>;
 
+/// Escapes LIKE wildcards so that what a user types is matched literally; queries using it
+/// say `ESCAPE '\'` (SQLite has no default escape character).
+pub fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,
@@ -221,8 +234,7 @@ impl Db {
     pub async fn ping(&self) -> DbResult<()> {
         let mut c = self.acquire().await?;
         let mut conn = c.conn();
-        let one: i64 =
-            on_conn!(&mut conn, c => sqlx::query_scalar("SELECT 1").fetch_one(&mut *c).await?);
+        let one: i64 = on_conn!(&mut conn, c => sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(&mut *c).await?);
         debug_assert_eq!(one, 1);
         Ok(())
     }

@@ -233,7 +233,6 @@ async fn render_detail(state: &AppState, ctx: &Ctx, id: OrgId, error: Option<Err
         .filter(|s| s.department_id == Some(org.id))
         .collect();
     }
-    drop(conn);
     children.retain(|c| super::visible(&ctx.principal.scope, c));
     let status = match &error {
         Some(Error::Conflict(_)) => StatusCode::CONFLICT,

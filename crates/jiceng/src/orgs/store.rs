@@ -1,7 +1,7 @@
 //! All SQL of the organisation context.
 
 use super::model::{Org, OrgKind, OrgStatus, Subkind};
-use crate::db::{Conn, DbError, DbResult};
+use crate::db::{Conn, DbError, DbResult, escape_like};
 use crate::ids::OrgId;
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -95,8 +95,10 @@ pub async fn list(conn: &mut Conn<'_>, q: &OrgQuery) -> DbResult<(Vec<Org>, i64)
         format!("${}", texts.len())
     };
     if let Some(s) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let p = arg(format!("%{s}%"), &mut texts);
-        clauses.push(format!("(name LIKE {p} OR code LIKE {p})"));
+        let p = arg(format!("%{}%", escape_like(s)), &mut texts);
+        clauses.push(format!(
+            "(name LIKE {p} ESCAPE '\\' OR code LIKE {p} ESCAPE '\\')"
+        ));
     }
     if let Some(k) = q.kind {
         let p = arg(k.as_str().to_owned(), &mut texts);

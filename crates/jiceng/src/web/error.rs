@@ -18,6 +18,7 @@ fn status_of(e: &Error) -> StatusCode {
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::Unauthenticated => StatusCode::UNAUTHORIZED,
         Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+        Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -117,7 +118,7 @@ impl IntoResponse for ApiError {
 
 /// An error from a page handler; carries the page shell so the error page keeps the menu.
 #[derive(Debug)]
-pub struct PageError(pub Error, pub Option<Shell>);
+pub struct PageError(pub Error, pub Option<Box<Shell>>);
 
 impl<E: Into<Error>> From<E> for PageError {
     fn from(e: E) -> Self {
@@ -131,7 +132,7 @@ impl IntoResponse for PageError {
         if matches!(self.0, Error::Unauthenticated) {
             return axum::response::Redirect::to("/login").into_response();
         }
-        error_page(status_of(&self.0), &self.0.to_string(), self.1)
+        error_page(status_of(&self.0), &self.0.to_string(), self.1.map(|b| *b))
     }
 }
 

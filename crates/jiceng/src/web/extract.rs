@@ -33,7 +33,12 @@ fn json_rejection(e: JsonRejection) -> Error {
             "body",
             format!("JSON 字段缺失或类型不符：{}", e.body_text()),
         ),
-        JsonRejection::BytesRejection(_) => Error::invalid("body", "请求体过大或无法读取"),
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            Error::TooLarge("提交的内容过大".to_owned())
+        }
+        JsonRejection::BytesRejection(_) => Error::invalid("body", "请求体无法读取"),
         other => Error::invalid("body", other.body_text()),
     }
 }
@@ -62,7 +67,12 @@ fn form_rejection(e: FormRejection) -> Error {
             format!("表单内容不完整或格式有误：{}", e.body_text()),
         ),
         FormRejection::InvalidFormContentType(_) => Error::invalid("form", "请通过页面表单提交"),
-        FormRejection::BytesRejection(_) => Error::invalid("form", "提交的内容过大或无法读取"),
+        FormRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            Error::TooLarge("提交的内容过大".to_owned())
+        }
+        FormRejection::BytesRejection(_) => Error::invalid("form", "提交的内容无法读取"),
         other => Error::invalid("form", other.body_text()),
     }
 }

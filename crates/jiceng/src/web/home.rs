@@ -163,7 +163,6 @@ async fn home(
             t.map(|t| t.name).unwrap_or_default()
         }
     };
-    drop(conn);
     let page = HomePage {
         shell: ctx.shell("我的工作"),
         greeting: format!("{}，您好", p.display_name),

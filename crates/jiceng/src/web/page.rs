@@ -118,7 +118,7 @@ impl Ctx {
 
     /// A page error that keeps this user's menu around the message.
     pub fn fail(&self, e: impl Into<Error>) -> PageError {
-        PageError(e.into(), Some(self.shell("出错了")))
+        PageError(e.into(), Some(Box::new(self.shell("出错了"))))
     }
 }
 

@@ -1,0 +1,230 @@
+//! Every route × every role: allowed, or refused (403 for a signed-in role, the login page or
+//! 401 for the public). The expected table is written here, independently of the code, and a
+//! route the table does not list fails the build of trust.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use common::{Session, TestApp, TestDb};
+use serde_json::json;
+
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    Anyone,
+    SignedIn,
+    Only(&'static [&'static str]),
+}
+
+use Who::*;
+
+const SECURITY: Who = Only(&["security_admin"]);
+const AUDIT: Who = Only(&["audit_admin"]);
+const ORG_MANAGERS: Who = Only(&["system_admin", "establishment_office"]);
+
+/// The expected access of every route. Adding a route means adding a row here.
+const EXPECTED: &[(&str, &str, Who)] = &[
+    ("GET", "/healthz", Anyone),
+    ("GET", "/readyz", Anyone),
+    ("GET", "/static/app.css", Anyone),
+    ("GET", "/api/openapi.json", Anyone),
+    ("GET", "/", SignedIn),
+    ("GET", "/home", SignedIn),
+    ("GET", "/login", Anyone),
+    ("POST", "/login", Anyone),
+    ("GET", "/account/password", SignedIn),
+    ("POST", "/account/password", SignedIn),
+    ("GET", "/users", SECURITY),
+    ("GET", "/users/new", SECURITY),
+    ("POST", "/users", SECURITY),
+    ("GET", "/users/{id}", SECURITY),
+    ("POST", "/users/{id}", SECURITY),
+    ("POST", "/users/{id}/password", SECURITY),
+    ("POST", "/users/{id}/unlock", SECURITY),
+    ("POST", "/users/{id}/disable", SECURITY),
+    ("POST", "/users/{id}/enable", SECURITY),
+    ("POST", "/api/v1/session", Anyone),
+    ("GET", "/api/v1/me", SignedIn),
+    ("PUT", "/api/v1/me/password", SignedIn),
+    ("GET", "/api/v1/users", SECURITY),
+    ("POST", "/api/v1/users", SECURITY),
+    ("GET", "/api/v1/users/{id}", SECURITY),
+    ("PUT", "/api/v1/users/{id}", SECURITY),
+    ("POST", "/api/v1/users/{id}/password", SECURITY),
+    ("POST", "/api/v1/users/{id}/unlock", SECURITY),
+    ("POST", "/api/v1/users/{id}/disable", SECURITY),
+    ("POST", "/api/v1/users/{id}/enable", SECURITY),
+    ("GET", "/orgs", SignedIn),
+    ("GET", "/orgs/new", ORG_MANAGERS),
+    ("POST", "/orgs", ORG_MANAGERS),
+    ("GET", "/orgs/{id}", SignedIn),
+    ("POST", "/orgs/{id}/rename", ORG_MANAGERS),
+    ("POST", "/orgs/{id}/move", ORG_MANAGERS),
+    ("POST", "/orgs/{id}/retire", ORG_MANAGERS),
+    ("GET", "/api/v1/orgs", SignedIn),
+    ("POST", "/api/v1/orgs", ORG_MANAGERS),
+    ("GET", "/api/v1/orgs/{id}", SignedIn),
+    ("PATCH", "/api/v1/orgs/{id}", ORG_MANAGERS),
+    ("POST", "/api/v1/orgs/{id}/retire", ORG_MANAGERS),
+    ("GET", "/audit", AUDIT),
+    ("GET", "/audit/export.csv", AUDIT),
+    ("GET", "/audit/verify", AUDIT),
+    ("GET", "/api/v1/audit", AUDIT),
+    ("GET", "/api/v1/audit/verify", AUDIT),
+    // These end the session that calls them, so they run last for each role.
+    ("POST", "/logout", SignedIn),
+    ("DELETE", "/api/v1/session", SignedIn),
+];
+
+/// One demo account per role; `None` is the public.
+const ROLES: &[(&str, Option<&str>)] = &[
+    ("public", None),
+    ("system_admin", Some("sysadmin")),
+    ("security_admin", Some("secadmin")),
+    ("audit_admin", Some("auditadmin")),
+    ("establishment_office", Some("bianban")),
+    ("justice_bureau", Some("sifaju")),
+    ("department_officer", Some("scjg")),
+    ("station_head", Some("suozhang")),
+    ("township_leader", Some("xipu_leader")),
+    ("township_officer", Some("xipu_officer")),
+    ("dispatcher", Some("xipu_dispatch")),
+    ("window_clerk", Some("xipu_window")),
+    ("approver", Some("xipu_approver")),
+    ("grid_worker", Some("wanggeyuan")),
+];
+
+fn allowed(who: Who, role: &str) -> bool {
+    match who {
+        Anyone => true,
+        SignedIn => role != "public",
+        Only(roles) => roles.contains(&role),
+    }
+}
+
+#[test]
+fn every_route_is_in_the_expected_table_and_back() {
+    let actual: BTreeSet<(String, String)> = jiceng::web::route_table()
+        .iter()
+        .map(|e| (e.method.to_string(), e.path.to_owned()))
+        .collect();
+    let expected: BTreeSet<(String, String)> = EXPECTED
+        .iter()
+        .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    let unlisted: Vec<_> = actual.difference(&expected).collect();
+    let missing: Vec<_> = expected.difference(&actual).collect();
+    assert!(
+        unlisted.is_empty(),
+        "routes without an expected access rule in tests/authz.rs: {unlisted:?}"
+    );
+    assert!(
+        missing.is_empty(),
+        "rows for routes that do not exist: {missing:?}"
+    );
+    assert_eq!(EXPECTED.len(), actual.len(), "duplicate rows in the table");
+}
+
+#[test]
+fn every_role_is_in_the_table() {
+    let roles: BTreeSet<&str> = jiceng::auth::Role::ALL.iter().map(|r| r.as_str()).collect();
+    let listed: BTreeSet<&str> = ROLES.iter().map(|(r, _)| *r).collect();
+    assert_eq!(roles, listed);
+}
+
+on_both_engines!(every_role_gets_exactly_the_routes_it_may_use);
+
+async fn every_role_gets_exactly_the_routes_it_may_use(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let sec = app.login("secadmin").await;
+    let township = app.org_id("510117006000").await;
+    let target = app
+        .json(
+            Method::POST,
+            "/api/v1/users",
+            &sec,
+            json!({"username": "target", "display_name": "靶子", "org_id": township,
+                   "roles": ["township_officer"], "password": "Bullseye-2026-x"}),
+        )
+        .await;
+    assert_eq!(target.status, StatusCode::CREATED, "{}", target.body);
+    let user_id = target.json()["id"].as_i64().unwrap().to_string();
+    let org_id = app.org_id("510117000000").await.to_string();
+
+    let mut failures = Vec::new();
+    for (role, username) in ROLES {
+        let mut session = match username {
+            Some(u) => app.login(u).await,
+            None => Session::anonymous(),
+        };
+        for (method, pattern, who) in EXPECTED {
+            if let (Some(u), true) = (
+                username,
+                pattern.contains("session") || pattern.contains("logout"),
+            ) {
+                // The previous row may have ended the session.
+                session = app.login(u).await;
+            }
+            let id = if pattern.contains("/users/") {
+                &user_id
+            } else {
+                &org_id
+            };
+            let path = pattern.replace("{id}", id);
+            let method: Method = method.parse().unwrap();
+            let api = path.starts_with("/api/");
+            let body = match method {
+                Method::GET | Method::DELETE => None,
+                _ if api => Some(("application/json", "{}".to_owned())),
+                _ => Some(("application/x-www-form-urlencoded", String::new())),
+            };
+            let r = app.send(method.clone(), &path, &session, body).await;
+            let to_login = r.status == StatusCode::SEE_OTHER
+                && r.location().is_some_and(|l| l.starts_with("/login?next="));
+            let refused = r.status == StatusCode::FORBIDDEN
+                || r.status == StatusCode::UNAUTHORIZED
+                || to_login;
+            let expect_allowed = allowed(*who, role);
+            let ok = if expect_allowed {
+                !refused && r.status != StatusCode::INTERNAL_SERVER_ERROR
+            } else if username.is_none() {
+                if api {
+                    r.status == StatusCode::UNAUTHORIZED
+                } else {
+                    to_login
+                }
+            } else {
+                r.status == StatusCode::FORBIDDEN
+            };
+            if !ok {
+                failures.push(format!(
+                    "{role} {method} {pattern}: expected {}, got {} {}",
+                    if expect_allowed { "allowed" } else { "refused" },
+                    r.status,
+                    r.body.chars().take(120).collect::<String>()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let denials = jiceng::audit::search(
+        app.db(),
+        &jiceng::audit::AuditFilter {
+            action: Some("permission_denied".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        denials.total > 100,
+        "every denial is audited: {}",
+        denials.total
+    );
+}

@@ -1,0 +1,750 @@
+//! The foundation's story, run on SQLite and PostgreSQL: migrations, the organisation tree,
+//! accounts, lockout, session timeout, CSRF, the audit chain and bad input.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{Engine, Session, TestApp, TestDb};
+use jiceng::audit;
+use serde_json::json;
+
+on_both_engines!(
+    migrations_apply_once_and_are_recorded,
+    the_demo_district_loads_with_an_account_per_role,
+    a_township_must_carry_its_districts_code,
+    a_duplicate_code_is_a_conflict_and_changes_nothing,
+    moving_a_community_recodes_its_grids,
+    an_organisation_with_children_cannot_be_retired,
+    township_staff_see_only_their_township,
+    five_wrong_passwords_lock_the_account_for_fifteen_minutes,
+    an_idle_session_expires_after_thirty_minutes,
+    a_form_without_its_csrf_token_is_rejected,
+    a_request_from_another_origin_is_rejected,
+    the_audit_chain_detects_an_edited_row,
+    the_audit_chain_detects_deleted_rows,
+    a_purge_never_removes_rows_younger_than_the_retention,
+    accounts_follow_the_three_duty_separation,
+    bad_input_gets_a_clear_4xx_and_writes_nothing,
+    readiness_reports_the_database,
+    the_audit_admin_exports_csv,
+);
+
+async fn migrations_apply_once_and_are_recorded(t: TestDb) {
+    let again = t.db.migrate().await.expect("second run");
+    assert!(again.is_empty(), "nothing left to apply: {again:?}");
+    let applied = jiceng::db::applied_migrations(&t.db).await.unwrap();
+    let all: Vec<i64> = jiceng::db::MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(applied, all);
+}
+
+async fn the_demo_district_loads_with_an_account_per_role(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let admin = app.login("sysadmin").await;
+    let r = app.get("/api/v1/orgs?kind=township", &admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["total"], 12);
+    let r = app
+        .get("/api/v1/orgs?kind=community&per_page=1", &admin)
+        .await;
+    assert_eq!(r.json()["total"], 157);
+    // A second load is refused: it would duplicate the district.
+    let again = jiceng::demo::load(app.db()).await;
+    assert!(again.is_err());
+    for user in [
+        "xipu_officer",
+        "wanggeyuan",
+        "suozhang",
+        "bianban",
+        "auditadmin",
+        "secadmin",
+    ] {
+        app.login(user).await;
+    }
+}
+
+async fn a_township_must_carry_its_districts_code(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let admin = app.login("sysadmin").await;
+    let district = app.org_id("510117000000").await;
+    let bad = json!({"kind": "township", "subkind": "town", "code": "510118150000", "name": "新镇", "parent_id": district});
+    let r = app.json(Method::POST, "/api/v1/orgs", &admin, bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "code");
+    let wrong_kind = json!({"kind": "township", "subkind": "subdistrict", "code": "510117150000", "name": "新镇", "parent_id": district});
+    let r = app
+        .json(Method::POST, "/api/v1/orgs", &admin, wrong_kind)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["error"]["field"], "subkind");
+    let ok = json!({"kind": "township", "subkind": "town", "code": "510117150000", "name": "新镇", "parent_id": district});
+    let r = app.json(Method::POST, "/api/v1/orgs", &admin, ok).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["code"], "510117150000");
+}
+
+async fn a_duplicate_code_is_a_conflict_and_changes_nothing(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let admin = app.login("bianban").await;
+    let district = app.org_id("510117000000").await;
+    let before = app.get("/api/v1/orgs?kind=department", &admin).await.json()["total"].clone();
+    let dup =
+        json!({"kind": "department", "code": "BM01", "name": "另一个编办", "parent_id": district});
+    let r = app.json(Method::POST, "/api/v1/orgs", &admin, dup).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("已存在")
+    );
+    let after = app.get("/api/v1/orgs?kind=department", &admin).await.json()["total"].clone();
+    assert_eq!(before, after);
+    let audit_rows = audit::search(
+        app.db(),
+        &audit::AuditFilter {
+            action: Some("org.create".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        audit_rows.total, 0,
+        "a refused create leaves no audit row either"
+    );
+}
+
+async fn moving_a_community_recodes_its_grids(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let admin = app.login("sysadmin").await;
+    let community = app.org_id("510117006001").await;
+    let target = app.org_id("510117004000").await;
+    // Without a new code the community's code would no longer match its township.
+    let r = app
+        .json(
+            Method::PATCH,
+            &format!("/api/v1/orgs/{community}"),
+            &admin,
+            json!({"parent_id": target}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = app
+        .json(
+            Method::PATCH,
+            &format!("/api/v1/orgs/{community}"),
+            &admin,
+            json!({"parent_id": target, "code": "510117004099"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["code"], "510117004099");
+    let grids = app
+        .get(
+            &format!("/api/v1/orgs?parent_id={community}&kind=grid"),
+            &admin,
+        )
+        .await
+        .json();
+    let items = grids["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    for g in items {
+        assert!(
+            g["code"].as_str().unwrap().starts_with("510117004099"),
+            "{g}"
+        );
+    }
+    // The grid is now within the new township's scope.
+    let officer_elsewhere = app.login("xipu_officer").await;
+    let grid_id = items[0]["id"].as_i64().unwrap();
+    let r = app
+        .get(&format!("/api/v1/orgs/{grid_id}"), &officer_elsewhere)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+async fn an_organisation_with_children_cannot_be_retired(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let admin = app.login("sysadmin").await;
+    let community = app.org_id("510117006001").await;
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/orgs/{community}/retire"),
+            &admin,
+            json!({"reason": "合并"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let grid = app.org_id("510117006001002").await;
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/orgs/{grid}/retire"),
+            &admin,
+            json!({"reason": ""}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/orgs/{grid}/retire"),
+            &admin,
+            json!({"reason": "网格调整"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["status"], "retired");
+    // Retired, not deleted: still there with its history, and no longer changeable.
+    let r = app.get(&format!("/api/v1/orgs/{grid}"), &admin).await;
+    assert_eq!(r.json()["retired_reason"], "网格调整");
+    let r = app
+        .json(
+            Method::PATCH,
+            &format!("/api/v1/orgs/{grid}"),
+            &admin,
+            json!({"name": "新名"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+}
+
+async fn township_staff_see_only_their_township(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let officer = app.login("xipu_officer").await;
+    let own = app.org_id("510117006001").await;
+    let other = app.org_id("510117004001").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/orgs/{own}"), &officer)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/orgs/{other}"), &officer)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let list = app
+        .get("/api/v1/orgs?kind=community&per_page=500", &officer)
+        .await
+        .json();
+    for c in list["items"].as_array().unwrap() {
+        assert!(c["code"].as_str().unwrap().starts_with("510117006"), "{c}");
+    }
+    // Departments stay visible: township staff work with them daily.
+    let depts = app
+        .get("/api/v1/orgs?kind=department", &officer)
+        .await
+        .json();
+    assert_eq!(depts["total"], 15);
+    // The page shows the same scope.
+    let page = app.get(&format!("/orgs/{other}"), &officer).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+}
+
+async fn five_wrong_passwords_lock_the_account_for_fifteen_minutes(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    for i in 1..=4 {
+        let r = app
+            .try_login("xipu_window", "wrong-Password-1")
+            .await
+            .unwrap_err();
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+        assert!(r.body.contains("用户名或密码错误"));
+    }
+    let r = app
+        .try_login("xipu_window", "wrong-Password-1")
+        .await
+        .unwrap_err();
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("已锁定"), "{}", r.body);
+    // Even the right password is refused while locked.
+    let r = app
+        .try_login("xipu_window", common::PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(r.body.contains("已锁定"));
+    // The security administrator unlocks it.
+    let sec = app.login("secadmin").await;
+    let users = app.get("/api/v1/users?q=xipu_window", &sec).await.json();
+    let id = users["items"][0]["id"].as_i64().unwrap();
+    assert!(users["items"][0]["locked_until"].is_string());
+    let r = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/users/{id}/unlock"),
+            &sec,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    app.login("xipu_window").await;
+    // A lock that has run out lets the user in again.
+    for _ in 0..5 {
+        let _ = app.try_login("xipu_window", "wrong-Password-1").await;
+    }
+    assert!(
+        app.try_login("xipu_window", common::PASSWORD)
+            .await
+            .is_err()
+    );
+    app.exec("UPDATE users SET locked_until = 1 WHERE username = 'xipu_window'")
+        .await;
+    app.login("xipu_window").await;
+    let failed = audit::search(
+        app.db(),
+        &audit::AuditFilter {
+            action: Some("login_failed".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        failed.total >= 10,
+        "every failure is audited: {}",
+        failed.total
+    );
+    let locks = audit::search(
+        app.db(),
+        &audit::AuditFilter {
+            action: Some("user.lock".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(locks.total, 2);
+}
+
+async fn an_idle_session_expires_after_thirty_minutes(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let s = app.login("xipu_officer").await;
+    assert_eq!(app.get("/api/v1/me", &s).await.status, StatusCode::OK);
+    let thirty_one_minutes_ago = jiceng::time::Timestamp::now()
+        .plus_seconds(-31 * 60)
+        .as_micros();
+    app.exec(&format!(
+        "UPDATE sessions SET last_seen_at = {thirty_one_minutes_ago}"
+    ))
+    .await;
+    let r = app.get("/api/v1/me", &s).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.contains("超时"), "{}", r.body);
+    // The session is gone for good, and the page says so too.
+    let r = app.get("/", &s).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.location().unwrap().starts_with("/login"));
+    // A session used 29 minutes ago is still alive.
+    let s2 = app.login("xipu_officer").await;
+    let twenty_nine = jiceng::time::Timestamp::now()
+        .plus_seconds(-29 * 60)
+        .as_micros();
+    app.exec(&format!("UPDATE sessions SET last_seen_at = {twenty_nine}"))
+        .await;
+    assert_eq!(app.get("/api/v1/me", &s2).await.status, StatusCode::OK);
+    let expired = audit::search(
+        app.db(),
+        &audit::AuditFilter {
+            action: Some("session_expired".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(expired.total, 1);
+}
+
+async fn a_form_without_its_csrf_token_is_rejected(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let admin = app.login("sysadmin").await;
+    let grid = app.org_id("510117006001002").await;
+    let no_token = Session {
+        csrf: String::new(),
+        ..admin.clone()
+    };
+    let r = app
+        .form(
+            &format!("/orgs/{grid}/rename"),
+            &no_token,
+            &[("name", "改名网格")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let wrong = Session {
+        csrf: "0".repeat(64),
+        ..admin.clone()
+    };
+    let r = app
+        .form(
+            &format!("/orgs/{grid}/rename"),
+            &wrong,
+            &[("name", "改名网格")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .json(
+            Method::PATCH,
+            &format!("/api/v1/orgs/{grid}"),
+            &no_token,
+            json!({"name": "改名网格"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json()["error"]["code"], "forbidden");
+    // Nothing changed; the rejections are audited.
+    let org = app
+        .get(&format!("/api/v1/orgs/{grid}"), &admin)
+        .await
+        .json();
+    assert_ne!(org["name"], "改名网格");
+    let rejected = audit::search(
+        app.db(),
+        &audit::AuditFilter {
+            action: Some("csrf_rejected".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(rejected.total, 3);
+    // With the token in the form body it goes through, and redirects back to the page.
+    let body_token = Session {
+        csrf: String::new(),
+        ..admin.clone()
+    };
+    let r = app
+        .form(
+            &format!("/orgs/{grid}/rename"),
+            &body_token,
+            &[("_csrf", &admin.csrf), ("name", "改名网格")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let org = app
+        .get(&format!("/api/v1/orgs/{grid}"), &admin)
+        .await
+        .json();
+    assert_eq!(org["name"], "改名网格");
+    // The login form needs its pre-sign-in token too.
+    let r = app
+        .form(
+            "/login",
+            &Session::default(),
+            &[("username", "xipu_officer"), ("password", common::PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .form(
+            "/login",
+            &Session::anonymous(),
+            &[("username", "xipu_officer"), ("password", common::PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+}
+
+async fn a_request_from_another_origin_is_rejected(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let admin = app.login("sysadmin").await;
+    let grid = app.org_id("510117006001002").await;
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("/orgs/{grid}/rename"))
+        .header("host", "localhost")
+        .header("origin", "http://evil.example")
+        .header("cookie", admin.cookie.clone().unwrap())
+        .header("x-csrf-token", &admin.csrf)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("name=x"))
+        .unwrap();
+    use tower::ServiceExt;
+    let r = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+async fn audit_verify(app: &TestApp) -> audit::VerifyReport {
+    audit::verify(app.db()).await.expect("verify runs")
+}
+
+async fn the_audit_chain_detects_an_edited_row(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    app.login("xipu_officer").await;
+    let _ = app.try_login("xipu_officer", "nope-Nope-1").await;
+    let report = audit_verify(&app).await;
+    assert!(report.ok(), "{:?}", report.problems);
+    assert!(report.rows_checked >= 15);
+    app.exec("UPDATE audit_log SET detail = '篡改' WHERE seq = 3")
+        .await;
+    let report = audit_verify(&app).await;
+    assert!(!report.ok());
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("第 3 行") && p.contains("修改")),
+        "{:?}",
+        report.problems
+    );
+    // The auditor's page shows the problem too.
+    let auditor = app.login("auditadmin").await;
+    let page = app.get("/audit/verify", &auditor).await;
+    assert!(page.body.contains("审计链异常"));
+}
+
+async fn the_audit_chain_detects_deleted_rows(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    app.login("xipu_officer").await;
+    app.login("xipu_leader").await;
+    app.exec("DELETE FROM audit_log WHERE seq = 5").await;
+    let report = audit_verify(&app).await;
+    assert!(
+        report.problems.iter().any(|p| p.contains("缺失")),
+        "{:?}",
+        report.problems
+    );
+    let t2 = TestApp::with_demo(match app.t.engine {
+        Engine::Sqlite => TestDb::sqlite().await,
+        Engine::Postgres => TestDb::postgres().await.expect("postgres"),
+    })
+    .await;
+    t2.login("xipu_officer").await;
+    t2.exec("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)")
+        .await;
+    let report = audit_verify(&t2).await;
+    assert!(
+        report.problems.iter().any(|p| p.contains("末尾")),
+        "{:?}",
+        report.problems
+    );
+}
+
+async fn a_purge_never_removes_rows_younger_than_the_retention(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    app.login("xipu_officer").await;
+    let actor = audit::Actor::system("test");
+    let now = jiceng::time::Timestamp::now();
+    assert!(
+        audit::purge(app.db(), &actor, 30, now).await.is_err(),
+        "less than 184 days is refused"
+    );
+    // Pretend the first ten rows are a year old; the hashes stay valid as `at` is covered,
+    // so rewrite them as they would have been written a year ago.
+    let n = audit::purge(app.db(), &actor, 184, now.plus_seconds(400 * 86_400))
+        .await
+        .unwrap();
+    assert!(n > 0);
+    let report = audit_verify(&app).await;
+    assert!(
+        report.ok(),
+        "the chain still verifies after a purge: {:?}",
+        report.problems
+    );
+    // A purge "now" removes nothing: every row is younger than 184 days.
+    app.login("xipu_leader").await;
+    let n = audit::purge(app.db(), &actor, 184, jiceng::time::Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    assert!(audit_verify(&app).await.ok());
+}
+
+async fn accounts_follow_the_three_duty_separation(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let sec = app.login("secadmin").await;
+    let district = app.org_id("510117000000").await;
+    let township = app.org_id("510117006000").await;
+    let two_duties = json!({"username": "zhangsan", "display_name": "张三", "org_id": district,
+        "roles": ["system_admin", "audit_admin"], "password": "Abcdefgh1!x"});
+    let r = app
+        .json(Method::POST, "/api/v1/users", &sec, two_duties)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("三员分立"));
+    let weak = json!({"username": "zhangsan", "display_name": "张三", "org_id": township,
+        "roles": ["township_officer"], "password": "abcdefghij"});
+    let r = app.json(Method::POST, "/api/v1/users", &sec, weak).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["error"]["field"], "password");
+    let ok = json!({"username": "zhangsan", "display_name": "张三", "org_id": township,
+        "roles": ["township_officer", "dispatcher"], "password": "Abcdefgh1!x"});
+    let r = app
+        .json(Method::POST, "/api/v1/users", &sec, ok.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    let r = app.json(Method::POST, "/api/v1/users", &sec, ok).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let z = app
+        .try_login("zhangsan", "Abcdefgh1!x")
+        .await
+        .expect("new account signs in");
+    // Disabling ends its sessions.
+    let r = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/users/{id}/disable"),
+            &sec,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/v1/me", &z).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = app.try_login("zhangsan", "Abcdefgh1!x").await.unwrap_err();
+    assert!(r.body.contains("停用"));
+    // The security administrator cannot change their own roles.
+    let me = app.get("/api/v1/me", &sec).await.json();
+    let my_id = me["user_id"].as_i64().unwrap();
+    let r = app
+        .json(
+            Method::PUT,
+            &format!("/api/v1/users/{my_id}"),
+            &sec,
+            json!({"display_name": "陈思远", "org_id": district, "roles": ["system_admin"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+async fn bad_input_gets_a_clear_4xx_and_writes_nothing(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let admin = app.login("sysadmin").await;
+    let before = audit::search(app.db(), &audit::AuditFilter::default())
+        .await
+        .unwrap()
+        .total;
+    let district = app.org_id("510117000000").await;
+    // Malformed JSON, a missing field, a malformed division code, an unknown parent.
+    let r = app
+        .send(
+            Method::POST,
+            "/api/v1/orgs",
+            &admin,
+            Some(("application/json", "{not json".into())),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("JSON")
+    );
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/orgs",
+            &admin,
+            json!({"kind": "township", "name": "x"}),
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    let r = app
+        .json(Method::POST, "/api/v1/orgs", &admin,
+            json!({"kind": "township", "subkind": "town", "code": "51011715000", "name": "x", "parent_id": district}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .json(Method::POST, "/api/v1/orgs", &admin,
+            json!({"kind": "township", "subkind": "town", "code": "510117150000", "name": "x", "parent_id": 999999}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["error"]["field"], "parent_id");
+    // A too-large body.
+    let big = format!("{{\"name\": \"{}\"}}", "字".repeat(1_000_000));
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/orgs/{district}"),
+            &admin,
+            Some(("application/json", big)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("过大")
+    );
+    // Unknown things are 404s with a reason, pages and API alike.
+    assert_eq!(
+        app.get("/api/v1/orgs/999999", &admin).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = app.get("/api/v1/nothing-here", &admin).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.json()["error"]["code"], "not_found");
+    let r = app.get("/orgs/999999", &admin).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("组织不存在"));
+    let r = app.get("/orgs/abc", &admin).await;
+    assert!(r.status.is_client_error());
+    // A form with errors comes back with the message and the values typed.
+    let r = app
+        .form(
+            "/orgs",
+            &admin,
+            &[
+                ("kind", "township"),
+                ("subkind", "town"),
+                ("code", "123"),
+                ("name", "新镇名"),
+                ("parent_id", &district.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("12 位数字") && r.body.contains("新镇名"),
+        "{}",
+        r.body
+    );
+    let after = audit::search(app.db(), &audit::AuditFilter::default())
+        .await
+        .unwrap()
+        .total;
+    assert_eq!(before, after, "no change, so no audit row");
+}
+
+async fn readiness_reports_the_database(t: TestDb) {
+    let app = TestApp::new(t).await;
+    let r = app.get("/readyz", &Session::default()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers.get("x-request-id").is_some(),
+        "every response carries a request id"
+    );
+    app.db().close().await;
+    let r = app.get("/readyz", &Session::default()).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        app.get("/healthz", &Session::default()).await.status,
+        StatusCode::OK
+    );
+}
+
+async fn the_audit_admin_exports_csv(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let _ = app.try_login("xipu_officer", "bad-Password-1").await;
+    let auditor = app.login("auditadmin").await;
+    let r = app
+        .get("/audit/export.csv?action=login_failed", &auditor)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.starts_with('\u{feff}'), "BOM for Excel");
+    assert!(r.body.contains("登录失败") && r.body.contains("xipu_officer"));
+    assert!(!r.body.contains("载入演示数据"), "filtered by action");
+    let page = app.get("/audit?actor=xipu_officer", &auditor).await;
+    assert!(page.body.contains("登录失败"));
+    let r = app.get("/audit?from=2026-99-01", &auditor).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
