@@ -28,6 +28,10 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// `text` or `json`.
     pub log_format: String,
+    /// A directory of process definition files (`*.toml`) that replace the built-in ones.
+    pub process_dir: Option<PathBuf>,
+    /// How often the deadline scheduler looks for expired time limits.
+    pub scheduler_interval_seconds: u64,
 }
 
 impl Default for Settings {
@@ -43,6 +47,8 @@ impl Default for Settings {
             request_timeout_seconds: 30,
             trust_forwarded_for: false,
             log_format: "text".to_owned(),
+            process_dir: None,
+            scheduler_interval_seconds: 30,
         }
     }
 }

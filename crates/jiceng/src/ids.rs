@@ -29,3 +29,4 @@ macro_rules! id_type {
 
 id_type!(OrgId);
 id_type!(UserId);
+id_type!(InstanceId);

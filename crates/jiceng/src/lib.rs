@@ -13,6 +13,8 @@ pub mod ids;
 pub mod orgs;
 pub mod time;
 pub mod web;
+pub mod workdays;
+pub mod workflow;
 
 pub use config::Settings;
 pub use db::Db;

@@ -49,6 +49,24 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Benchmarks that print figures (they create and remove their own databases).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Workflow transitions per second and the metrics query at scale.
+    Workflow {
+        /// Instances seeded before measuring.
+        #[arg(long, default_value_t = 1_000_000)]
+        instances: u64,
+        /// Also run on a throwaway database of this PostgreSQL server (postgres://…/db).
+        #[arg(long)]
+        postgres: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -198,6 +216,20 @@ async fn main() -> Result<()> {
                 bail!("审计链校验失败：{} 处异常", report.problems.len());
             }
             println!("审计链完整");
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Workflow {
+                    instances,
+                    postgres,
+                },
+        } => {
+            let reports = jiceng::workflow::bench::run_all(instances, postgres.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for r in &reports {
+                r.print();
+            }
         }
         Command::Audit {
             command: AuditCommand::Purge,

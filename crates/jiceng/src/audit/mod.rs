@@ -113,6 +113,12 @@ pub fn action_label(action: &str) -> &'static str {
         "audit.export" => "导出审计日志",
         "audit.purge" => "清理过期审计日志",
         "demo.load" => "载入演示数据",
+        "workdays.set" => "录入或更正工作日安排",
+        "workdays.reset" => "撤销工作日安排更正",
+        "workdays.import" => "导入节假日安排",
+        "workflow.start" => "发起流程",
+        "workflow.act" => "办理流程",
+        "workflow.expire" => "办理时限到期处理",
         _ => "其他操作",
     }
 }

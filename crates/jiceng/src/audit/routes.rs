@@ -36,6 +36,8 @@ const ACTIONS: &[&str] = &[
     "csrf_rejected",
     "user.",
     "org.",
+    "workdays.",
+    "workflow.",
     "account.password_change",
     "audit.",
     "demo.load",
@@ -55,6 +57,8 @@ fn action_options() -> Vec<ActionOption> {
                 "user." => "账号管理（全部）",
                 "org." => "组织机构（全部）",
                 "audit." => "审计管理（全部）",
+                "workdays." => "工作日历（全部）",
+                "workflow." => "流程办理（全部）",
                 other => super::action_label(other),
             },
         })

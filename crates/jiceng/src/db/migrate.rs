@@ -11,11 +11,23 @@ pub struct Migration {
 }
 
 /// The whole history, oldest first. Never edit an applied migration: add a new one.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("migrations/0001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("migrations/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "workflow",
+        sql: include_str!("migrations/0002_workflow.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "workdays",
+        sql: include_str!("migrations/0003_workdays.sql"),
+    },
+];
 
 fn render(sql: &str, dialect: Dialect) -> String {
     let id = match dialect {

@@ -36,6 +36,9 @@ struct HomePage {
     scope_label: String,
     cards: Vec<Card>,
     links: Vec<Link>,
+    work: Vec<crate::workflow::WorkItem>,
+    work_total: i64,
+    warnings: Vec<String>,
 }
 
 async fn home_alias() -> Redirect {
@@ -47,9 +50,31 @@ async fn home(
     axum::extract::State(state): axum::extract::State<super::AppState>,
 ) -> PageResult {
     let p = &ctx.principal;
+    let inbox = crate::workflow::inbox(&state.db, &state.processes, p, 1, 5)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let mut warnings = Vec::new();
+    if p.has(Role::SystemAdmin)
+        && let Some(w) = crate::workdays::coverage_warning(&state.db)
+            .await
+            .map_err(|e| ctx.fail(e))?
+    {
+        warnings.push(w);
+    }
     let mut pooled = state.db.acquire().await.map_err(|e| ctx.fail(e))?;
     let mut conn = pooled.conn();
-    let mut cards = Vec::new();
+    let mut cards = vec![
+        Card {
+            label: "待办事项".into(),
+            value: inbox.total,
+            href: "/work",
+        },
+        Card {
+            label: "提醒与督办".into(),
+            value: inbox.notices.len() as i64,
+            href: "/work",
+        },
+    ];
     let mut links = Vec::new();
 
     let counts = orgs::store::count_by_kind(&mut conn, p.scope.path_prefix())
@@ -91,6 +116,13 @@ async fn home(
         });
     }
     let today = Timestamp::now().start_of_local_day();
+    if p.has(Role::SystemAdmin) {
+        links.push(Link {
+            label: "工作日历",
+            href: "/admin/workdays",
+            note: "录入节假日和调休安排，更正、导入、导出",
+        });
+    }
     if p.has(Role::SecurityAdmin) {
         let (_, total) = accounts::list(
             &mut conn,
@@ -169,6 +201,9 @@ async fn home(
         scope_label,
         cards,
         links,
+        work: inbox.items,
+        work_total: inbox.total,
+        warnings,
     };
     ctx.render(&page)
 }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Settings>,
     pub access: Arc<AccessTable>,
+    /// The process definitions every workflow instance runs on.
+    pub processes: Arc<workflow::Registry>,
 }
 
 /// Every route of the platform with its access rule. Contexts contribute theirs here.
@@ -45,6 +47,8 @@ pub fn all_routes() -> Routes {
         .merge(crate::auth::routes::routes())
         .merge(crate::orgs::routes::routes())
         .merge(crate::audit::routes::routes())
+        .merge(crate::workdays::routes::routes())
+        .merge(crate::workflow::routes::routes())
 }
 
 /// The route table, for the authorisation test and the docs.
@@ -52,8 +56,14 @@ pub fn route_table() -> Vec<RouteEntry> {
     all_routes().into_parts().1
 }
 
-/// Builds the whole application around a database and settings.
+/// Builds the whole application around a database and settings, with the embedded process
+/// definitions (checked by a unit test, so they always load).
 pub fn app(db: Db, config: Settings) -> Router {
+    app_with(db, config, Arc::new(crate::workflow::embedded_processes()))
+}
+
+/// Builds the application with a given set of process definitions.
+pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) -> Router {
     let (router, table) = all_routes().into_parts();
     let max_body = config.max_body_bytes;
     let timeout = Duration::from_secs(config.request_timeout_seconds);
@@ -61,6 +71,7 @@ pub fn app(db: Db, config: Settings) -> Router {
         db,
         config: Arc::new(config),
         access: Arc::new(AccessTable::new(&table)),
+        processes,
     };
     let x_request_id = HeaderName::from_static("x-request-id");
     router
@@ -166,6 +177,8 @@ pub enum ServeError {
     },
     #[error("服务异常退出: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Processes(String),
 }
 
 /// Binds the listener and serves until SIGINT/SIGTERM, finishing requests in flight.
@@ -179,18 +192,27 @@ pub async fn serve(db: Db, config: Settings) -> Result<(), ServeError> {
     serve_on(listener, db, config).await
 }
 
+/// Serves on a bound listener: loads the process definitions (with the district's overrides),
+/// starts the deadline scheduler, and answers until SIGINT/SIGTERM.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     db: Db,
     config: Settings,
 ) -> Result<(), ServeError> {
-    let app = app(db, config);
+    let processes = Arc::new(
+        crate::workflow::load_processes(config.process_dir.as_deref())
+            .map_err(ServeError::Processes)?,
+    );
+    let every = Duration::from_secs(config.scheduler_interval_seconds.max(1));
+    let scheduler = crate::workflow::spawn_scheduler(db.clone(), processes.clone(), every);
+    let app = app_with(db, config, processes);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    scheduler.abort();
     Ok(())
 }
 

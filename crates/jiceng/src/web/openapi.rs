@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{audit, auth, orgs};
+use crate::{audit, auth, orgs, workdays, workflow};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +32,16 @@ use crate::{audit, auth, orgs};
         orgs::routes::api_retire,
         audit::routes::api_search,
         audit::routes::api_verify,
+        workdays::routes::api_list,
+        workdays::routes::api_check,
+        workdays::routes::api_add,
+        workdays::routes::api_set,
+        workdays::routes::api_reset,
+        workdays::routes::api_import,
+        workflow::routes::api_inbox,
+        workflow::routes::api_detail,
+        workflow::routes::api_act,
+        workflow::routes::api_metrics,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail))
 )]

@@ -75,10 +75,20 @@ pub fn nav_for(p: &Principal) -> Vec<NavItem> {
             label: "我的工作",
         },
         NavItem {
+            href: "/work",
+            label: "待办事项",
+        },
+        NavItem {
             href: "/orgs",
             label: "组织机构",
         },
     ];
+    if p.has(Role::SystemAdmin) {
+        nav.push(NavItem {
+            href: "/admin/workdays",
+            label: "工作日历",
+        });
+    }
     if p.has(Role::SecurityAdmin) {
         nav.push(NavItem {
             href: "/users",

@@ -1,0 +1,405 @@
+//! All SQL of the workflow plumbing: instances, history, idempotency keys, notices, metrics.
+
+use crate::db::{Conn, DbResult, Dialect};
+use crate::ids::{InstanceId, OrgId, UserId};
+use crate::on_conn;
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Instance {
+    #[schema(value_type = i64)]
+    pub id: InstanceId,
+    pub process: String,
+    pub subject: String,
+    pub subject_ref: String,
+    #[schema(value_type = i64)]
+    pub owner_org_id: OrgId,
+    #[schema(value_type = Option<i64>)]
+    pub assignee_org_id: Option<OrgId>,
+    #[schema(value_type = Option<i64>)]
+    pub township_id: Option<OrgId>,
+    pub state: String,
+    pub terminal: bool,
+    pub version: i64,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String)]
+    pub entered_at: Timestamp,
+    #[schema(value_type = Option<String>)]
+    pub deadline: Option<Timestamp>,
+    pub overdue: bool,
+    #[serde(skip)]
+    pub expiry_handled: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub completed_at: Option<Timestamp>,
+    pub working_seconds: Option<i64>,
+}
+
+const COLUMNS: &str = "id, process, subject, subject_ref, owner_org_id, assignee_org_id, \
+    township_id, state, terminal, version, created_at, entered_at, deadline, overdue, \
+    expiry_handled, completed_at, working_seconds";
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub seq: i64,
+    #[schema(value_type = String)]
+    pub at: Timestamp,
+    #[schema(value_type = Option<i64>)]
+    pub actor_id: Option<UserId>,
+    pub actor: String,
+    /// Comma-separated role identifiers the actor held.
+    pub roles: String,
+    #[schema(value_type = Option<i64>)]
+    pub org_id: Option<OrgId>,
+    pub action: String,
+    pub action_label: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub comment: Option<String>,
+    /// JSON array of attachment names.
+    pub attachments: String,
+    /// JSON object of the fields filled in.
+    pub fields: String,
+}
+
+pub struct NewRow<'a> {
+    pub process: &'a str,
+    pub subject: &'a str,
+    pub subject_ref: &'a str,
+    pub owner_org_id: OrgId,
+    pub assignee_org_id: Option<OrgId>,
+    pub township_id: Option<OrgId>,
+    pub state: &'a str,
+    pub terminal: bool,
+    pub now: Timestamp,
+    pub deadline: Option<Timestamp>,
+}
+
+pub async fn insert(conn: &mut Conn<'_>, r: &NewRow<'_>) -> DbResult<InstanceId> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "INSERT INTO wf_instances (process, subject, subject_ref, owner_org_id, assignee_org_id,
+            township_id, state, terminal, version, created_at, entered_at, deadline, overdue)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10, FALSE) RETURNING id"
+    )
+    .bind(r.process).bind(r.subject).bind(r.subject_ref).bind(r.owner_org_id).bind(r.assignee_org_id)
+    .bind(r.township_id).bind(r.state).bind(r.terminal).bind(r.now).bind(r.deadline)
+    .fetch_one(&mut *c).await?))
+}
+
+pub async fn get(conn: &mut Conn<'_>, id: InstanceId) -> DbResult<Option<Instance>> {
+    let sql = format!("SELECT {COLUMNS} FROM wf_instances WHERE id = $1");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?))
+}
+
+pub async fn get_by_subject(
+    conn: &mut Conn<'_>,
+    process: &str,
+    subject_ref: &str,
+) -> DbResult<Option<Instance>> {
+    let sql = format!("SELECT {COLUMNS} FROM wf_instances WHERE process = $1 AND subject_ref = $2");
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(process).bind(subject_ref).fetch_optional(&mut *c).await?),
+    )
+}
+
+/// The new values after a transition.
+pub struct Transition<'a> {
+    pub id: InstanceId,
+    pub expected_version: i64,
+    pub state: &'a str,
+    pub terminal: bool,
+    pub assignee_org_id: Option<OrgId>,
+    pub now: Timestamp,
+    pub deadline: Option<Timestamp>,
+    /// This transition left its state after the deadline.
+    pub late: bool,
+    pub working_seconds: Option<i64>,
+}
+
+/// Writes a transition if nobody else moved the instance first; returns whether it did.
+pub async fn transition(conn: &mut Conn<'_>, t: &Transition<'_>) -> DbResult<bool> {
+    let n = on_conn!(conn, c => sqlx::query(
+        "UPDATE wf_instances SET state = $1, terminal = $2, assignee_org_id = $3, entered_at = $4,
+            deadline = $5, overdue = (overdue OR $6), version = version + 1,
+            completed_at = CASE WHEN $2 THEN $4 ELSE NULL END,
+            working_seconds = $7
+         WHERE id = $8 AND version = $9"
+    )
+    .bind(t.state).bind(t.terminal).bind(t.assignee_org_id).bind(t.now).bind(t.deadline)
+    .bind(t.late).bind(t.working_seconds).bind(t.id).bind(t.expected_version)
+    .execute(&mut *c).await?.rows_affected());
+    Ok(n == 1)
+}
+
+pub struct HistoryRow<'a> {
+    pub instance_id: InstanceId,
+    pub at: Timestamp,
+    pub actor_id: Option<UserId>,
+    pub actor: &'a str,
+    pub roles: &'a str,
+    pub org_id: Option<OrgId>,
+    pub action: &'a str,
+    pub action_label: &'a str,
+    pub from_state: Option<&'a str>,
+    pub to_state: &'a str,
+    pub comment: Option<&'a str>,
+    pub attachments: &'a str,
+    pub fields: &'a str,
+}
+
+pub async fn append_history(conn: &mut Conn<'_>, h: &HistoryRow<'_>) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "INSERT INTO wf_history (instance_id, seq, at, actor_id, actor, roles, org_id, action,
+            action_label, from_state, to_state, comment, attachments, fields)
+         VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wf_history WHERE instance_id = $1),
+            $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    )
+    .bind(h.instance_id).bind(h.at).bind(h.actor_id).bind(h.actor).bind(h.roles).bind(h.org_id)
+    .bind(h.action).bind(h.action_label).bind(h.from_state).bind(h.to_state).bind(h.comment)
+    .bind(h.attachments).bind(h.fields)
+    .execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn history(conn: &mut Conn<'_>, id: InstanceId) -> DbResult<Vec<HistoryEntry>> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT seq, at, actor_id, actor, roles, org_id, action, action_label, from_state, to_state,
+            comment, attachments, fields FROM wf_history WHERE instance_id = $1 ORDER BY seq"
+    ).bind(id).fetch_all(&mut *c).await?))
+}
+
+/// Claims an idempotency key. `false` means the key was used before: the caller must not act.
+pub async fn claim_key(
+    conn: &mut Conn<'_>,
+    key: &str,
+    id: InstanceId,
+    user: Option<UserId>,
+    version_after: i64,
+) -> DbResult<bool> {
+    let n = on_conn!(conn, c => sqlx::query(
+        "INSERT INTO wf_idempotency (key, instance_id, user_id, version_after, created_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING"
+    )
+    .bind(key).bind(id).bind(user).bind(version_after).bind(Timestamp::now())
+    .execute(&mut *c).await?.rows_affected());
+    Ok(n == 1)
+}
+
+/// Instances whose deadline passed and whose expiry has not been handled, oldest first.
+/// On PostgreSQL the rows stay locked until the transaction ends and rows another scheduler
+/// holds are skipped, so each deadline is handled by exactly one process.
+pub async fn claim_due(conn: &mut Conn<'_>, now: Timestamp, limit: i64) -> DbResult<Vec<Instance>> {
+    let lock = if conn.dialect() == Dialect::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM wf_instances WHERE terminal = FALSE AND deadline <= $1
+           AND (expiry_handled IS NULL OR expiry_handled <> deadline)
+         ORDER BY deadline, id LIMIT {limit}{lock}"
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(now).fetch_all(&mut *c).await?))
+}
+
+pub async fn mark_expiry_handled(
+    conn: &mut Conn<'_>,
+    id: InstanceId,
+    deadline: Timestamp,
+    flag_overdue: bool,
+) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE wf_instances SET expiry_handled = $1, overdue = (overdue OR $2) WHERE id = $3"
+    ).bind(deadline).bind(flag_overdue).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn insert_notice(
+    conn: &mut Conn<'_>,
+    id: InstanceId,
+    kind: &str,
+    role: &str,
+    org: Option<OrgId>,
+    message: &str,
+) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "INSERT INTO wf_notices (instance_id, kind, role, org_id, message, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)"
+    ).bind(id).bind(kind).bind(role).bind(org).bind(message).bind(Timestamp::now())
+    .execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Notice {
+    pub id: i64,
+    #[schema(value_type = i64)]
+    pub instance_id: InstanceId,
+    /// `notify` or `escalate`.
+    pub kind: String,
+    pub role: String,
+    pub message: String,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+}
+
+pub async fn notices_for(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+    roles: &[String],
+    limit: i64,
+) -> DbResult<Vec<Notice>> {
+    if roles.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..roles.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT id, instance_id, kind, role, message, created_at FROM wf_notices
+         WHERE org_id = $1 AND done_at IS NULL AND role IN ({}) ORDER BY created_at DESC LIMIT {limit}",
+        placeholders.join(", ")
+    );
+    Ok(on_conn!(conn, c => {
+        let mut q = sqlx::query_as::<_, Notice>(&sql).bind(org);
+        for r in roles {
+            q = q.bind(r.clone());
+        }
+        q.fetch_all(&mut *c).await?
+    }))
+}
+
+/// One clause of an inbox query: instances of `process` in `states` where the actor's
+/// organisation is the owner, the assignee, or (for `any`) anywhere in its scope.
+pub struct InboxClause {
+    pub process: String,
+    pub states: Vec<String>,
+    pub party: InboxParty,
+}
+
+pub enum InboxParty {
+    Owner,
+    Assignee,
+    /// Any organisation within the path prefix (None: everywhere).
+    Within(Option<i64>),
+}
+
+pub async fn inbox(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+    clauses: &[InboxClause],
+    limit: i64,
+    offset: i64,
+) -> DbResult<(Vec<Instance>, i64)> {
+    if clauses.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let mut texts: Vec<String> = Vec::new();
+    let mut bind = |v: String| {
+        texts.push(v);
+        format!("${}", texts.len())
+    };
+    let mut ors = Vec::new();
+    for cl in clauses {
+        let p = bind(cl.process.clone());
+        let states: Vec<String> = cl.states.iter().map(|s| bind(s.clone())).collect();
+        let party = match cl.party {
+            InboxParty::Owner => format!("owner_org_id = {}", org.0),
+            InboxParty::Assignee => format!("assignee_org_id = {}", org.0),
+            InboxParty::Within(None) => "1=1".to_owned(),
+            InboxParty::Within(Some(t)) => format!("township_id = {t}"),
+        };
+        ors.push(format!(
+            "(process = {p} AND state IN ({}) AND {party})",
+            states.join(", ")
+        ));
+    }
+    let w = format!("terminal = FALSE AND ({})", ors.join(" OR "));
+    let list_sql = format!(
+        "SELECT {COLUMNS} FROM wf_instances WHERE {w}
+         ORDER BY CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline, id LIMIT {limit} OFFSET {offset}"
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM wf_instances WHERE {w}");
+    Ok(on_conn!(conn, c => {
+        let mut lq = sqlx::query_as::<_, Instance>(&list_sql);
+        let mut cq = sqlx::query_scalar::<_, i64>(&count_sql);
+        for t in &texts {
+            lq = lq.bind(t.clone());
+            cq = cq.bind(t.clone());
+        }
+        (lq.fetch_all(&mut *c).await?, cq.fetch_one(&mut *c).await?)
+    }))
+}
+
+/// Which instances a metrics query covers.
+pub enum MetricsScope {
+    All,
+    Township(OrgId),
+    Owner(OrgId),
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct RawMetrics {
+    pub by_state: Vec<(String, i64)>,
+    pub total: i64,
+    pub completed: i64,
+    pub completed_on_time: i64,
+    pub working_seconds_sum: i64,
+    pub p90_working_seconds: Option<i64>,
+    pub overdue: i64,
+}
+
+pub async fn metrics(
+    conn: &mut Conn<'_>,
+    process: &str,
+    scope: &MetricsScope,
+    from: Timestamp,
+    to: Timestamp,
+    now: Timestamp,
+) -> DbResult<RawMetrics> {
+    let org_clause = match scope {
+        MetricsScope::All => String::new(),
+        MetricsScope::Township(t) => format!(" AND township_id = {}", t.0),
+        MetricsScope::Owner(o) => format!(" AND owner_org_id = {}", o.0),
+    };
+    let w = format!("process = $1{org_clause} AND created_at >= $2 AND created_at < $3");
+    let by_state_sql =
+        format!("SELECT state, COUNT(*) FROM wf_instances WHERE {w} GROUP BY state ORDER BY state");
+    // One pass for the sums; CASTs keep PostgreSQL from answering NUMERIC.
+    let sums_sql = format!(
+        "SELECT COUNT(*),
+            CAST(COALESCE(SUM(CASE WHEN completed_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT),
+            CAST(COALESCE(SUM(CASE WHEN completed_at IS NOT NULL AND NOT overdue THEN 1 ELSE 0 END), 0) AS BIGINT),
+            CAST(COALESCE(SUM(working_seconds), 0) AS BIGINT),
+            CAST(COALESCE(SUM(CASE WHEN overdue OR (terminal = FALSE AND deadline < $4) THEN 1 ELSE 0 END), 0) AS BIGINT)
+         FROM wf_instances WHERE {w}"
+    );
+    let (by_state, sums) = on_conn!(conn, c => {
+        let by_state: Vec<(String, i64)> = sqlx::query_as(&by_state_sql)
+            .bind(process).bind(from).bind(to).fetch_all(&mut *c).await?;
+        let sums: (i64, i64, i64, i64, i64) = sqlx::query_as(&sums_sql)
+            .bind(process).bind(from).bind(to).bind(now).fetch_one(&mut *c).await?;
+        (by_state, sums)
+    });
+    let (total, completed, on_time, seconds, overdue) = sums;
+    // The 90th percentile by rank: the value below which 90 % of completed instances fall.
+    let p90 = if completed > 0 {
+        let offset = ((completed * 9 + 9) / 10 - 1).max(0);
+        let sql = format!(
+            "SELECT working_seconds FROM wf_instances WHERE {w} AND completed_at IS NOT NULL
+             ORDER BY working_seconds LIMIT 1 OFFSET {offset}"
+        );
+        on_conn!(conn, c => sqlx::query_scalar::<_, Option<i64>>(&sql)
+            .bind(process).bind(from).bind(to).fetch_optional(&mut *c).await?)
+        .flatten()
+    } else {
+        None
+    };
+    Ok(RawMetrics {
+        by_state,
+        total,
+        completed,
+        completed_on_time: on_time,
+        working_seconds_sum: seconds,
+        p90_working_seconds: p90,
+        overdue,
+    })
+}
