@@ -601,6 +601,7 @@ pub fn working_duration(seconds: Option<i64>, day_seconds: i64) -> String {
 
 pub async fn metrics(
     db: &Db,
+    registry: &Registry,
     process: &str,
     org: Option<&orgs::model::Org>,
     from: Timestamp,
@@ -612,8 +613,21 @@ pub async fn metrics(
         Some(o) if o.kind == orgs::model::OrgKind::Township => store::MetricsScope::Township(o.id),
         Some(o) => store::MetricsScope::Owner(o.id),
     };
+    let states: Vec<&str> = registry
+        .get(process)
+        .map(|d| d.states().iter().map(|s| s.id.as_str()).collect())
+        .unwrap_or_default();
     let mut c = db.acquire().await?;
-    let raw = store::metrics(&mut c.conn(), process, &scope, from, to, Timestamp::now()).await?;
+    let raw = store::metrics(
+        &mut c.conn(),
+        process,
+        &states,
+        &scope,
+        from,
+        to,
+        Timestamp::now(),
+    )
+    .await?;
     Ok(Metrics {
         process: process.to_owned(),
         by_state: raw.by_state.into_iter().collect(),

@@ -268,9 +268,16 @@ async fn metrics_page(
         .day_seconds();
     let (m, org_name, error) = match parse_metrics(&state, &ctx.principal, &q).await {
         Ok(r) => {
-            let m = super::metrics(&state.db, &r.process, r.org.as_ref(), r.from, r.to)
-                .await
-                .map_err(|e| ctx.fail(e))?;
+            let m = super::metrics(
+                &state.db,
+                &state.processes,
+                &r.process,
+                r.org.as_ref(),
+                r.from,
+                r.to,
+            )
+            .await
+            .map_err(|e| ctx.fail(e))?;
             (
                 Some(m),
                 r.org.map(|o| o.name).unwrap_or_else(|| "全区".into()),
@@ -381,6 +388,14 @@ pub async fn api_metrics(
 ) -> ApiResult<Json<Metrics>> {
     let r = parse_metrics(&state, &ctx.principal, &q).await?;
     Ok(Json(
-        super::metrics(&state.db, &r.process, r.org.as_ref(), r.from, r.to).await?,
+        super::metrics(
+            &state.db,
+            &state.processes,
+            &r.process,
+            r.org.as_ref(),
+            r.from,
+            r.to,
+        )
+        .await?,
     ))
 }

@@ -350,42 +350,67 @@ pub struct RawMetrics {
 pub async fn metrics(
     conn: &mut Conn<'_>,
     process: &str,
+    states: &[&str],
     scope: &MetricsScope,
     from: Timestamp,
     to: Timestamp,
     now: Timestamp,
 ) -> DbResult<RawMetrics> {
+    use sqlx::Row;
     let org_clause = match scope {
         MetricsScope::All => String::new(),
         MetricsScope::Township(t) => format!(" AND township_id = {}", t.0),
         MetricsScope::Owner(o) => format!(" AND owner_org_id = {}", o.0),
     };
     let w = format!("process = $1{org_clause} AND created_at >= $2 AND created_at < $3");
-    let by_state_sql =
-        format!("SELECT state, COUNT(*) FROM wf_instances WHERE {w} GROUP BY state ORDER BY state");
-    // One pass for the sums; CASTs keep PostgreSQL from answering NUMERIC.
-    let sums_sql = format!(
-        "SELECT COUNT(*),
-            CAST(COALESCE(SUM(CASE WHEN completed_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT),
-            CAST(COALESCE(SUM(CASE WHEN completed_at IS NOT NULL AND NOT overdue THEN 1 ELSE 0 END), 0) AS BIGINT),
-            CAST(COALESCE(SUM(working_seconds), 0) AS BIGINT),
-            CAST(COALESCE(SUM(CASE WHEN overdue OR (terminal = FALSE AND deadline < $4) THEN 1 ELSE 0 END), 0) AS BIGINT)
-         FROM wf_instances WHERE {w}"
-    );
-    let (by_state, sums) = on_conn!(conn, c => {
-        let by_state: Vec<(String, i64)> = sqlx::query_as(&by_state_sql)
-            .bind(process).bind(from).bind(to).fetch_all(&mut *c).await?;
-        let sums: (i64, i64, i64, i64, i64) = sqlx::query_as(&sums_sql)
-            .bind(process).bind(from).bind(to).bind(now).fetch_one(&mut *c).await?;
-        (by_state, sums)
+    // One pass over the covering index and no GROUP BY: the process's states are known, so
+    // each gets its own conditional count and nothing needs sorting. CASTs keep PostgreSQL
+    // from answering NUMERIC.
+    let mut cols = vec![
+        "COUNT(*)".to_owned(),
+        "CAST(SUM(CASE WHEN completed_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT)".to_owned(),
+        "CAST(SUM(CASE WHEN completed_at IS NOT NULL AND NOT overdue THEN 1 ELSE 0 END) AS BIGINT)"
+            .to_owned(),
+        "CAST(SUM(working_seconds) AS BIGINT)".to_owned(),
+        "CAST(SUM(CASE WHEN overdue OR (terminal = FALSE AND deadline < $4) THEN 1 ELSE 0 END) AS BIGINT)"
+            .to_owned(),
+    ];
+    for i in 0..states.len() {
+        cols.push(format!(
+            "CAST(SUM(CASE WHEN state = ${} THEN 1 ELSE 0 END) AS BIGINT)",
+            i + 5
+        ));
+    }
+    let sql = format!("SELECT {} FROM wf_instances WHERE {w}", cols.join(", "));
+    let n = cols.len();
+    let values: Vec<i64> = on_conn!(conn, c => {
+        let mut q = sqlx::query(&sql).bind(process).bind(from).bind(to).bind(now);
+        for st in states {
+            q = q.bind(*st);
+        }
+        let row = q.fetch_one(&mut *c).await?;
+        let mut v = Vec::with_capacity(n);
+        for i in 0..n {
+            v.push(row.try_get::<Option<i64>, _>(i)?.unwrap_or(0));
+        }
+        v
     });
-    let (total, completed, on_time, seconds, overdue) = sums;
-    // The 90th percentile by rank: the value below which 90 % of completed instances fall.
+    let (total, completed, on_time, seconds, overdue) =
+        (values[0], values[1], values[2], values[3], values[4]);
+    let by_state = states
+        .iter()
+        .zip(&values[5..])
+        .filter(|(_, n)| **n > 0)
+        .map(|(s, n)| ((*s).to_owned(), *n))
+        .collect();
+    // The 90th percentile by rank (the value at ascending rank ceil(0.9 n)), read from the top
+    // down so that the database keeps a tenth of the rows in its sort, not nine tenths.
     let p90 = if completed > 0 {
-        let offset = ((completed * 9 + 9) / 10 - 1).max(0);
+        let rank_asc = ((completed * 9 + 9) / 10 - 1).max(0);
+        let offset = completed - 1 - rank_asc;
         let sql = format!(
             "SELECT working_seconds FROM wf_instances WHERE {w} AND completed_at IS NOT NULL
-             ORDER BY working_seconds LIMIT 1 OFFSET {offset}"
+             ORDER BY working_seconds DESC LIMIT 1 OFFSET {offset}"
         );
         on_conn!(conn, c => sqlx::query_scalar::<_, Option<i64>>(&sql)
             .bind(process).bind(from).bind(to).fetch_optional(&mut *c).await?)
