@@ -102,6 +102,10 @@ fn print_demo(summary: &demo::DemoSummary) {
     for (kind, n) in &summary.orgs_by_kind {
         println!("  {}：{n}", kind.label());
     }
+    println!(
+        "  权责清单：通用目录 {} 项，个性化清单 {} 项（已发布）",
+        summary.catalog.0, summary.catalog.1
+    );
     println!("演示账号（密码均为 {}）：", summary.password);
     for a in &summary.accounts {
         println!(

@@ -22,6 +22,12 @@ use Who::*;
 const SECURITY: Who = Only(&["security_admin"]);
 const AUDIT: Who = Only(&["audit_admin"]);
 const ORG_MANAGERS: Who = Only(&["system_admin", "establishment_office"]);
+const LIST_EDITORS: Who = Only(&[
+    "establishment_office",
+    "township_leader",
+    "township_officer",
+]);
+const LIST_PUBLISHER: Who = Only(&["establishment_office"]);
 
 /// The expected access of every route. Adding a route means adding a row here.
 const EXPECTED: &[(&str, &str, Who)] = &[
@@ -91,6 +97,28 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/api/v1/work/metrics", SignedIn),
     ("GET", "/api/v1/work/{id}", SignedIn),
     ("POST", "/api/v1/work/{id}/actions", SignedIn),
+    ("GET", "/catalog", SignedIn),
+    ("GET", "/catalog/template.xlsx", SignedIn),
+    ("POST", "/catalog/scheme", LIST_PUBLISHER),
+    ("GET", "/catalog/lists/{id}", SignedIn),
+    ("GET", "/catalog/lists/{id}/items", SignedIn),
+    ("GET", "/catalog/lists/{id}/items/{code}", SignedIn),
+    ("GET", "/catalog/lists/{id}/diff", SignedIn),
+    ("GET", "/catalog/lists/{id}/export", SignedIn),
+    ("GET", "/catalog/lists/{id}/diff/export", SignedIn),
+    ("POST", "/catalog/lists/{id}/import", LIST_EDITORS),
+    ("POST", "/catalog/lists/{id}/publish", LIST_PUBLISHER),
+    ("POST", "/catalog/lists/{id}/exclude", LIST_EDITORS),
+    ("GET", "/public/lists", Anyone),
+    ("GET", "/public/lists/{code}", Anyone),
+    ("GET", "/api/v1/catalog/lists", SignedIn),
+    ("GET", "/api/v1/catalog/lists/{id}/versions", SignedIn),
+    ("GET", "/api/v1/catalog/lists/{id}/items", SignedIn),
+    ("GET", "/api/v1/catalog/lists/{id}/diff", SignedIn),
+    ("POST", "/api/v1/catalog/lists/{id}/changes", LIST_EDITORS),
+    ("POST", "/api/v1/catalog/lists/{id}/publish", LIST_PUBLISHER),
+    ("GET", "/api/v1/catalog/townships/{id}/items", SignedIn),
+    ("GET", "/api/v1/public/townships/{code}/items", Anyone),
     // These end the session that calls them, so they run last for each role.
     ("POST", "/logout", SignedIn),
     ("DELETE", "/api/v1/session", SignedIn),
@@ -170,6 +198,20 @@ async fn every_role_gets_exactly_the_routes_it_may_use(t: TestDb) {
     assert_eq!(target.status, StatusCode::CREATED, "{}", target.body);
     let user_id = target.json()["id"].as_i64().unwrap().to_string();
     let org_id = app.org_id("510117000000").await.to_string();
+    // Catalog routes act on 犀浦街道's list, which its own staff may edit.
+    let xipu = app.org_id("510117006000").await;
+    let lists = app
+        .get("/api/v1/catalog/lists", &app.login("bianban").await)
+        .await
+        .json();
+    let xipu_list = lists
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["list"]["township_key"] == xipu)
+        .map(|l| l["list"]["id"].as_i64().unwrap().to_string())
+        .expect("犀浦 has a local list");
+    let xipu = xipu.to_string();
 
     let mut failures = Vec::new();
     for (role, username) in ROLES {
@@ -187,6 +229,10 @@ async fn every_role_gets_exactly_the_routes_it_may_use(t: TestDb) {
             }
             let id = if pattern.contains("/users/") {
                 &user_id
+            } else if pattern.contains("/catalog/lists/") {
+                &xipu_list
+            } else if pattern.contains("/catalog/townships/") {
+                &xipu
             } else {
                 &org_id
             };

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "workdays",
         sql: include_str!("migrations/0003_workdays.sql"),
     },
+    Migration {
+        version: 4,
+        name: "catalog",
+        sql: include_str!("migrations/0004_catalog.sql"),
+    },
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

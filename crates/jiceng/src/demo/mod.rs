@@ -24,6 +24,8 @@ pub struct DemoAccount {
 
 pub struct DemoSummary {
     pub orgs_by_kind: Vec<(OrgKind, usize)>,
+    /// Items of the general catalog and of the townships' local additions.
+    pub catalog: (usize, usize),
     pub accounts: Vec<DemoAccount>,
     pub password: &'static str,
 }
@@ -115,6 +117,11 @@ pub async fn load(db: &Db) -> Result<DemoSummary> {
             org_name: org.name.clone(),
         });
     }
+    let district = by_code
+        .get("510117000000")
+        .ok_or_else(|| Error::internal("demo district"))?
+        .id;
+    let catalog = crate::catalog::load_demo(&mut conn, district).await?;
     let n = demo.orgs.len();
     audit::record(
         &mut conn,
@@ -131,6 +138,7 @@ pub async fn load(db: &Db) -> Result<DemoSummary> {
         .collect();
     Ok(DemoSummary {
         orgs_by_kind,
+        catalog,
         accounts,
         password: DEMO_PASSWORD,
     })

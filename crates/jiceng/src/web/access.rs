@@ -103,6 +103,19 @@ impl Routes {
         self
     }
 
+    /// A POST route that receives a file upload: its body may be as large as
+    /// [`super::MAX_UPLOAD_BYTES`] instead of the usual limit.
+    pub fn upload<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        let mr = axum::routing::post(handler).layer(axum::extract::DefaultBodyLimit::max(
+            super::MAX_UPLOAD_BYTES,
+        ));
+        self.add(Method::POST, path, access, mr)
+    }
+
     verb!(get, Method::GET, axum::routing::get);
     verb!(post, Method::POST, axum::routing::post);
     verb!(put, Method::PUT, axum::routing::put);

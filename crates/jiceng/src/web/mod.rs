@@ -49,6 +49,7 @@ pub fn all_routes() -> Routes {
         .merge(crate::audit::routes::routes())
         .merge(crate::workdays::routes::routes())
         .merge(crate::workflow::routes::routes())
+        .merge(crate::catalog::routes::routes())
 }
 
 /// The route table, for the authorisation test and the docs.
@@ -114,6 +115,10 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
         .with_state(state)
 }
 
+/// The largest upload (spreadsheets, photos): the import parsers refuse files over 10 MiB with
+/// their own message, so the transport allows a little more.
+pub const MAX_UPLOAD_BYTES: usize = 12 * 1024 * 1024;
+
 /// Refuses a body announced larger than the limit before reading it, with a message the user
 /// can act on (the extractors enforce the same limit on bodies of unknown length).
 async fn body_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -122,11 +127,18 @@ async fn body_limit(State(state): State<AppState>, req: Request, next: Next) -> 
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if len.is_some_and(|n| n > state.config.max_body_bytes) {
-        let msg = format!(
-            "提交的内容过大（上限 {} KB）",
-            state.config.max_body_bytes / 1024
-        );
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let limit = if multipart {
+        MAX_UPLOAD_BYTES
+    } else {
+        state.config.max_body_bytes
+    };
+    if len.is_some_and(|n| n > limit) {
+        let msg = format!("提交的内容过大（上限 {} KB）", limit / 1024);
         return if req.uri().path().starts_with("/api/") {
             error::json_error(StatusCode::PAYLOAD_TOO_LARGE, &msg, None)
         } else {

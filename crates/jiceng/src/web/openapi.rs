@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{audit, auth, orgs, workdays, workflow};
+use crate::{audit, auth, catalog, orgs, workdays, workflow};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,6 +42,14 @@ use crate::{audit, auth, orgs, workdays, workflow};
         workflow::routes::api_detail,
         workflow::routes::api_act,
         workflow::routes::api_metrics,
+        catalog::routes::api_lists,
+        catalog::routes::api_versions,
+        catalog::routes::api_items,
+        catalog::routes::api_diff,
+        catalog::routes::api_change,
+        catalog::routes::api_publish,
+        catalog::routes::api_township_items,
+        catalog::routes::api_public_items,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail))
 )]

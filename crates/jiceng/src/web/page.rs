@@ -79,6 +79,10 @@ pub fn nav_for(p: &Principal) -> Vec<NavItem> {
             label: "待办事项",
         },
         NavItem {
+            href: "/catalog",
+            label: "权责清单",
+        },
+        NavItem {
             href: "/orgs",
             label: "组织机构",
         },

@@ -1,0 +1,710 @@
+//! Duty lists (三张清单 / 履行职责事项清单): the district's general catalog and each township's
+//! local additions, versioned on every change, published by the establishment office.
+
+pub mod io;
+pub mod model;
+pub mod routes;
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::audit::{self, Actor};
+use crate::auth::{Principal, Role, Scope};
+use crate::db::{Conn, Db};
+use crate::error::{Error, Result};
+use crate::ids::OrgId;
+use crate::orgs::{self, model::Org, model::OrgKind};
+use crate::time::Timestamp;
+use model::{ItemFields, NationalClass, Scheme};
+use store::{Entry, ListRow};
+
+/// One change to a list.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Upsert(Box<ItemFields>),
+    Remove(String),
+    /// A township marks a general-catalog item as not applicable to it.
+    Exclude {
+        code: String,
+        reason: String,
+    },
+    Include(String),
+}
+
+/// The district an organisation belongs to: the first element of its path.
+pub fn district_of(org: &Org) -> OrgId {
+    org.lineage().first().copied().unwrap_or(org.id)
+}
+
+/// Whether the principal may draft changes to a list: the establishment office for every
+/// list, township leaders and officers for their own township's local additions.
+fn may_edit(p: &Principal, list: &ListRow) -> bool {
+    if p.has(Role::EstablishmentOffice) {
+        return true;
+    }
+    let own_township = match &p.scope {
+        Scope::Township { township_id, .. } => Some(township_id.0),
+        Scope::District => None,
+    };
+    list.township_key != 0
+        && own_township == Some(list.township_key)
+        && p.has_any(&[Role::TownshipLeader, Role::TownshipOfficer])
+}
+
+/// A list and, for a township's, the township.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ListInfo {
+    pub list: ListRow,
+    pub title: String,
+    #[schema(value_type = Option<Object>)]
+    pub township: Option<Org>,
+}
+
+pub async fn list_info(conn: &mut Conn<'_>, list: ListRow) -> Result<ListInfo> {
+    let township = if list.township_key == 0 {
+        None
+    } else {
+        orgs::store::get(conn, OrgId(list.township_key)).await?
+    };
+    let title = match &township {
+        Some(t) => format!("{}个性化清单", t.name),
+        None => "通用目录".to_owned(),
+    };
+    Ok(ListInfo {
+        list,
+        title,
+        township,
+    })
+}
+
+/// Loads a list the principal may read: the general catalog, or a township's within scope.
+pub async fn readable_list(db: &Db, p: &Principal, id: i64) -> Result<ListInfo> {
+    let mut c = db.acquire().await?;
+    let mut conn = c.conn();
+    let list = store::list_by_id(&mut conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("清单不存在"))?;
+    let info = list_info(&mut conn, list).await?;
+    if let Some(t) = &info.township
+        && !p.scope.covers(t)
+    {
+        return Err(Error::forbidden("该清单不在您的管辖范围内"));
+    }
+    Ok(info)
+}
+
+/// The general catalog of the principal's district, and the local list of `township` (or of
+/// the principal's own township), created empty on first use.
+pub async fn lists_for(
+    db: &Db,
+    p: &Principal,
+    township: Option<OrgId>,
+) -> Result<(ListInfo, Option<ListInfo>)> {
+    let district = district_of(&p.org);
+    let township = match (township, &p.scope) {
+        (Some(t), _) => Some(orgs::get_visible(db, p, t).await?),
+        (None, Scope::Township { township_id, .. }) => {
+            Some(orgs::get_visible(db, p, *township_id).await?)
+        }
+        (None, Scope::District) => None,
+    };
+    if let Some(t) = &township
+        && t.kind != OrgKind::Township
+    {
+        return Err(Error::invalid(
+            "township",
+            format!("「{}」不是镇（街道）", t.name),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let general = store::ensure_list(&mut conn, district, 0).await?;
+    let local = match &township {
+        Some(t) => Some(store::ensure_list(&mut conn, district, t.id.0).await?),
+        None => None,
+    };
+    tx.commit().await?;
+    let mut c = db.acquire().await?;
+    let mut conn = c.conn();
+    let general = list_info(&mut conn, general).await?;
+    let local = match local {
+        Some(l) => Some(list_info(&mut conn, l).await?),
+        None => None,
+    };
+    Ok((general, local))
+}
+
+fn summary(added: usize, changed: usize, removed: usize) -> String {
+    format!("新增 {added} 项，修改 {changed} 项，删除 {removed} 项")
+}
+
+/// Applies changes as one new version of the list, with who, when and why. Nothing is written
+/// if any change is invalid, or if nothing would change.
+pub async fn change(
+    db: &Db,
+    p: &Principal,
+    actor: &Actor,
+    list_id: i64,
+    reason: &str,
+    changes: Vec<Change>,
+) -> Result<i64> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Error::invalid(
+            "reason",
+            "请填写变更原因（如依据的法律法规修订）",
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let list = store::list_by_id(&mut conn, list_id)
+        .await?
+        .ok_or_else(|| Error::not_found("清单不存在"))?;
+    if !may_edit(p, &list) {
+        return Err(Error::forbidden("您无权修改该清单"));
+    }
+    let current = store::entries_at(&mut conn, list.id, list.current_version).await?;
+    let mut items: BTreeMap<String, ItemFields> = BTreeMap::new();
+    let mut excluded: BTreeMap<String, String> = BTreeMap::new();
+    for e in current {
+        match e {
+            Entry::Item(f) => {
+                items.insert(f.code.clone(), *f);
+            }
+            Entry::Exclusion { code, reason } => {
+                excluded.insert(code, reason);
+            }
+        }
+    }
+    let general: BTreeMap<String, ItemFields> = if list.township_key != 0 {
+        let g = store::ensure_list(&mut conn, list.district_id, 0).await?;
+        store::entries_at(&mut conn, g.id, g.current_version)
+            .await?
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Item(f) => Some((f.code.clone(), *f)),
+                Entry::Exclusion { .. } => None,
+            })
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    // Check everything before writing anything.
+    let (mut added, mut changed, mut removed) = (0, 0, 0);
+    let mut effective = Vec::new();
+    for ch in changes {
+        match &ch {
+            Change::Upsert(f) => {
+                model::invalid(model::validate(f))?;
+                if general.contains_key(&f.code) {
+                    return Err(Error::invalid(
+                        "code",
+                        format!("编码 {} 已用于通用目录，个性化事项请另编码", f.code),
+                    ));
+                }
+                match items.get(&f.code) {
+                    Some(old) if old == f.as_ref() => continue,
+                    Some(_) => changed += 1,
+                    None => added += 1,
+                }
+            }
+            Change::Remove(code) => {
+                if !items.contains_key(code) {
+                    return Err(Error::invalid(
+                        "code",
+                        format!("清单中没有编码为 {code} 的事项"),
+                    ));
+                }
+                removed += 1;
+            }
+            Change::Exclude { code, reason } => {
+                if list.township_key == 0 {
+                    return Err(Error::invalid(
+                        "code",
+                        "通用目录的事项只能由镇（街道）清单标注为不适用",
+                    ));
+                }
+                if !general.contains_key(code) {
+                    return Err(Error::invalid(
+                        "code",
+                        format!("通用目录中没有编码为 {code} 的事项"),
+                    ));
+                }
+                if reason.trim().is_empty() {
+                    return Err(Error::invalid("reason", "请说明不适用的理由"));
+                }
+                if excluded.contains_key(code) {
+                    continue;
+                }
+                changed += 1;
+            }
+            Change::Include(code) => {
+                if !excluded.contains_key(code) {
+                    continue;
+                }
+                changed += 1;
+            }
+        }
+        effective.push(ch);
+    }
+    if effective.is_empty() {
+        return Err(Error::conflict("清单没有变化，未生成新版本"));
+    }
+    let by = actor.name.clone();
+    let version = store::open_version(&mut conn, &list, &by, reason)
+        .await
+        .map_err(|_| Error::conflict("清单刚被他人修改，请刷新后重试"))?;
+    for ch in &effective {
+        match ch {
+            Change::Upsert(f) => {
+                store::close(&mut conn, list.id, "item", &f.code, version).await?;
+                store::insert_entry(&mut conn, list.id, version, &Entry::Item(f.clone())).await?;
+            }
+            Change::Remove(code) => {
+                store::close(&mut conn, list.id, "item", code, version).await?;
+            }
+            Change::Exclude { code, reason } => {
+                store::insert_entry(
+                    &mut conn,
+                    list.id,
+                    version,
+                    &Entry::Exclusion {
+                        code: code.clone(),
+                        reason: reason.trim().to_owned(),
+                    },
+                )
+                .await?;
+            }
+            Change::Include(code) => {
+                store::close(&mut conn, list.id, "exclusion", code, version).await?;
+            }
+        }
+    }
+    let text = summary(added, changed, removed);
+    store::set_summary(&mut conn, list.id, version, &text).await?;
+    let info = list_info(&mut conn, list.clone()).await?;
+    audit::record(
+        &mut conn,
+        actor,
+        "catalog.change",
+        &format!("{} 第 {version} 版", info.title),
+        &format!("{text}；原因：{reason}"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// Replaces the whole list with the imported items (all rows or none): items not in the file
+/// are removed, changed ones get new revisions.
+pub async fn import(
+    db: &Db,
+    p: &Principal,
+    actor: &Actor,
+    list_id: i64,
+    items: Vec<ItemFields>,
+    reason: &str,
+) -> Result<i64> {
+    let current = {
+        let mut c = db.acquire().await?;
+        let mut conn = c.conn();
+        let list = store::list_by_id(&mut conn, list_id)
+            .await?
+            .ok_or_else(|| Error::not_found("清单不存在"))?;
+        store::entries_at(&mut conn, list.id, list.current_version).await?
+    };
+    let incoming: std::collections::BTreeSet<String> =
+        items.iter().map(|i| i.code.clone()).collect();
+    let mut changes: Vec<Change> = items
+        .into_iter()
+        .map(|f| Change::Upsert(Box::new(f)))
+        .collect();
+    for e in current {
+        if let Entry::Item(f) = e
+            && !incoming.contains(&f.code)
+        {
+            changes.push(Change::Remove(f.code));
+        }
+    }
+    change(db, p, actor, list_id, reason, changes).await
+}
+
+pub async fn publish(db: &Db, p: &Principal, actor: &Actor, list_id: i64) -> Result<i64> {
+    if !p.has(Role::EstablishmentOffice) {
+        return Err(Error::forbidden("清单由编办发布"));
+    }
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let list = store::list_by_id(&mut conn, list_id)
+        .await?
+        .ok_or_else(|| Error::not_found("清单不存在"))?;
+    if list.current_version == 0 {
+        return Err(Error::conflict("清单还没有任何事项，不能发布"));
+    }
+    if list.published_version == list.current_version {
+        return Err(Error::conflict(format!(
+            "第 {} 版已经发布",
+            list.current_version
+        )));
+    }
+    store::publish(&mut conn, &list, &actor.name).await?;
+    let info = list_info(&mut conn, list.clone()).await?;
+    audit::record(
+        &mut conn,
+        actor,
+        "catalog.publish",
+        &format!("{} 第 {} 版", info.title, list.current_version),
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(list.current_version)
+}
+
+pub async fn set_scheme(db: &Db, p: &Principal, actor: &Actor, scheme: Scheme) -> Result<()> {
+    if !p.has(Role::EstablishmentOffice) {
+        return Err(Error::forbidden("清单体例由编办设置"));
+    }
+    let district = district_of(&p.org);
+    let mut tx = db.begin().await?;
+    store::set_scheme(&mut tx.conn(), district, scheme).await?;
+    audit::record(
+        &mut tx.conn(),
+        actor,
+        "catalog.scheme",
+        "清单体例",
+        scheme.label(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn scheme(db: &Db, district: OrgId) -> Result<Scheme> {
+    let mut c = db.acquire().await?;
+    Ok(store::scheme(&mut c.conn(), district).await?)
+}
+
+pub async fn entries_at(db: &Db, list_id: i64, version: i64) -> Result<Vec<Entry>> {
+    let mut c = db.acquire().await?;
+    Ok(store::entries_at(&mut c.conn(), list_id, version).await?)
+}
+
+pub fn items_only(entries: Vec<Entry>) -> Vec<ItemFields> {
+    entries
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Item(f) => Some(*f),
+            Entry::Exclusion { .. } => None,
+        })
+        .collect()
+}
+
+/// The difference between two versions of a list, item by item.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Diff {
+    pub from: i64,
+    pub to: i64,
+    pub added: Vec<ItemFields>,
+    pub removed: Vec<ItemFields>,
+    pub changed: Vec<ChangedItem>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChangedItem {
+    pub before: ItemFields,
+    pub after: ItemFields,
+    /// Chinese column names of the fields that differ.
+    pub fields: Vec<String>,
+}
+
+pub fn diff_items(from: i64, to: i64, a: Vec<ItemFields>, b: Vec<ItemFields>) -> Diff {
+    let old: BTreeMap<String, ItemFields> = a.into_iter().map(|f| (f.code.clone(), f)).collect();
+    let new: BTreeMap<String, ItemFields> = b.into_iter().map(|f| (f.code.clone(), f)).collect();
+    let mut d = Diff {
+        from,
+        to,
+        ..Diff::default()
+    };
+    for (code, f) in &new {
+        match old.get(code) {
+            None => d.added.push(f.clone()),
+            Some(o) if o != f => d.changed.push(ChangedItem {
+                before: o.clone(),
+                after: f.clone(),
+                fields: model::changed_fields(o, f)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (code, f) in &old {
+        if !new.contains_key(code) {
+            d.removed.push(f.clone());
+        }
+    }
+    d
+}
+
+pub async fn diff(db: &Db, list: &ListRow, from: i64, to: i64) -> Result<Diff> {
+    for v in [from, to] {
+        if v < 0 || v > list.current_version {
+            return Err(Error::invalid(
+                "version",
+                format!("版本 {v} 不存在（当前为第 {} 版）", list.current_version),
+            ));
+        }
+    }
+    let a = items_only(entries_at(db, list.id, from).await?);
+    let b = items_only(entries_at(db, list.id, to).await?);
+    Ok(diff_items(from, to, a, b))
+}
+
+/// The version in force at the end of `date` (Beijing time), or 0 if the list did not exist.
+pub async fn version_on(db: &Db, list: &ListRow, date: &str, published_only: bool) -> Result<i64> {
+    let day = Timestamp::parse_local_date(date)
+        .ok_or_else(|| Error::invalid("date", format!("日期「{date}」格式应为 YYYY-MM-DD")))?;
+    let mut c = db.acquire().await?;
+    Ok(store::version_at(
+        &mut c.conn(),
+        list.id,
+        day.plus_seconds(86_400 - 1),
+        published_only,
+    )
+    .await?
+    .unwrap_or(0))
+}
+
+/// An item as it applies to a township.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EffectiveItem {
+    pub item: ItemFields,
+    /// `general` or `local`.
+    pub origin: String,
+    /// Set when the township marked this general item not applicable.
+    pub excluded: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EffectiveList {
+    pub general_version: i64,
+    pub local_version: i64,
+    pub items: Vec<EffectiveItem>,
+}
+
+/// A township's list: the general catalog's items (minus those it marked not applicable)
+/// plus its local additions, at the published versions or the current drafts.
+pub async fn effective(
+    db: &Db,
+    district: OrgId,
+    township: OrgId,
+    published: bool,
+) -> Result<EffectiveList> {
+    let mut c = db.acquire().await?;
+    let mut conn = c.conn();
+    let general = store::find_list(&mut conn, district, 0).await?;
+    let local = store::find_list(&mut conn, district, township.0).await?;
+    let pick = |l: &ListRow| {
+        if published {
+            l.published_version
+        } else {
+            l.current_version
+        }
+    };
+    let gv = general.as_ref().map(pick).unwrap_or(0);
+    let lv = local.as_ref().map(pick).unwrap_or(0);
+    let mut items = Vec::new();
+    let mut exclusions = BTreeMap::new();
+    let mut locals = Vec::new();
+    if let Some(l) = &local {
+        for e in store::entries_at(&mut conn, l.id, lv).await? {
+            match e {
+                Entry::Item(f) => locals.push(f),
+                Entry::Exclusion { code, reason } => {
+                    exclusions.insert(code, reason);
+                }
+            }
+        }
+    }
+    if let Some(g) = &general {
+        for f in items_only(store::entries_at(&mut conn, g.id, gv).await?) {
+            let excluded = exclusions.get(&f.code).cloned();
+            items.push(EffectiveItem {
+                item: f,
+                origin: "general".into(),
+                excluded,
+            });
+        }
+    }
+    items.extend(locals.into_iter().map(|f| EffectiveItem {
+        item: *f,
+        origin: "local".into(),
+        excluded: None,
+    }));
+    Ok(EffectiveList {
+        general_version: gv,
+        local_version: lv,
+        items,
+    })
+}
+
+/// Who answers for a task citing a listed item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub enum Responsible {
+    /// The township does it (basic duties, and its part of cooperative duties).
+    Township,
+    /// A returned duty: the named department took it back and gets the task.
+    Department(String),
+}
+
+/// The item a task cites, checked against the township's current list ("清单之外无事项").
+pub async fn cite(
+    db: &Db,
+    district: OrgId,
+    township: OrgId,
+    code: &str,
+) -> Result<(ItemFields, Responsible)> {
+    let list = effective(db, district, township, false).await?;
+    let found = list.items.into_iter().find(|e| e.item.code == code.trim());
+    match found {
+        Some(e) if e.excluded.is_none() => {
+            let resp = if e.item.national_class == NationalClass::Returned {
+                Responsible::Department(e.item.returned_to.clone())
+            } else {
+                Responsible::Township
+            };
+            Ok((e.item, resp))
+        }
+        Some(e) => Err(Error::invalid(
+            "item",
+            format!(
+                "「{}」已标注为不适用于该镇（街道）：{}",
+                e.item.name,
+                e.excluded.unwrap_or_default()
+            ),
+        )),
+        None => Err(Error::invalid(
+            "item",
+            format!("编码为 {code} 的事项不在该镇（街道）的清单上；清单之外的事项须先申请事务准入"),
+        )),
+    }
+}
+
+/// Loads the demo catalog (general catalog and local additions) and publishes it, inside the
+/// caller's transaction.
+pub async fn load_demo(conn: &mut Conn<'_>, district: OrgId) -> Result<(usize, usize)> {
+    let actor = Actor::system("demo");
+    let general_table = io::read_table(include_str!("demo/general.csv").as_bytes())
+        .map_err(|e| Error::internal(e.to_string()))?;
+    let general =
+        io::parse_items(&general_table, false).map_err(|e| Error::internal(e.to_string()))?;
+    let local_table = io::read_table(include_str!("demo/local.csv").as_bytes())
+        .map_err(|e| Error::internal(e.to_string()))?;
+    let local = io::parse_items(&local_table, true).map_err(|e| Error::internal(e.to_string()))?;
+    let g = store::ensure_list(conn, district, 0).await?;
+    let v = store::open_version(conn, &g, &actor.name, "载入演示通用目录").await?;
+    for it in &general {
+        store::insert_entry(conn, g.id, v, &Entry::Item(Box::new(it.item.clone()))).await?;
+    }
+    store::set_summary(conn, g.id, v, &summary(general.len(), 0, 0)).await?;
+    let g = store::list_by_id(conn, g.id)
+        .await?
+        .ok_or_else(|| Error::internal("list"))?;
+    store::publish(conn, &g, &actor.name).await?;
+    let mut by_township: BTreeMap<String, Vec<ItemFields>> = BTreeMap::new();
+    for it in local {
+        by_township
+            .entry(it.township_code.clone().unwrap_or_default())
+            .or_default()
+            .push(it.item);
+    }
+    let mut n_local = 0;
+    for (code, items) in by_township {
+        let t = orgs::store::get_by_code(conn, &code)
+            .await?
+            .ok_or_else(|| Error::internal(format!("township {code}")))?;
+        let l = store::ensure_list(conn, district, t.id.0).await?;
+        let v = store::open_version(conn, &l, &actor.name, "载入演示个性化清单").await?;
+        for it in &items {
+            store::insert_entry(conn, l.id, v, &Entry::Item(Box::new(it.clone()))).await?;
+        }
+        n_local += items.len();
+        store::set_summary(conn, l.id, v, &summary(items.len(), 0, 0)).await?;
+        let l = store::list_by_id(conn, l.id)
+            .await?
+            .ok_or_else(|| Error::internal("list"))?;
+        store::publish(conn, &l, &actor.name).await?;
+    }
+    audit::record(
+        conn,
+        &actor,
+        "catalog.change",
+        "通用目录",
+        &format!(
+            "载入演示清单：通用 {} 项，个性化 {n_local} 项",
+            general.len()
+        ),
+    )
+    .await?;
+    Ok((general.len(), n_local))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::{Category, ListKind, Source};
+
+    fn item(code: &str, name: &str) -> ItemFields {
+        ItemFields {
+            code: code.into(),
+            name: name.into(),
+            list_kind: ListKind::Duties,
+            national_class: NationalClass::Basic,
+            category: Category::OtherDuty,
+            source: Source::Other,
+            legal_basis: vec![],
+            content: String::new(),
+            resp_accept: String::new(),
+            resp_review: String::new(),
+            resp_decide: String::new(),
+            resp_deliver: String::new(),
+            resp_supervise: String::new(),
+            resp_other: String::new(),
+            accountability: String::new(),
+            lead_office: String::new(),
+            cooperating: vec![],
+            responsible_person: String::new(),
+            phone: String::new(),
+            township_duty: String::new(),
+            lead_department: String::new(),
+            department_duty: String::new(),
+            returned_to: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_diff_lists_added_removed_and_changed_items_with_their_fields() {
+        let a = vec![item("A", "甲"), item("B", "乙")];
+        let mut b1 = item("B", "乙（修订）");
+        b1.phone = "028-87921234".into();
+        let b = vec![b1, item("C", "丙")];
+        let d = diff_items(1, 2, a, b);
+        assert_eq!(
+            d.added.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+            ["C"]
+        );
+        assert_eq!(
+            d.removed
+                .iter()
+                .map(|f| f.code.as_str())
+                .collect::<Vec<_>>(),
+            ["A"]
+        );
+        assert_eq!(d.changed.len(), 1);
+        assert_eq!(d.changed[0].fields, ["事项名称", "咨询电话"]);
+    }
+}
