@@ -16,6 +16,7 @@ on_both_engines!(
     an_import_is_all_or_nothing_with_every_bad_row_reported,
     the_public_page_shows_only_published_versions,
     a_task_must_cite_an_item_on_the_townships_list,
+    search_finds_items_by_segmented_words,
 );
 
 async fn lists(app: &TestApp, s: &Session) -> Value {
@@ -552,4 +553,55 @@ async fn a_task_must_cite_an_item_on_the_townships_list(t: TestDb) {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let page = app.get("/catalog", &officer).await;
     assert!(page.body.contains("基本履职") && page.body.contains("上级部门收回"));
+}
+
+async fn search_finds_items_by_segmented_words(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let eo = app.login("bianban").await;
+    let general = list_id(&app, &eo, 0).await;
+    let items = app
+        .get(&format!("/api/v1/catalog/lists/{general}/items"), &eo)
+        .await
+        .json();
+    let mut phrased = general_item(&items, "ZR-100");
+    phrased["code"] = json!("ZR-950");
+    phrased["name"] = json!("对在街巷中占用道路摆摊从事经营活动的劝导");
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/catalog/lists/{general}/changes"),
+            &eo,
+            json!({"reason": "新增", "upsert": [phrased]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The staff page searches the current list: the literal 占道经营 first, then items that
+    // speak of 占用…道路…经营 without the abbreviation.
+    let page = app.get("/catalog?q=占道经营", &eo).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let first = page
+        .body
+        .find("ZR-101")
+        .expect("the literal match is listed");
+    let paraphrase = page
+        .body
+        .find("ZR-950")
+        .expect("the paraphrase is found by words");
+    assert!(first < paraphrase, "the literal match ranks first");
+    assert!(
+        !page.body.contains("ZR-001<"),
+        "unrelated items are not listed"
+    );
+    // The public page searches only what is published: the draft item is not there yet.
+    let public = app
+        .get("/public/lists/510117006000?q=占道经营", &Session::default())
+        .await;
+    assert!(public.body.contains("占道经营"));
+    assert!(!public.body.contains("摆摊从事经营活动的劝导"));
+    // Filters combine with the words.
+    let page = app.get("/catalog?q=占道经营&category=coercion", &eo).await;
+    assert!(
+        page.body.contains("ZR-174") && !page.body.contains("ZR-101"),
+        "only the 行政强制 item"
+    );
 }

@@ -4,6 +4,7 @@
 pub mod io;
 pub mod model;
 pub mod routes;
+pub mod search;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -491,6 +492,8 @@ pub struct EffectiveItem {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EffectiveList {
+    pub general_list_id: Option<i64>,
+    pub local_list_id: Option<i64>,
     pub general_version: i64,
     pub local_version: i64,
     pub items: Vec<EffectiveItem>,
@@ -546,6 +549,8 @@ pub async fn effective(
         excluded: None,
     }));
     Ok(EffectiveList {
+        general_list_id: general.as_ref().map(|l| l.id),
+        local_list_id: local.as_ref().map(|l| l.id),
         general_version: gv,
         local_version: lv,
         items,

@@ -102,24 +102,60 @@ pub struct ItemFilter {
     pub page: Option<u32>,
 }
 
+/// Keeps the items matching `f`, ranked by the full-text search when it has words: Chinese is
+/// matched by segmented words, not substrings. A query that is an item code also finds it.
+async fn search_items(
+    state: &AppState,
+    items: Vec<EffectiveItem>,
+    f: &ItemFilter,
+    general_list: Option<i64>,
+    local_list: Option<i64>,
+    published: bool,
+) -> Result<Vec<EffectiveItem>, Error> {
+    let others = ItemFilter {
+        q: None,
+        ..f.clone()
+    };
+    let items: Vec<EffectiveItem> = items
+        .into_iter()
+        .filter(|e| others.matches(&e.item))
+        .collect();
+    let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(items);
+    };
+    let lists: Vec<i64> = general_list.into_iter().chain(local_list).collect();
+    let found = state
+        .catalog_index
+        .find(&state.db, text, &lists, published)
+        .await?;
+    let rank: std::collections::HashMap<(bool, &str), usize> = found
+        .iter()
+        .enumerate()
+        .map(|(i, h)| ((Some(h.list_id) == local_list, h.code.as_str()), i))
+        .collect();
+    let mut ranked: Vec<(usize, EffectiveItem)> = items
+        .into_iter()
+        .filter_map(|e| {
+            let by_code = e.item.code.eq_ignore_ascii_case(text).then_some(0);
+            let by_words = rank
+                .get(&(e.origin == "local", e.item.code.as_str()))
+                .map(|r| r + 1);
+            by_code.or(by_words).map(|r| (r, e))
+        })
+        .collect();
+    ranked.sort_by_key(|(r, _)| *r);
+    Ok(ranked.into_iter().map(|(_, e)| e).collect())
+}
+
 impl ItemFilter {
+    /// Matches everything but the words (those go through the search index).
     fn matches(&self, f: &ItemFields) -> bool {
         let eq = |want: &Option<String>, have: &str| {
             want.as_deref()
                 .filter(|s| !s.is_empty())
                 .is_none_or(|w| w == have)
         };
-        let text_ok = match self.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => true,
-            Some(q) => q.split_whitespace().all(|w| {
-                f.name.contains(w)
-                    || f.content.contains(w)
-                    || f.code.contains(w)
-                    || f.legal_basis.iter().any(|b| b.contains(w))
-            }),
-        };
-        text_ok
-            && eq(&self.list, f.list_kind.as_str())
+        eq(&self.list, f.list_kind.as_str())
             && eq(&self.class, f.national_class.as_str())
             && eq(&self.category, f.category.as_str())
             && eq(&self.source, f.source.as_str())
@@ -269,7 +305,10 @@ async fn catalog_page(
         .collect(),
     };
     let groups = groups(scheme, &all);
-    let matching: Vec<EffectiveItem> = all.into_iter().filter(|e| q.f.matches(&e.item)).collect();
+    let local_id = local.as_ref().map(|l| l.list.id);
+    let matching = search_items(&state, all, &q.f, Some(general.list.id), local_id, false)
+        .await
+        .map_err(|e| ctx.fail(e))?;
     let page = q.f.page.unwrap_or(1).max(1) as usize;
     let pager = Pager::new(page as u32, PER_PAGE as u32, matching.len() as i64, {
         let mut base = q.f.query();
@@ -892,13 +931,14 @@ async fn public_list(
     Query(f): Query<ItemFilter>,
 ) -> PageResult {
     let (township, scheme, list, published_at) = published_for(&state, &code).await?;
+    let (general_id, local_id) = (list.general_list_id, list.local_list_id);
     let live: Vec<EffectiveItem> = list
         .items
         .into_iter()
         .filter(|e| e.excluded.is_none())
         .collect();
     let groups = groups(scheme, &live);
-    let matching: Vec<EffectiveItem> = live.into_iter().filter(|e| f.matches(&e.item)).collect();
+    let matching = search_items(&state, live, &f, general_id, local_id, true).await?;
     let pager = Pager::new(
         f.page.unwrap_or(1),
         PER_PAGE as u32,

@@ -34,6 +34,8 @@ pub struct AppState {
     pub access: Arc<AccessTable>,
     /// The process definitions every workflow instance runs on.
     pub processes: Arc<workflow::Registry>,
+    /// Full-text search over duty items (in this process's memory).
+    pub catalog_index: Arc<crate::catalog::search::CatalogIndex>,
 }
 
 /// Every route of the platform with its access rule. Contexts contribute theirs here.
@@ -73,6 +75,7 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
         config: Arc::new(config),
         access: Arc::new(AccessTable::new(&table)),
         processes,
+        catalog_index: Arc::new(crate::catalog::search::CatalogIndex::new()),
     };
     let x_request_id = HeaderName::from_static("x-request-id");
     router
