@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -416,12 +416,7 @@ async fn render_list(
             .await
             .map_err(|e| ctx.fail(e))?
     };
-    let status = match &error {
-        None => StatusCode::OK,
-        Some(Error::Conflict(_)) => StatusCode::CONFLICT,
-        Some(Error::Forbidden(_)) => StatusCode::FORBIDDEN,
-        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
-    };
+    let status = crate::web::error::form_status(error.as_ref());
     let p = &ctx.principal;
     let mut resp = ctx.render(&ListPage {
         shell: ctx.shell(&info.title),

@@ -234,12 +234,7 @@ async fn render_detail(state: &AppState, ctx: &Ctx, id: OrgId, error: Option<Err
         .collect();
     }
     children.retain(|c| super::visible(&ctx.principal.scope, c));
-    let status = match &error {
-        Some(Error::Conflict(_)) => StatusCode::CONFLICT,
-        Some(Error::Forbidden(_)) => StatusCode::FORBIDDEN,
-        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        None => StatusCode::OK,
-    };
+    let status = crate::web::error::form_status(error.as_ref());
     let mut resp = ctx.render(&DetailPage {
         shell: ctx.shell(&org.name),
         can_manage: ctx.principal.org_manager().is_some() && ctx.principal.scope.covers(&org),
@@ -320,11 +315,7 @@ async fn render_new(
     } else {
         Vec::new()
     };
-    let status = match &error {
-        Some(Error::Conflict(_)) => StatusCode::CONFLICT,
-        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        None => StatusCode::OK,
-    };
+    let status = crate::web::error::form_status(error.as_ref());
     let mut resp = ctx.render(&NewPage {
         shell: ctx.shell("新建组织"),
         parent,

@@ -23,6 +23,12 @@ fn status_of(e: &Error) -> StatusCode {
     }
 }
 
+/// The status of a page re-shown with a form error (or 200 without one): the same mapping as
+/// every other error response.
+pub fn form_status(error: Option<&Error>) -> StatusCode {
+    error.map(status_of).unwrap_or(StatusCode::OK)
+}
+
 fn code_of(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "bad_request",

@@ -3,7 +3,6 @@
 use askama::Template;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::{Acted, ActionInput, InstanceDetail, Metrics, WorkItem};
@@ -79,12 +78,7 @@ async fn render_detail(
     let d = super::detail(&state.db, &state.processes, &ctx.principal, id)
         .await
         .map_err(|e| ctx.fail(e))?;
-    let status = match &error {
-        None => StatusCode::OK,
-        Some(Error::Conflict(_)) => StatusCode::CONFLICT,
-        Some(Error::Forbidden(_)) => StatusCode::FORBIDDEN,
-        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
-    };
+    let status = crate::web::error::form_status(error.as_ref());
     let title = d.instance.subject.clone();
     let mut resp = ctx.render(&DetailPage {
         shell: ctx.shell(&title),
