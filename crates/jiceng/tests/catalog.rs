@@ -17,6 +17,7 @@ on_both_engines!(
     the_public_page_shows_only_published_versions,
     a_task_must_cite_an_item_on_the_townships_list,
     search_finds_items_by_segmented_words,
+    figures_count_every_list,
 );
 
 async fn lists(app: &TestApp, s: &Session) -> Value {
@@ -604,4 +605,42 @@ async fn search_finds_items_by_segmented_words(t: TestDb) {
         page.body.contains("ZR-174") && !page.body.contains("ZR-101"),
         "only the 行政强制 item"
     );
+}
+
+async fn figures_count_every_list(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let eo = app.login("bianban").await;
+    let rows = app.get("/api/v1/catalog/figures", &eo).await.json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 13, "the general catalog and 12 townships");
+    assert_eq!(rows[0]["name"], "通用目录");
+    assert_eq!(rows[0]["total"], 519);
+    assert_eq!(rows[0]["by_list"]["职责任务"], 279);
+    assert_eq!(rows[0]["by_list"]["公共服务"], 130);
+    assert_eq!(rows[0]["by_list"]["属地管理"], 110);
+    let xipu = rows.iter().find(|r| r["name"] == "犀浦街道").unwrap();
+    let local = xipu["local"].as_u64().unwrap();
+    assert!(local > 0);
+    assert_eq!(xipu["total"].as_u64().unwrap(), 519 + local);
+    let by_source: u64 = xipu["by_source"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        by_source,
+        xipu["total"].as_u64().unwrap(),
+        "every item has one source"
+    );
+    // A township officer sees the general catalog and only their own township.
+    let officer = app.login("xipu_officer").await;
+    let rows = app.get("/api/v1/catalog/figures", &officer).await.json();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    let page = app.get("/catalog/figures", &eo).await;
+    assert!(page.body.contains("行政处罚") && page.body.contains("区级下放"));
+    let x = app.get("/catalog/figures/export?format=xlsx", &eo).await;
+    assert!(x.body.as_bytes().starts_with(b"PK"));
+    let bad = app.get("/catalog/figures/export?format=pdf", &eo).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 }

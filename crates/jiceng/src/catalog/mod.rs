@@ -599,6 +599,94 @@ pub async fn cite(
     }
 }
 
+/// Item counts of one township's current list (or of the general catalog), by list, national
+/// class, category and source.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Figures {
+    /// The township's name, or 通用目录.
+    pub name: String,
+    pub total: usize,
+    /// Items this township marked not applicable.
+    pub excluded: usize,
+    /// Local additions.
+    pub local: usize,
+    pub by_list: BTreeMap<String, usize>,
+    pub by_class: BTreeMap<String, usize>,
+    pub by_category: BTreeMap<String, usize>,
+    pub by_source: BTreeMap<String, usize>,
+}
+
+fn count_items<'a>(name: String, items: impl Iterator<Item = &'a EffectiveItem>) -> Figures {
+    let mut f = Figures {
+        name,
+        total: 0,
+        excluded: 0,
+        local: 0,
+        by_list: BTreeMap::new(),
+        by_class: BTreeMap::new(),
+        by_category: BTreeMap::new(),
+        by_source: BTreeMap::new(),
+    };
+    for e in items {
+        if e.excluded.is_some() {
+            f.excluded += 1;
+            continue;
+        }
+        f.total += 1;
+        f.local += usize::from(e.origin == "local");
+        *f.by_list
+            .entry(e.item.list_kind.label().to_owned())
+            .or_default() += 1;
+        *f.by_class
+            .entry(e.item.national_class.label().to_owned())
+            .or_default() += 1;
+        *f.by_category
+            .entry(e.item.category.label().to_owned())
+            .or_default() += 1;
+        *f.by_source
+            .entry(e.item.source.label().to_owned())
+            .or_default() += 1;
+    }
+    f
+}
+
+/// Figures for the general catalog and for every township of the principal's district that
+/// the principal may see, from the current lists.
+pub async fn figures(db: &Db, p: &Principal) -> Result<Vec<Figures>> {
+    let district = district_of(&p.org);
+    let townships = orgs::list(
+        db,
+        p,
+        orgs::OrgQuery {
+            kind: Some(OrgKind::Township),
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?
+    .0;
+    let mut out = Vec::new();
+    let mut c = db.acquire().await?;
+    if let Some(g) = store::find_list(&mut c.conn(), district, 0).await? {
+        let items: Vec<EffectiveItem> =
+            items_only(store::entries_at(&mut c.conn(), g.id, g.current_version).await?)
+                .into_iter()
+                .map(|item| EffectiveItem {
+                    item,
+                    origin: "general".into(),
+                    excluded: None,
+                })
+                .collect();
+        out.push(count_items("通用目录".to_owned(), items.iter()));
+    }
+    drop(c);
+    for t in townships {
+        let list = effective(db, district, t.id, false).await?;
+        out.push(count_items(t.name.clone(), list.items.iter()));
+    }
+    Ok(out)
+}
+
 /// Loads the demo catalog (general catalog and local additions) and publishes it, inside the
 /// caller's transaction.
 pub async fn load_demo(conn: &mut Conn<'_>, district: OrgId) -> Result<(usize, usize)> {

@@ -33,6 +33,9 @@ pub fn routes() -> Routes {
         .get("/catalog", Access::SignedIn, catalog_page)
         .get("/catalog/template.xlsx", Access::SignedIn, template)
         .post("/catalog/scheme", PUBLISHERS, scheme_submit)
+        .get("/catalog/figures", Access::SignedIn, figures_page)
+        .get("/catalog/figures/export", Access::SignedIn, figures_export)
+        .get("/api/v1/catalog/figures", Access::SignedIn, api_figures)
         .get("/catalog/lists/{id}", Access::SignedIn, list_page)
         .get("/catalog/lists/{id}/items", Access::SignedIn, version_page)
         .get(
@@ -838,6 +841,101 @@ async fn exclude_submit(
         }
         Err(e) => Err(ctx.fail(e)),
     }
+}
+
+#[derive(Template)]
+#[template(path = "catalog/figures.html")]
+struct FiguresPage {
+    shell: Shell,
+    rows: Vec<super::Figures>,
+    lists: Vec<&'static str>,
+    classes: Vec<&'static str>,
+    categories: Vec<&'static str>,
+    sources: Vec<&'static str>,
+}
+
+fn figure_columns() -> (
+    Vec<&'static str>,
+    Vec<&'static str>,
+    Vec<&'static str>,
+    Vec<&'static str>,
+) {
+    (
+        ListKind::ALL.iter().map(|k| k.label()).collect(),
+        NationalClass::ALL.iter().map(|k| k.label()).collect(),
+        Category::ALL.iter().map(|k| k.label()).collect(),
+        Source::ALL.iter().map(|k| k.label()).collect(),
+    )
+}
+
+async fn figures_page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
+    let rows = super::figures(&state.db, &ctx.principal)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let (lists, classes, categories, sources) = figure_columns();
+    ctx.render(&FiguresPage {
+        shell: ctx.shell("清单统计"),
+        rows,
+        lists,
+        classes,
+        categories,
+        sources,
+    })
+}
+
+#[derive(Deserialize)]
+struct FormatQuery {
+    format: Option<String>,
+}
+
+async fn figures_export(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<FormatQuery>,
+) -> PageResult {
+    let rows = super::figures(&state.db, &ctx.principal)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let (lists, classes, categories, sources) = figure_columns();
+    let mut header = vec!["清单", "事项总数", "个性化事项", "不适用事项"];
+    header.extend(
+        lists
+            .iter()
+            .chain(&classes)
+            .chain(&categories)
+            .chain(&sources),
+    );
+    let count = |m: &std::collections::BTreeMap<String, usize>, k: &str| {
+        m.get(k).copied().unwrap_or(0).to_string()
+    };
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                r.name.clone(),
+                r.total.to_string(),
+                r.local.to_string(),
+                r.excluded.to_string(),
+            ];
+            row.extend(lists.iter().map(|k| count(&r.by_list, k)));
+            row.extend(classes.iter().map(|k| count(&r.by_class, k)));
+            row.extend(categories.iter().map(|k| count(&r.by_category, k)));
+            row.extend(sources.iter().map(|k| count(&r.by_source, k)));
+            row
+        })
+        .collect();
+    let (bytes, ct, ext) =
+        file_bytes(q.format.as_deref(), "清单统计", &header, &table).map_err(|e| ctx.fail(e))?;
+    Ok(download(&format!("清单统计.{ext}"), ct, bytes))
+}
+
+/// Item counts per township and for the general catalog, by list, class, category and source.
+#[utoipa::path(get, path = "/api/v1/catalog/figures", tag = "权责清单", responses((status = 200, body = Vec<super::Figures>)))]
+pub async fn api_figures(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+) -> ApiResult<Json<Vec<super::Figures>>> {
+    Ok(Json(super::figures(&state.db, &ctx.principal).await?))
 }
 
 // ---------- public pages ----------

@@ -50,6 +50,7 @@ use crate::{audit, auth, catalog, orgs, workdays, workflow};
         catalog::routes::api_publish,
         catalog::routes::api_township_items,
         catalog::routes::api_public_items,
+        catalog::routes::api_figures,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail))
 )]
