@@ -24,7 +24,9 @@ const SPEC: &[FieldSpec] = &[
 ];
 
 pub struct CatalogIndex {
-    index: Option<Arc<SearchIndex>>,
+    /// Built on the first search: loading the segmentation dictionary takes memory and a few
+    /// hundred milliseconds that start-up should not pay.
+    index: std::sync::OnceLock<Option<Arc<SearchIndex>>>,
     built_from: Mutex<String>,
 }
 
@@ -56,17 +58,31 @@ impl Default for CatalogIndex {
 
 impl CatalogIndex {
     pub fn new() -> CatalogIndex {
-        let index = match SearchIndex::new_in_ram(SPEC) {
+        CatalogIndex {
+            index: std::sync::OnceLock::new(),
+            built_from: Mutex::new(String::new()),
+        }
+    }
+
+    async fn index(&self) -> Result<Arc<SearchIndex>> {
+        if let Some(i) = self.index.get() {
+            return i
+                .clone()
+                .ok_or_else(|| Error::internal("catalog search index unavailable"));
+        }
+        let built = tokio::task::spawn_blocking(|| match SearchIndex::new_in_ram(SPEC) {
             Ok(i) => Some(Arc::new(i)),
             Err(e) => {
                 tracing::error!(error = %e, "catalog search index unavailable");
                 None
             }
-        };
-        CatalogIndex {
-            index,
-            built_from: Mutex::new(String::new()),
-        }
+        })
+        .await
+        .map_err(Error::internal)?;
+        self.index
+            .get_or_init(|| built)
+            .clone()
+            .ok_or_else(|| Error::internal("catalog search index unavailable"))
     }
 
     /// Rebuilds the index if any list changed since it was built.
@@ -115,10 +131,8 @@ impl CatalogIndex {
         list_ids: &[i64],
         published: bool,
     ) -> Result<Vec<Found>> {
-        let Some(index) = &self.index else {
-            return Err(Error::internal("catalog search index unavailable"));
-        };
-        self.refresh(db, index).await?;
+        let index = self.index().await?;
+        self.refresh(db, &index).await?;
         let ids: Vec<String> = list_ids.iter().map(i64::to_string).collect();
         let state = if published { "published" } else { "current" };
         let q = Query::new(text)
