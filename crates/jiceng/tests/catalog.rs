@@ -312,17 +312,7 @@ async fn upload(app: &TestApp, s: &Session, list: i64, file: &[u8]) -> common::R
         .header("content-type", ct)
         .body(axum::body::Body::from(body))
         .unwrap();
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-    let resp = app.router.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    common::Resp {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    app.request(req).await
 }
 
 async fn an_import_is_all_or_nothing_with_every_bad_row_reported(t: TestDb) {

@@ -119,15 +119,31 @@ pub async fn lists_for(
             format!("「{}」不是镇（街道）", t.name),
         ));
     }
-    let mut tx = db.begin().await?;
-    let mut conn = tx.conn();
-    let general = store::ensure_list(&mut conn, district, 0).await?;
-    let local = match &township {
-        Some(t) => Some(store::ensure_list(&mut conn, district, t.id.0).await?),
-        None => None,
-    };
-    tx.commit().await?;
+    let keys: Vec<i64> = std::iter::once(0)
+        .chain(township.as_ref().map(|t| t.id.0))
+        .collect();
     let mut c = db.acquire().await?;
+    let mut found = Vec::new();
+    for key in &keys {
+        found.push(store::find_list(&mut c.conn(), district, *key).await?);
+    }
+    // Lists are created on first use; a page view takes the write lock only that once.
+    if found.iter().any(Option::is_none) {
+        drop(c);
+        let mut tx = db.begin().await?;
+        found.clear();
+        for key in &keys {
+            found.push(Some(
+                store::ensure_list(&mut tx.conn(), district, *key).await?,
+            ));
+        }
+        tx.commit().await?;
+        c = db.acquire().await?;
+    }
+    let mut lists = found.into_iter().flatten();
+    let (Some(general), local) = (lists.next(), lists.next()) else {
+        return Err(Error::internal("catalog list missing"));
+    };
     let mut conn = c.conn();
     let general = list_info(&mut conn, general).await?;
     let local = match local {
@@ -520,34 +536,15 @@ pub async fn effective(
     };
     let gv = general.as_ref().map(pick).unwrap_or(0);
     let lv = local.as_ref().map(pick).unwrap_or(0);
-    let mut items = Vec::new();
-    let mut exclusions = BTreeMap::new();
-    let mut locals = Vec::new();
-    if let Some(l) = &local {
-        for e in store::entries_at(&mut conn, l.id, lv).await? {
-            match e {
-                Entry::Item(f) => locals.push(f),
-                Entry::Exclusion { code, reason } => {
-                    exclusions.insert(code, reason);
-                }
-            }
-        }
-    }
-    if let Some(g) = &general {
-        for f in items_only(store::entries_at(&mut conn, g.id, gv).await?) {
-            let excluded = exclusions.get(&f.code).cloned();
-            items.push(EffectiveItem {
-                item: f,
-                origin: "general".into(),
-                excluded,
-            });
-        }
-    }
-    items.extend(locals.into_iter().map(|f| EffectiveItem {
-        item: *f,
-        origin: "local".into(),
-        excluded: None,
-    }));
+    let general_items = match &general {
+        Some(g) => items_only(store::entries_at(&mut conn, g.id, gv).await?),
+        None => Vec::new(),
+    };
+    let local_entries = match &local {
+        Some(l) => store::entries_at(&mut conn, l.id, lv).await?,
+        None => Vec::new(),
+    };
+    let items = combine(&general_items, local_entries);
     Ok(EffectiveList {
         general_list_id: general.as_ref().map(|l| l.id),
         local_list_id: local.as_ref().map(|l| l.id),
@@ -555,6 +552,35 @@ pub async fn effective(
         local_version: lv,
         items,
     })
+}
+
+/// A township's items: the general items, marked where the township excluded them, then its
+/// local additions.
+pub(crate) fn combine(general: &[ItemFields], local: Vec<Entry>) -> Vec<EffectiveItem> {
+    let mut exclusions = BTreeMap::new();
+    let mut locals = Vec::new();
+    for e in local {
+        match e {
+            Entry::Item(f) => locals.push(*f),
+            Entry::Exclusion { code, reason } => {
+                exclusions.insert(code, reason);
+            }
+        }
+    }
+    let mut items: Vec<EffectiveItem> = general
+        .iter()
+        .map(|f| EffectiveItem {
+            item: f.clone(),
+            origin: "general".into(),
+            excluded: exclusions.get(&f.code).cloned(),
+        })
+        .collect();
+    items.extend(locals.into_iter().map(|f| EffectiveItem {
+        item: f,
+        origin: "local".into(),
+        excluded: None,
+    }));
+    items
 }
 
 /// Who answers for a task citing a listed item.
@@ -665,24 +691,23 @@ pub async fn figures(db: &Db, p: &Principal) -> Result<Vec<Figures>> {
     )
     .await?
     .0;
-    let mut out = Vec::new();
     let mut c = db.acquire().await?;
-    if let Some(g) = store::find_list(&mut c.conn(), district, 0).await? {
-        let items: Vec<EffectiveItem> =
-            items_only(store::entries_at(&mut c.conn(), g.id, g.current_version).await?)
-                .into_iter()
-                .map(|item| EffectiveItem {
-                    item,
-                    origin: "general".into(),
-                    excluded: None,
-                })
-                .collect();
-        out.push(count_items("通用目录".to_owned(), items.iter()));
-    }
-    drop(c);
+    let mut conn = c.conn();
+    // The general catalog is read once and combined with each township's own list.
+    let general = match store::find_list(&mut conn, district, 0).await? {
+        Some(g) => items_only(store::entries_at(&mut conn, g.id, g.current_version).await?),
+        None => Vec::new(),
+    };
+    let mut out = vec![count_items(
+        "通用目录".to_owned(),
+        combine(&general, Vec::new()).iter(),
+    )];
     for t in townships {
-        let list = effective(db, district, t.id, false).await?;
-        out.push(count_items(t.name.clone(), list.items.iter()));
+        let local = match store::find_list(&mut conn, district, t.id.0).await? {
+            Some(l) => store::entries_at(&mut conn, l.id, l.current_version).await?,
+            None => Vec::new(),
+        };
+        out.push(count_items(t.name.clone(), combine(&general, local).iter()));
     }
     Ok(out)
 }

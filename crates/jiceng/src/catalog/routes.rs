@@ -294,18 +294,14 @@ async fn catalog_page(
                 .map_err(|e| ctx.fail(e))?
                 .items
         }
-        None => super::items_only(
-            super::entries_at(&state.db, general.list.id, general.list.current_version)
-                .await
-                .map_err(|e| ctx.fail(e))?,
-        )
-        .into_iter()
-        .map(|item| EffectiveItem {
-            item,
-            origin: "general".into(),
-            excluded: None,
-        })
-        .collect(),
+        None => super::combine(
+            &super::items_only(
+                super::entries_at(&state.db, general.list.id, general.list.current_version)
+                    .await
+                    .map_err(|e| ctx.fail(e))?,
+            ),
+            Vec::new(),
+        ),
     };
     let groups = groups(scheme, &all);
     let local_id = local.as_ref().map(|l| l.list.id);

@@ -101,6 +101,7 @@ impl ListQuery {
             q: self.q.clone(),
             kind,
             parent_id: self.parent_id.map(OrgId),
+            department_id: None,
             within: None,
             include_retired: matches!(self.include_retired.as_deref(), Some("1" | "true" | "on")),
             limit: per_page,
@@ -203,10 +204,17 @@ async fn render_detail(state: &AppState, ctx: &Ctx, id: OrgId, error: Option<Err
         Some(d) => store::get(&mut conn, d).await.map_err(|e| ctx.fail(e))?,
         None => None,
     };
+    // A department's "children" are the stations it keeps in townships.
+    let (parent_id, department_id) = if org.kind == OrgKind::Department {
+        (None, Some(org.id))
+    } else {
+        (Some(org.id), None)
+    };
     let mut children = store::list(
         &mut conn,
         &OrgQuery {
-            parent_id: Some(org.id),
+            parent_id,
+            department_id,
             include_retired: true,
             limit: 10_000,
             ..Default::default()
@@ -215,24 +223,6 @@ async fn render_detail(state: &AppState, ctx: &Ctx, id: OrgId, error: Option<Err
     .await
     .map_err(|e| ctx.fail(e))?
     .0;
-    if org.kind == OrgKind::Department {
-        // A department's "children" are the stations it keeps in townships.
-        children = store::list(
-            &mut conn,
-            &OrgQuery {
-                kind: Some(OrgKind::Station),
-                include_retired: true,
-                limit: 10_000,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| ctx.fail(e))?
-        .0
-        .into_iter()
-        .filter(|s| s.department_id == Some(org.id))
-        .collect();
-    }
     children.retain(|c| super::visible(&ctx.principal.scope, c));
     let status = crate::web::error::form_status(error.as_ref());
     let mut resp = ctx.render(&DetailPage {

@@ -81,6 +81,8 @@ pub struct OrgQuery {
     pub q: Option<String>,
     pub kind: Option<OrgKind>,
     pub parent_id: Option<OrgId>,
+    /// Stations of this department.
+    pub department_id: Option<OrgId>,
     pub within: Option<String>,
     pub include_retired: bool,
     pub limit: i64,
@@ -110,6 +112,9 @@ pub async fn list(conn: &mut Conn<'_>, q: &OrgQuery) -> DbResult<(Vec<Org>, i64)
     }
     if let Some(pid) = q.parent_id {
         clauses.push(format!("parent_id = {}", pid.0));
+    }
+    if let Some(did) = q.department_id {
+        clauses.push(format!("department_id = {}", did.0));
     }
     if !q.include_retired {
         clauses.push("status = 'active'".to_owned());

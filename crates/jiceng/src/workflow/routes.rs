@@ -230,6 +230,25 @@ async fn parse_metrics(
     })
 }
 
+/// Parses a metrics request and answers it: the organisation it covers and the figures.
+async fn compute_metrics(
+    state: &AppState,
+    p: &crate::auth::Principal,
+    q: &MetricsQuery,
+) -> Result<(Option<crate::orgs::model::Org>, Metrics), Error> {
+    let r = parse_metrics(state, p, q).await?;
+    let m = super::metrics(
+        &state.db,
+        &state.processes,
+        &r.process,
+        r.org.as_ref(),
+        r.from,
+        r.to,
+    )
+    .await?;
+    Ok((r.org, m))
+}
+
 #[derive(Template)]
 #[template(path = "workflow/metrics.html")]
 struct MetricsPage {
@@ -260,24 +279,12 @@ async fn metrics_page(
         .map_err(|e| ctx.fail(e))?
         .working_hours()
         .day_seconds();
-    let (m, org_name, error) = match parse_metrics(&state, &ctx.principal, &q).await {
-        Ok(r) => {
-            let m = super::metrics(
-                &state.db,
-                &state.processes,
-                &r.process,
-                r.org.as_ref(),
-                r.from,
-                r.to,
-            )
-            .await
-            .map_err(|e| ctx.fail(e))?;
-            (
-                Some(m),
-                r.org.map(|o| o.name).unwrap_or_else(|| "全区".into()),
-                None,
-            )
-        }
+    let (m, org_name, error) = match compute_metrics(&state, &ctx.principal, &q).await {
+        Ok((org, m)) => (
+            Some(m),
+            org.map(|o| o.name).unwrap_or_else(|| "全区".into()),
+            None,
+        ),
         Err(e @ Error::Invalid { .. }) => (None, String::new(), Some(e.to_string())),
         Err(e) => return Err(ctx.fail(e)),
     };
@@ -380,16 +387,5 @@ pub async fn api_metrics(
     ctx: ApiCtx,
     Query(q): Query<MetricsQuery>,
 ) -> ApiResult<Json<Metrics>> {
-    let r = parse_metrics(&state, &ctx.principal, &q).await?;
-    Ok(Json(
-        super::metrics(
-            &state.db,
-            &state.processes,
-            &r.process,
-            r.org.as_ref(),
-            r.from,
-            r.to,
-        )
-        .await?,
-    ))
+    Ok(Json(compute_metrics(&state, &ctx.principal, &q).await?.1))
 }

@@ -252,6 +252,11 @@ impl TestApp {
             None => b.body(Body::empty()),
         }
         .expect("request");
+        self.request(req).await
+    }
+
+    /// Sends a request built by the test itself (uploads, odd headers) through the router.
+    pub async fn request(&self, req: Request<Body>) -> Resp {
         let resp = self.router.clone().oneshot(req).await.expect("infallible");
         let status = resp.status();
         let headers = resp.headers().clone();
