@@ -5,8 +5,7 @@ use std::collections::{HashMap, HashSet};
 use geo::coordinate_position::{CoordPos, coord_pos_relative_to_ring};
 use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::{
-    BooleanOps, BoundingRect, Coord, GeodesicArea, InteriorPoint, Line, LineString, MultiPolygon,
-    Polygon, Rect,
+    BooleanOps, BoundingRect, Coord, InteriorPoint, Line, LineString, MultiPolygon, Polygon, Rect,
 };
 use rstar::{AABB, Envelope, RTree, RTreeObject};
 
@@ -218,10 +217,38 @@ pub fn validate(areas: &[Area], rules: &Rules<'_>) -> Vec<Problem> {
     problems
 }
 
-/// Area in square metres on the WGS-84 ellipsoid (geodesic, Karney's algorithm via geo's
-/// [`GeodesicArea`]), so the figure is right at any latitude and any size.
+/// Area in square metres, holes removed.
+///
+/// Each polygon is projected on a local equirectangular plane through the middle latitude φ₀ of
+/// its bounding box, using the WGS-84 ellipsoid's radii of curvature there (east–west:
+/// N·cos φ₀ per radian of longitude; north–south: M per radian of latitude). For areas the size
+/// of a district (< 0.5°) the error is well under 0.1 %, and unlike a geodesic ring area it has no
+/// orientation ambiguity: a sliver of zero width measures zero, never the rest of the globe.
 pub fn area_m2(geometry: &MultiPolygon<f64>) -> f64 {
-    geometry.geodesic_area_unsigned()
+    geometry.0.iter().map(polygon_m2).sum()
+}
+
+fn polygon_m2(polygon: &Polygon<f64>) -> f64 {
+    const A: f64 = 6_378_137.0;
+    const E2: f64 = 0.006_694_379_990_141_317;
+    let Some(rect) = polygon.bounding_rect() else {
+        return 0.0;
+    };
+    let phi = rect.center().y.to_radians();
+    let w = (1.0 - E2 * phi.sin().powi(2)).sqrt();
+    let east = A / w * phi.cos() * std::f64::consts::PI / 180.0;
+    let north = A * (1.0 - E2) / w.powi(3) * std::f64::consts::PI / 180.0;
+    let ring = |r: &LineString<f64>| {
+        // Relative to the first point, so the products stay small and exact.
+        let Some(o) = r.0.first() else { return 0.0 };
+        let twice: f64 =
+            r.0.windows(2)
+                .map(|w| (w[0].x - o.x) * (w[1].y - o.y) - (w[1].x - o.x) * (w[0].y - o.y))
+                .sum();
+        (twice / 2.0).abs()
+    };
+    let degrees = ring(polygon.exterior()) - polygon.interiors().iter().map(ring).sum::<f64>();
+    (degrees * east * north).max(0.0)
 }
 
 fn somewhere_in(geometry: &MultiPolygon<f64>) -> At {

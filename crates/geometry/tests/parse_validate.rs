@@ -340,3 +340,21 @@ fn shapes_built_in_code_are_checked_too() {
         "{kinds:?}"
     );
 }
+
+#[test]
+fn areas_are_measured_in_square_metres() {
+    // One degree square at the equator on WGS-84: 111,319 m × 110,574 m.
+    let equator = MultiPolygon::new(vec![square(0.0, 0.0, 1.0)]);
+    let m2 = geometry::area_m2(&equator);
+    assert!((m2 / (111_319.5 * 110_574.0) - 1.0).abs() < 2e-3, "{m2}");
+    // A hole takes its area away; a zero-width sliver measures nothing.
+    let mut holed = square(0.0, 0.0, 1.0);
+    holed.interiors_push(square(0.25, 0.25, 0.5).exterior().clone());
+    let holed = geometry::area_m2(&MultiPolygon::new(vec![holed]));
+    assert!((holed / m2 - 0.75).abs() < 1e-3, "{holed}");
+    let sliver = Polygon::new(
+        geo::LineString::from(vec![(0.0, 0.0), (1.0, 0.0), (0.5, 0.0), (0.0, 0.0)]),
+        vec![],
+    );
+    assert_eq!(geometry::area_m2(&MultiPolygon::new(vec![sliver])), 0.0);
+}
