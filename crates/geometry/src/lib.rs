@@ -58,6 +58,7 @@ pub mod coords;
 mod error;
 mod locate;
 mod parse;
+pub mod svg;
 mod tile;
 mod validate;
 
