@@ -41,25 +41,34 @@ impl AreaIndex {
     /// Builds the index. Each polygon of a MultiPolygon is indexed by its own bounding box so a
     /// scattered area costs no more than a compact one.
     ///
-    /// Fails, listing every offender, on a non-finite coordinate (which would poison the tree)
+    /// Fails, listing every offender (`Problem::index` is its position in `areas`), on a
+    /// non-finite coordinate (which would poison the tree)
     /// or a repeated code (which would make answers ambiguous). Shapes are otherwise not judged:
     /// run [`validate`](crate::validate) first if the data is untrusted.
     pub fn new(areas: Vec<(String, MultiPolygon<f64>)>) -> Result<Self> {
-        let mut areas = areas;
-        areas.sort_by(|a, b| a.0.cmp(&b.0));
+        // Sorted by code so that "smallest slot" means "smallest code"; the original positions
+        // are kept for messages.
+        let mut areas: Vec<(usize, (String, MultiPolygon<f64>))> =
+            areas.into_iter().enumerate().collect();
+        areas.sort_by(|a, b| a.1.0.cmp(&b.1.0).then(a.0.cmp(&b.0)));
         let mut problems = Vec::new();
-        for (i, pair) in areas.windows(2).enumerate() {
-            if pair[0].0 == pair[1].0 {
+        let mut first = 0;
+        for i in 1..areas.len() {
+            if areas[i].1.0 == areas[first].1.0 {
                 problems.push(Problem {
-                    index: None,
-                    code: Some(pair[1].0.clone()),
-                    kind: ProblemKind::DuplicateCode { first_index: i },
+                    index: Some(areas[i].0),
+                    code: Some(areas[i].1.0.clone()),
+                    kind: ProblemKind::DuplicateCode {
+                        first_index: areas[first].0,
+                    },
                 });
+            } else {
+                first = i;
             }
         }
         let mut codes = Vec::with_capacity(areas.len());
         let mut entries = Vec::with_capacity(areas.len());
-        for (slot, (code, geometry)) in areas.into_iter().enumerate() {
+        for (slot, (original, (code, geometry))) in areas.into_iter().enumerate() {
             for polygon in geometry {
                 let finite = polygon
                     .exterior()
@@ -69,7 +78,7 @@ impl AreaIndex {
                     .position(|c| !c.x.is_finite() || !c.y.is_finite());
                 if let Some(position) = finite {
                     problems.push(Problem {
-                        index: None,
+                        index: Some(original),
                         code: Some(code.clone()),
                         kind: ProblemKind::BadCoordinate {
                             ring: crate::error::RingRef {

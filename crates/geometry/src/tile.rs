@@ -51,7 +51,8 @@ pub fn tile(region: Polygon<f64>, n: usize, seed: u64) -> Vec<Polygon<f64>> {
     };
     let cos_lat = rect.center().y.to_radians().cos().abs().max(0.01);
     let mut rng = Rng(seed ^ 0x6A09_E667_F3BC_C909);
-    let mut cells = Vec::with_capacity(n);
+    // Capped: `n` is caller input and must not be able to abort on allocation.
+    let mut cells = Vec::with_capacity(n.min(1 << 16));
     // Passing the region through the boolean engine once puts every cell, including a region
     // that needs no cut, on the same snapped coordinates.
     let region = region.union(&MultiPolygon::<f64>::new(vec![]));

@@ -103,6 +103,12 @@ fn duplicate_codes_and_nan_coordinates_are_refused() {
         panic!()
     };
     assert_eq!(problems.0.len(), 2, "{problems}");
+    assert_eq!(problems.0[0].index, Some(1));
+    assert_eq!(
+        problems.0[0].to_string(),
+        "第 2 个要素（编码 x）：编码重复（与第 1 个要素相同）"
+    );
+    assert_eq!(problems.0[1].index, Some(2));
 }
 
 #[test]
