@@ -8,6 +8,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod db;
+pub mod delegation;
 pub mod demo;
 pub mod error;
 pub mod ids;

@@ -28,6 +28,10 @@ const LIST_EDITORS: Who = Only(&[
     "township_officer",
 ]);
 const LIST_PUBLISHER: Who = Only(&["establishment_office"]);
+/// Departments file powers, admission applications and inspection items; the establishment
+/// office may file them on a department's behalf.
+const FILERS: Who = Only(&["department_officer", "establishment_office"]);
+const DEPARTMENT: Who = Only(&["department_officer"]);
 
 /// The expected access of every route. Adding a route means adding a row here.
 const EXPECTED: &[(&str, &str, Who)] = &[
@@ -121,6 +125,40 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/catalog/lists/{id}/changes", LIST_EDITORS),
     ("POST", "/api/v1/catalog/lists/{id}/publish", LIST_PUBLISHER),
     ("GET", "/api/v1/catalog/townships/{id}/items", SignedIn),
+    ("GET", "/delegation/powers", SignedIn),
+    ("GET", "/delegation/powers/new", FILERS),
+    ("POST", "/delegation/powers", FILERS),
+    ("GET", "/delegation/powers/{id}", SignedIn),
+    ("POST", "/delegation/powers/{id}/handovers", DEPARTMENT),
+    ("POST", "/delegation/powers/{id}/supervision", DEPARTMENT),
+    ("GET", "/delegation/handovers/{id}", SignedIn),
+    ("GET", "/delegation/admissions", SignedIn),
+    ("GET", "/delegation/admissions/new", FILERS),
+    ("POST", "/delegation/admissions", FILERS),
+    ("GET", "/delegation/admissions/{id}", SignedIn),
+    ("GET", "/delegation/inspections", SignedIn),
+    ("POST", "/delegation/inspections", FILERS),
+    ("GET", "/delegation/inspections/export", SignedIn),
+    ("GET", "/delegation/inspections/{id}", SignedIn),
+    ("GET", "/api/v1/delegation/powers", SignedIn),
+    ("POST", "/api/v1/delegation/powers", FILERS),
+    ("GET", "/api/v1/delegation/powers/{id}", SignedIn),
+    (
+        "POST",
+        "/api/v1/delegation/powers/{id}/handovers",
+        DEPARTMENT,
+    ),
+    (
+        "POST",
+        "/api/v1/delegation/powers/{id}/supervision",
+        DEPARTMENT,
+    ),
+    ("GET", "/api/v1/delegation/handovers/{id}", SignedIn),
+    ("GET", "/api/v1/delegation/admissions", SignedIn),
+    ("POST", "/api/v1/delegation/admissions", FILERS),
+    ("GET", "/api/v1/delegation/admissions/{id}", SignedIn),
+    ("GET", "/api/v1/delegation/inspections", SignedIn),
+    ("POST", "/api/v1/delegation/inspections", FILERS),
     ("GET", "/api/v1/public/townships/{code}/items", Anyone),
     // These end the session that calls them, so they run last for each role.
     ("POST", "/logout", SignedIn),

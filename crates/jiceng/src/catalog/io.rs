@@ -655,7 +655,7 @@ pub fn parse_items(table: &Table, with_township: bool) -> Result<Vec<ParsedItem>
     }
     let missing: Vec<String> = expected
         .iter()
-        .filter(|c| !index.contains_key(*c))
+        .filter(|c| !index.contains_key(*c) && !model::OPTIONAL_COLUMNS.contains(c))
         .map(|c| (*c).to_owned())
         .collect();
     if !missing.is_empty() || !unexpected.is_empty() {
@@ -940,6 +940,7 @@ fn example_item() -> ItemFields {
         lead_department: String::new(),
         department_duty: String::new(),
         returned_to: String::new(),
+        reference: String::new(),
     }
 }
 
@@ -998,6 +999,7 @@ fn column_notes(with_township: bool) -> Vec<(&'static str, &'static str, String)
         ("主管部门", "配合履职事项必填", "承担主管责任（主责）的区级部门，如 区司法局".to_owned()),
         ("部门职责", "选填", "主管部门承担的责任（主责），不超过 4000 字".to_owned()),
         ("收回部门", "上级部门收回事项必填", "收回该事项的区级部门；其他事项必须留空".to_owned()),
+        ("依据文号", "选填（可无此列）", "区级下放事项的交接书编号、事务准入事项的准入文号，由系统在交接、准入完成时填写".to_owned()),
     ]);
     notes
 }
@@ -1220,7 +1222,13 @@ mod tests {
         assert!(std::str::from_utf8(&gbk).is_err());
         let from_gbk = read_table(&gbk).unwrap();
         assert_eq!(from_gbk, read_table(utf8.as_bytes()).unwrap());
-        assert_eq!(from_gbk.header, cells(COLUMNS));
+        // The demo file predates the optional 依据文号 column.
+        let without_optional: Vec<&str> = COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| !model::OPTIONAL_COLUMNS.contains(c))
+            .collect();
+        assert_eq!(from_gbk.header, cells(&without_optional));
         let parsed = parse_items(&from_gbk, false).unwrap();
         assert_eq!(parsed.len(), 5);
         assert_eq!(parsed[0].item.name, "党（工）委落实全面从严治党主体责任");
@@ -1375,7 +1383,7 @@ mod tests {
         assert!(bad[0].reasons[0].contains("12 位数字"));
         assert_eq!(bad[1].row, 4);
         assert!(bad[1].reasons[0].contains("与第 2 行重复（同一乡镇内"));
-        assert_eq!(bad[1].reasons[1], "Z 列有内容但没有表头");
+        assert_eq!(bad[1].reasons[1], "AA 列有内容但没有表头");
     }
 
     #[test]

@@ -182,7 +182,23 @@ pub async fn change(
     if !may_edit(p, &list) {
         return Err(Error::forbidden("您无权修改该清单"));
     }
-    let current = store::entries_at(&mut conn, list.id, list.current_version).await?;
+    let version = apply_changes(&mut conn, &list, actor, reason, changes).await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// Writes changes as one new version of `list` inside the caller's transaction. The caller
+/// has decided the change is allowed: a person's right to edit (see [`change`]), or a
+/// completed process such as a signed handover.
+pub(crate) async fn apply_changes(
+    conn: &mut Conn<'_>,
+    list: &ListRow,
+    actor: &Actor,
+    reason: &str,
+    changes: Vec<Change>,
+) -> Result<i64> {
+    let reason = reason.trim();
+    let current = store::entries_at(conn, list.id, list.current_version).await?;
     let mut items: BTreeMap<String, ItemFields> = BTreeMap::new();
     let mut excluded: BTreeMap<String, String> = BTreeMap::new();
     for e in current {
@@ -196,8 +212,8 @@ pub async fn change(
         }
     }
     let general: BTreeMap<String, ItemFields> = if list.township_key != 0 {
-        let g = store::ensure_list(&mut conn, list.district_id, 0).await?;
-        store::entries_at(&mut conn, g.id, g.current_version)
+        let g = store::ensure_list(conn, list.district_id, 0).await?;
+        store::entries_at(conn, g.id, g.current_version)
             .await?
             .into_iter()
             .filter_map(|e| match e {
@@ -270,21 +286,21 @@ pub async fn change(
         return Err(Error::conflict("清单没有变化，未生成新版本"));
     }
     let by = actor.name.clone();
-    let version = store::open_version(&mut conn, &list, &by, reason)
+    let version = store::open_version(conn, list, &by, reason)
         .await
         .map_err(|_| Error::conflict("清单刚被他人修改，请刷新后重试"))?;
     for ch in &effective {
         match ch {
             Change::Upsert(f) => {
-                store::close(&mut conn, list.id, "item", &f.code, version).await?;
-                store::insert_entry(&mut conn, list.id, version, &Entry::Item(f.clone())).await?;
+                store::close(conn, list.id, "item", &f.code, version).await?;
+                store::insert_entry(conn, list.id, version, &Entry::Item(f.clone())).await?;
             }
             Change::Remove(code) => {
-                store::close(&mut conn, list.id, "item", code, version).await?;
+                store::close(conn, list.id, "item", code, version).await?;
             }
             Change::Exclude { code, reason } => {
                 store::insert_entry(
-                    &mut conn,
+                    conn,
                     list.id,
                     version,
                     &Entry::Exclusion {
@@ -295,22 +311,21 @@ pub async fn change(
                 .await?;
             }
             Change::Include(code) => {
-                store::close(&mut conn, list.id, "exclusion", code, version).await?;
+                store::close(conn, list.id, "exclusion", code, version).await?;
             }
         }
     }
     let text = summary(added, changed, removed);
-    store::set_summary(&mut conn, list.id, version, &text).await?;
-    let info = list_info(&mut conn, list.clone()).await?;
+    store::set_summary(conn, list.id, version, &text).await?;
+    let info = list_info(conn, list.clone()).await?;
     audit::record(
-        &mut conn,
+        conn,
         actor,
         "catalog.change",
         &format!("{} 第 {version} 版", info.title),
         &format!("{text}；原因：{reason}"),
     )
     .await?;
-    tx.commit().await?;
     Ok(version)
 }
 
@@ -640,6 +655,9 @@ pub struct Figures {
     pub by_class: BTreeMap<String, usize>,
     pub by_category: BTreeMap<String, usize>,
     pub by_source: BTreeMap<String, usize>,
+    /// Delegated powers held and admission applications: for a township, those concerning
+    /// it; for the general catalog's line, the whole district.
+    pub delegation: crate::delegation::Counts,
 }
 
 fn count_items<'a>(name: String, items: impl Iterator<Item = &'a EffectiveItem>) -> Figures {
@@ -652,6 +670,7 @@ fn count_items<'a>(name: String, items: impl Iterator<Item = &'a EffectiveItem>)
         by_class: BTreeMap::new(),
         by_category: BTreeMap::new(),
         by_source: BTreeMap::new(),
+        delegation: crate::delegation::Counts::default(),
     };
     for e in items {
         if e.excluded.is_some() {
@@ -698,16 +717,20 @@ pub async fn figures(db: &Db, p: &Principal) -> Result<Vec<Figures>> {
         Some(g) => items_only(store::entries_at(&mut conn, g.id, g.current_version).await?),
         None => Vec::new(),
     };
-    let mut out = vec![count_items(
-        "通用目录".to_owned(),
-        combine(&general, Vec::new()).iter(),
-    )];
+    let delegation = crate::delegation::counts(&mut conn, district).await?;
+    let counts_of = |key: i64| delegation.get(&key).copied().unwrap_or_default();
+    let mut district_line =
+        count_items("通用目录".to_owned(), combine(&general, Vec::new()).iter());
+    district_line.delegation = counts_of(0);
+    let mut out = vec![district_line];
     for t in townships {
         let local = match store::find_list(&mut conn, district, t.id.0).await? {
             Some(l) => store::entries_at(&mut conn, l.id, l.current_version).await?,
             None => Vec::new(),
         };
-        out.push(count_items(t.name.clone(), combine(&general, local).iter()));
+        let mut line = count_items(t.name.clone(), combine(&general, local).iter());
+        line.delegation = counts_of(t.id.0);
+        out.push(line);
     }
     Ok(out)
 }
@@ -801,6 +824,7 @@ mod tests {
             lead_department: String::new(),
             department_duty: String::new(),
             returned_to: String::new(),
+            reference: String::new(),
         }
     }
 

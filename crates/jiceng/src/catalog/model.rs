@@ -132,6 +132,11 @@ pub struct ItemFields {
     pub department_duty: String,
     /// For returned duties: the department that took it back (tasks route there).
     pub returned_to: String,
+    /// The document that put the item on a township's list: a handover (交接书) for a
+    /// delegated power, an admission reference (准入文号) for admitted work. Lists written
+    /// before this field existed read as empty.
+    #[serde(default)]
+    pub reference: String,
 }
 
 /// The columns of the import template and exports, in order, with their Chinese headers.
@@ -159,7 +164,11 @@ pub const COLUMNS: &[&str] = &[
     "主管部门",
     "部门职责",
     "收回部门",
+    "依据文号",
 ];
+
+/// Columns an import may leave out: files made from the template before they existed.
+pub const OPTIONAL_COLUMNS: &[&str] = &["依据文号"];
 
 /// Splits a multi-valued cell: legal bases by `；`/`;`, departments by `、`/`,`/`，`.
 pub fn split_list(s: &str, seps: &[char]) -> Vec<String> {
@@ -265,7 +274,7 @@ pub fn validate(f: &ItemFields) -> Vec<(String, String)> {
 
 /// The fields that differ between two versions of an item, by Chinese column name.
 pub fn changed_fields(a: &ItemFields, b: &ItemFields) -> Vec<&'static str> {
-    let pairs: [(&'static str, bool); 23] = [
+    let pairs: [(&'static str, bool); 24] = [
         ("编码", a.code != b.code),
         ("事项名称", a.name != b.name),
         ("清单", a.list_kind != b.list_kind),
@@ -289,6 +298,7 @@ pub fn changed_fields(a: &ItemFields, b: &ItemFields) -> Vec<&'static str> {
         ("主管部门", a.lead_department != b.lead_department),
         ("部门职责", a.department_duty != b.department_duty),
         ("收回部门", a.returned_to != b.returned_to),
+        ("依据文号", a.reference != b.reference),
     ];
     pairs
         .into_iter()
@@ -361,6 +371,7 @@ pub fn from_row(cells: &[String]) -> std::result::Result<ItemFields, Vec<String>
         lead_department: cell(20),
         department_duty: cell(21),
         returned_to: cell(22),
+        reference: cell(23),
     };
     let problems = validate(&item);
     if problems.is_empty() {
@@ -396,6 +407,7 @@ pub fn to_row(f: &ItemFields) -> Vec<String> {
         f.lead_department.clone(),
         f.department_duty.clone(),
         f.returned_to.clone(),
+        f.reference.clone(),
     ]
 }
 
@@ -431,6 +443,7 @@ mod tests {
             "区市场监督管理局、区公安分局",
             "分管副主任",
             "028-87921234",
+            "",
             "",
             "",
             "",

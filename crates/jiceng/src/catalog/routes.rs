@@ -350,7 +350,7 @@ fn xlsx_response(name: &str, bytes: Vec<u8>) -> Response {
     )
 }
 
-fn download(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
+pub(crate) fn download(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
     let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
     (
         [
@@ -570,7 +570,7 @@ struct ExportQuery {
     format: Option<String>,
 }
 
-fn file_bytes(
+pub(crate) fn file_bytes(
     format: Option<&str>,
     sheet: &str,
     header: &[&str],
@@ -893,7 +893,16 @@ async fn figures_export(
         .await
         .map_err(|e| ctx.fail(e))?;
     let (lists, classes, categories, sources) = figure_columns();
-    let mut header = vec!["清单", "事项总数", "个性化事项", "不适用事项"];
+    let mut header = vec![
+        "清单",
+        "事项总数",
+        "个性化事项",
+        "不适用事项",
+        "承接下放权力",
+        "准入申请审查中",
+        "准入申请已准入",
+        "准入申请不予准入",
+    ];
     header.extend(
         lists
             .iter()
@@ -912,6 +921,10 @@ async fn figures_export(
                 r.total.to_string(),
                 r.local.to_string(),
                 r.excluded.to_string(),
+                r.delegation.powers_received.to_string(),
+                r.delegation.admissions_pending.to_string(),
+                r.delegation.admissions_approved.to_string(),
+                r.delegation.admissions_refused.to_string(),
             ];
             row.extend(lists.iter().map(|k| count(&r.by_list, k)));
             row.extend(classes.iter().map(|k| count(&r.by_class, k)));

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "catalog",
         sql: include_str!("migrations/0004_catalog.sql"),
     },
+    Migration {
+        version: 5,
+        name: "delegation",
+        sql: include_str!("migrations/0005_delegation.sql"),
+    },
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

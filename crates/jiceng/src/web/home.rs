@@ -115,6 +115,29 @@ async fn home(
             note: "查看本辖区的组织、村（社区）和网格",
         });
     }
+    if p.has_any(&[Role::DepartmentOfficer, Role::EstablishmentOffice]) {
+        links.push(Link {
+            label: "事务准入",
+            href: "/delegation/admissions",
+            note: "部门拟交镇（街道）承担的工作须申请准入，编办、司法局审查",
+        });
+        links.push(Link {
+            label: "考核事项",
+            href: "/delegation/inspections",
+            note: "考核指标一事一报，编办审核、清理",
+        });
+    }
+    if p.has_any(&[
+        Role::DepartmentOfficer,
+        Role::EstablishmentOffice,
+        Role::TownshipLeader,
+    ]) {
+        links.push(Link {
+            label: "下放权力事项",
+            href: "/delegation/powers",
+            note: "下放事项、交接书、指导监督记录",
+        });
+    }
     let today = Timestamp::now().start_of_local_day();
     if p.has(Role::SystemAdmin) {
         links.push(Link {

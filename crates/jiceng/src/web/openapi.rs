@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{audit, auth, catalog, orgs, workdays, workflow};
+use crate::{audit, auth, catalog, delegation, orgs, workdays, workflow};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -51,6 +51,17 @@ use crate::{audit, auth, catalog, orgs, workdays, workflow};
         catalog::routes::api_township_items,
         catalog::routes::api_public_items,
         catalog::routes::api_figures,
+        delegation::routes::api_powers,
+        delegation::routes::api_power_create,
+        delegation::routes::api_power,
+        delegation::routes::api_handovers_create,
+        delegation::routes::api_supervision_create,
+        delegation::routes::api_handover,
+        delegation::routes::api_admissions,
+        delegation::routes::api_admission_create,
+        delegation::routes::api_admission,
+        delegation::routes::api_inspections,
+        delegation::routes::api_inspection_create,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail))
 )]

@@ -87,6 +87,18 @@ pub fn nav_for(p: &Principal) -> Vec<NavItem> {
             label: "组织机构",
         },
     ];
+    if p.has_any(&[
+        Role::EstablishmentOffice,
+        Role::JusticeBureau,
+        Role::DepartmentOfficer,
+        Role::TownshipLeader,
+        Role::TownshipOfficer,
+    ]) {
+        nav.push(NavItem {
+            href: "/delegation/powers",
+            label: "下放与准入",
+        });
+    }
     if p.has(Role::SystemAdmin) {
         nav.push(NavItem {
             href: "/admin/workdays",

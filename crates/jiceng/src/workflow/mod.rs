@@ -25,7 +25,20 @@ pub use store::{HistoryEntry, Instance, Notice};
 
 /// The processes this platform runs, each a TOML file under `workflow/processes/`. Contexts add
 /// theirs here as they are built; a district may override any from its process directory.
-pub const EMBEDDED_PROCESSES: &[(&str, &str)] = &[];
+pub const EMBEDDED_PROCESSES: &[(&str, &str)] = &[
+    (
+        "power_handover.toml",
+        include_str!("../delegation/processes/power_handover.toml"),
+    ),
+    (
+        "duty_admission.toml",
+        include_str!("../delegation/processes/duty_admission.toml"),
+    ),
+    (
+        "inspection_item.toml",
+        include_str!("../delegation/processes/inspection_item.toml"),
+    ),
+];
 
 /// The built-in processes alone. They are compiled in and checked by a unit test, so loading
 /// them cannot fail at run time.
@@ -407,6 +420,9 @@ async fn apply(
         &format!("{action_label}：{} → {}", d.from, d.to),
     )
     .await?;
+    // The domain records that a step completes are written with the step, whoever takes it.
+    crate::delegation::on_transition(conn, &inst.process, inst.id, &d.to, who.comment, who.actor)
+        .await?;
     Ok(())
 }
 
