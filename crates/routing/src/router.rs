@@ -35,6 +35,10 @@ pub struct Config {
     pub cosine_temperature: f64,
     /// Weight of the label prior (how many examples a label has) in naive Bayes; 0 ignores it.
     pub prior_weight: f64,
+    /// Weight of the complement model (the text's likelihood under all *other* labels, which
+    /// counts against a label); 0 is plain multinomial naive Bayes, 1 is Rennie et al.'s
+    /// one-versus-all-but-one naive Bayes.
+    pub complement_weight: f64,
 }
 
 impl Default for Config {
@@ -46,6 +50,7 @@ impl Default for Config {
             nb_temperature: 0.35,
             cosine_temperature: 0.05,
             prior_weight: 1.0,
+            complement_weight: 1.0,
         }
     }
 }
@@ -82,6 +87,8 @@ pub struct Router {
     labels: Vec<Label>,
     label_ids: FxHashMap<Box<str>, u32>,
     examples: u64,
+    /// Sum of all labels' masses.
+    mass: u64,
     /// Features with `df > 0`: the vocabulary size naive Bayes smooths over.
     live_features: u64,
     /// Labels with at least one example.
@@ -187,6 +194,7 @@ impl Router {
         }
         label.examples += 1;
         label.mass += added_mass;
+        self.mass += added_mass;
         label.sq_norm += added_sq;
         self.examples += 1;
         Ok(())
@@ -251,6 +259,7 @@ impl Router {
         let label = &mut self.labels[l as usize];
         label.examples -= 1;
         label.mass -= keys.len() as u64;
+        self.mass -= keys.len() as u64;
         label.sq_norm -= removed_sq;
         if label.examples == 0 {
             self.live_labels -= 1;
@@ -288,6 +297,7 @@ impl Router {
             }
         }
         let label = &mut self.labels[l as usize];
+        self.mass -= label.mass;
         label.examples = 0;
         label.mass = 0;
         label.sq_norm = 0;
@@ -339,6 +349,8 @@ impl Router {
         let n = self.examples as f64;
         let mut nb = vec![0.0f64; n_labels];
         let mut dot = vec![0.0f64; n_labels];
+        let mut comp = vec![0.0f64; n_labels];
+        let mut comp_base = 0.0;
         let mut known = 0.0; // Σ weight of features seen before
         let mut total = 0.0; // Σ weight of all features, seen or not
         let mut q_norm_sq = 0.0;
@@ -361,10 +373,14 @@ impl Router {
             known += q;
             total += q;
             q_norm_sq += q * q;
+            let df = f64::from(feature.df);
+            let ln_df = (df + c.alpha).ln();
+            comp_base += q * ln_df;
             for &(l, count) in &feature.postings {
                 let count = f64::from(count);
                 nb[l as usize] += q * ((count + c.alpha).ln() - ln_alpha);
                 dot[l as usize] += q * count;
+                comp[l as usize] += q * ((df - count + c.alpha).ln() - ln_df);
             }
         }
         if known <= 0.0 {
@@ -383,6 +399,9 @@ impl Router {
             }
             let prior = ((f64::from(label.examples) + 1.0) / (n + live)).ln();
             let log_lik = nb[l] + known * (ln_alpha - (label.mass as f64 + c.alpha * vocab).ln());
+            let rest = (self.mass - label.mass) as f64;
+            let comp_lik = comp_base + comp[l] - known * (rest + c.alpha * vocab).ln();
+            let log_lik = log_lik - c.complement_weight * comp_lik;
             // Per unit of query weight, so the temperature does not depend on text length.
             nb[l] = (log_lik / known + c.prior_weight * prior / known) / c.nb_temperature;
             let cosine = dot[l] / ((label.sq_norm as f64).sqrt() * q_norm);
