@@ -54,6 +54,25 @@ EMOTIONS = ["多次反映无果，非常气愤。", "打了好几次电话都没
             "已经忍无可忍了。", "来电人情绪激动。", "诉求人态度较好。", "周边群众反映强烈。",
             "之前反映过一次，至今没有处理。", "市民表示很无奈。", "？？？", "！！"]
 
+# Colloquial paraphrases: the same problem in other words. The training file uses them rarely,
+# the test file often, so a model cannot rely on the exact wording it was taught.
+PARAPHRASES = [
+    ("垃圾桶", ["垃圾箱", "果皮箱", "垃圾筒"]), ("摆摊", ["摆地摊", "摆卖", "摆摊子"]), ("噪音", ["噪声", "动静", "响声"]),
+    ("很大", ["特别大", "老大了", "大得很"]), ("没人管", ["无人问津", "没人理", "没人过问"]),
+    ("没人清理", ["无人清理", "一直没清", "没人收拾"]), ("路边", ["马路边上", "道路旁", "路旁边"]),
+    ("晚上", ["夜里", "夜间", "晚间"]), ("小区", ["家属院", "院子", "小区里"]), ("商贩", ["小贩", "摊贩", "生意人"]),
+    ("卖", ["售卖", "兜卖", "销售"]), ("人行道", ["人行便道", "步行道", "行人道"]), ("车辆", ["车子", "汽车", "机动车"]),
+    ("马路", ["大街", "路面", "街道"]), ("严重", ["厉害", "很严重", "不得了"]), ("坏了", ["坏掉了", "出故障了", "不好使了"]),
+    ("不亮", ["不亮了", "黑着", "没亮"]), ("居民", ["住户", "老百姓", "街坊"]), ("睡不着", ["没法睡觉", "无法入睡", "睡不好"]),
+    ("堆放", ["堆着", "码放", "摆放"]), ("影响", ["妨碍", "干扰"]), ("有人", ["有群众", "有个人", "某些人"]),
+    ("占用", ["霸占", "侵占"]), ("附近", ["周边", "一带"]), ("一直", ["始终", "老是", "长期"]), ("处理", ["解决", "整治", "处置"]),
+    ("很脏", ["脏得很", "脏乱", "不干净"]), ("漏水", ["渗水", "冒水"]), ("刮倒", ["吹倒", "刮断"]), ("破损", ["损坏", "烂了"]),
+    ("私自", ["擅自", "偷偷"]), ("乱扔", ["乱丢", "随手扔"]), ("排放", ["排出", "外排"]), ("楼下", ["楼底下", "一楼"]),
+]
+CALLER_BACKGROUND = ["诉求人是附近居民，在这里住了十多年，", "来电人是一名退休教师，", "诉求人说自己是上班族，",
+                     "来电人称自己腿脚不便，", "诉求人是外卖骑手，每天路过，", "来电人家里有两个孩子，",
+                     "诉求人是个体户，", "来电人刚搬来不久，"]
+
 # Common typos of hotline transcription and of residents typing on phones.
 TYPOS = [("垃圾", "拉圾"), ("噪音", "燥音"), ("反映", "反应"), ("已经", "以经"), ("经营", "经管"),
          ("路灯", "路登"), ("停车", "亭车"), ("施工", "施公"), ("物业", "务业"), ("井盖", "井该"),
@@ -513,6 +532,14 @@ def fill(rng, text, label, loc, test):
     return text
 
 
+def paraphrase(rng, text, test):
+    share = 0.45 if test else 0.08
+    for word, alternatives in PARAPHRASES:
+        if word in text and rng.random() < share:
+            text = text.replace(word, rng.choice(alternatives), 1)
+    return text
+
+
 def typo(rng, text):
     candidates = [(a, b) for a, b in TYPOS if a in text]
     if not candidates:
@@ -537,6 +564,8 @@ def compose(rng, label, test):
         parts = []
         openers = OPENERS_TEST if test and rng.random() < 0.6 else OPENERS_TRAIN
         opener = rng.choice(openers)
+        if rng.random() < 0.12:
+            parts.append(rng.choice(CALLER_BACKGROUND))
         if rng.random() < 0.35:
             parts.append(rng.choice(TIMES).replace("{h}", str(rng.randint(1, 12))) + "，")
         if rng.random() < 0.15:
@@ -555,7 +584,8 @@ def compose(rng, label, test):
         appeals = APPEALS_TEST if test and rng.random() < 0.6 else APPEALS_TRAIN
         parts.append(rng.choice(appeals))
         text = opener + "".join(parts)
-    if rng.random() < 0.12:
+    text = paraphrase(rng, text, test)
+    if rng.random() < 0.15:
         text = typo(rng, text)
     if rng.random() < 0.05:
         text = fullwidth(text)

@@ -58,7 +58,7 @@ fn run() -> Result<(), String> {
     routing::warm_up();
     let start = Instant::now();
     let report = eval::run_model(&mut Router::new(), &train, &test);
-    print_report("router (naive Bayes + centroid, words + bigrams + chars)", &report, start);
+    print_report("router (naive Bayes + centroid + passive-aggressive, words + bigrams + chars)", &report, start);
     println!("{report}");
     Ok(())
 }
