@@ -55,7 +55,11 @@ pub struct Report {
 impl fmt::Display for Report {
     /// The exact line the `eval` example ends with: `top1=0.xxx top3=0.xxx n=N`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "top1={:.3} top3={:.3} n={}", self.top1, self.top3, self.n)
+        write!(
+            f,
+            "top1={:.3} top3={:.3} n={}",
+            self.top1, self.top3, self.n
+        )
     }
 }
 
@@ -183,14 +187,23 @@ mod tests {
     #[test]
     fn a_missing_column_is_named() {
         let err = read_rows("text,category\n垃圾,甲\n".as_bytes(), "test").unwrap_err();
-        assert!(matches!(err, EvalError::MissingColumn { column: "label", .. }));
+        assert!(matches!(
+            err,
+            EvalError::MissingColumn {
+                column: "label",
+                ..
+            }
+        ));
         assert!(err.to_string().contains("text,category"), "{err}");
     }
 
     #[test]
     fn bad_utf8_and_empty_files_are_errors() {
         let bad: &[u8] = b"text,label\n\xff\xfe,x\n";
-        assert!(matches!(read_rows(bad, "train"), Err(EvalError::Csv { .. })));
+        assert!(matches!(
+            read_rows(bad, "train"),
+            Err(EvalError::Csv { .. })
+        ));
         assert!(matches!(
             read_rows("text,label\n".as_bytes(), "train"),
             Err(EvalError::Empty { .. })

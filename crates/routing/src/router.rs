@@ -149,8 +149,12 @@ pub struct Router {
     live_features: u64,
     /// Labels with at least one example.
     live_labels: u32,
-    /// Passive-aggressive steps taken plus one: the averaging clock.
+    /// Passive-aggressive steps taken: the averaging clock.
     clock: u64,
+    /// `ln(k + alpha)` for every count `k` up to the largest document frequency: routing looks
+    /// up two logarithms per (feature, label) pair, and a table lookup is several times cheaper
+    /// than computing them, which keeps routing well under a millisecond at 100 labels.
+    ln_table: Vec<f64>,
     config: Config,
 }
 
@@ -234,9 +238,14 @@ impl Router {
                 self.live_features += 1;
             }
             feature.df += 1;
+            let df = feature.df as usize;
             let posting = feature.posting(l);
             posting.count += 1;
-            added_sq += centroid_step(posting.count);
+            added_sq += centroid_step(posting.count, self.config.alpha);
+            while self.ln_table.len() <= df {
+                let k = self.ln_table.len() as f64;
+                self.ln_table.push((k + self.config.alpha).ln());
+            }
         }
         let added_mass = fids.len() as u64;
         let label = &mut self.labels[l as usize];
@@ -303,7 +312,7 @@ impl Router {
                 self.live_features -= 1;
             }
             let posting = feature.posting(l);
-            removed_sq += centroid_step(posting.count);
+            removed_sq += centroid_step(posting.count, self.config.alpha);
             posting.count -= 1;
             feature.compact(l);
         }
@@ -435,19 +444,25 @@ impl Router {
                 continue;
             };
             let df = f64::from(feature.df);
+            let ln = |k: u32| {
+                self.ln_table
+                    .get(k as usize)
+                    .copied()
+                    .unwrap_or_else(|| (f64::from(k) + c.alpha).ln())
+            };
             let q = kind_weight * (1.0 + n / df).ln();
             known += q;
             total += q;
             q_norm_sq += q * q;
             x_norm_sq += kind_weight * kind_weight;
-            let ln_df = (df + c.alpha).ln();
+            let ln_df = ln(feature.df);
+            let ln_one = ln(1);
             comp_base += q * ln_df;
             for p in &feature.postings {
                 let l = p.label as usize;
-                let count = f64::from(p.count);
-                nb[l] += q * ((count + c.alpha).ln() - ln_alpha);
-                comp[l] += q * ((df - count + c.alpha).ln() - ln_df);
-                dot[l] += q * count.ln_1p();
+                nb[l] += q * (ln(p.count) - ln_alpha);
+                comp[l] += q * (ln(feature.df - p.count) - ln_df);
+                dot[l] += q * (ln(p.count + 1) - ln_one);
                 pa[l] += kind_weight * (f64::from(p.w) - f64::from(p.u) / clock);
             }
         }
@@ -473,7 +488,8 @@ impl Router {
             // Per unit of query weight, so the temperature does not depend on text length.
             let score = log_lik - c.complement_weight * comp_lik + c.prior_weight * prior;
             nb[l] = score / known / c.temperatures[0];
-            dot[l] = dot[l] / (label.sq_norm.max(f64::MIN_POSITIVE).sqrt() * q_norm) / c.temperatures[1];
+            dot[l] =
+                dot[l] / (label.sq_norm.max(f64::MIN_POSITIVE).sqrt() * q_norm) / c.temperatures[1];
             pa[l] = pa[l] / x_norm / c.temperatures[2];
             best[0] = best[0].max(nb[l]);
             best[1] = best[1].max(dot[l]);
@@ -502,7 +518,11 @@ impl Router {
                 + share(1) * dot[l] / sums[1]
                 + share(2) * pa[l] / sums[2];
             // Sharpening keeps the ranking and only moves the probabilities (calibration).
-            out[l] = if p.is_finite() { p.powf(c.sharpness) } else { 0.0 };
+            out[l] = if p.is_finite() {
+                p.powf(c.sharpness)
+            } else {
+                0.0
+            };
             sharp_sum += out[l];
         }
         if sharp_sum > 0.0 {
@@ -588,9 +608,20 @@ impl Router {
     }
 }
 
+/// A label's centroid coordinate for a feature its examples contain `c` times:
+/// `ln(1 + c + α) − ln(1 + α)`, zero for zero, damped so that the boilerplate every text repeats
+/// does not dominate the centroid's length. The `α` lets routing read it from the same table of
+/// logarithms as naive Bayes.
+fn centroid_coordinate(c: u32, alpha: f64) -> f64 {
+    (f64::from(c) + 1.0 + alpha).ln() - (1.0 + alpha).ln()
+}
+
 /// How much a label's squared centroid length grows when a count goes from `c − 1` to `c`.
-fn centroid_step(c: u32) -> f64 {
-    let (a, b) = (f64::from(c).ln_1p(), f64::from(c - 1).ln_1p());
+fn centroid_step(c: u32, alpha: f64) -> f64 {
+    let (a, b) = (
+        centroid_coordinate(c, alpha),
+        centroid_coordinate(c - 1, alpha),
+    );
     a * a - b * b
 }
 

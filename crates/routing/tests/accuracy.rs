@@ -7,7 +7,9 @@ use std::fs::File;
 use std::path::Path;
 
 fn data(name: &str) -> File {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name);
     File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

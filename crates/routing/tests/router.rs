@@ -5,7 +5,9 @@ use routing::{Error, Router, Suggestion};
 
 fn taught(pairs: &[(&str, &str)]) -> Router {
     let mut router = Router::new();
-    router.learn_many(pairs.iter().copied()).expect("valid pairs");
+    router
+        .learn_many(pairs.iter().copied())
+        .expect("valid pairs");
     router
 }
 
@@ -32,7 +34,10 @@ fn top(router: &Router, text: &str) -> String {
 #[test]
 fn routes_new_texts_to_the_label_whose_examples_they_resemble() {
     let router = taught(CITY);
-    assert_eq!(top(&router, "XX路口有人占道经营卖水果，影响通行"), "街面秩序-占道经营");
+    assert_eq!(
+        top(&router, "XX路口有人占道经营卖水果，影响通行"),
+        "街面秩序-占道经营"
+    );
     assert_eq!(top(&router, "楼下垃圾桶满了好几天"), "市容环境-垃圾满溢");
     assert_eq!(top(&router, "工地晚上施工太吵"), "施工管理-施工扰民");
     assert_eq!(top(&router, "路灯坏了"), "设施管理-路灯不亮");
@@ -116,7 +121,12 @@ fn forgetting_a_label_removes_all_its_examples() {
     assert_eq!(router.forget_label("设施管理-路灯不亮"), 0);
     assert_eq!(router.label_count(), 3);
     assert_eq!(router.example_count(), 7);
-    assert!(router.route("路灯不亮", 10).iter().all(|s| s.label != "设施管理-路灯不亮"));
+    assert!(
+        router
+            .route("路灯不亮", 10)
+            .iter()
+            .all(|s| s.label != "设施管理-路灯不亮")
+    );
     // The label can be taught again from scratch.
     router.learn("路灯不亮", "设施管理-路灯不亮").unwrap();
     assert_eq!(top(&router, "路灯不亮"), "设施管理-路灯不亮");
@@ -138,9 +148,15 @@ fn texts_without_words_are_refused_for_learning_and_get_no_suggestion() {
 #[test]
 fn blank_and_overlong_labels_are_refused() {
     let mut router = Router::new();
-    assert!(matches!(router.learn("路灯不亮", "  "), Err(Error::InvalidLabel(_))));
+    assert!(matches!(
+        router.learn("路灯不亮", "  "),
+        Err(Error::InvalidLabel(_))
+    ));
     let long = "部".repeat(routing::MAX_LABEL_CHARS + 1);
-    assert!(matches!(router.learn("路灯不亮", &long), Err(Error::InvalidLabel(_))));
+    assert!(matches!(
+        router.learn("路灯不亮", &long),
+        Err(Error::InvalidLabel(_))
+    ));
     assert_eq!(router.example_count(), 0);
     // Labels are trimmed.
     router.learn("路灯不亮", " 路灯 ").unwrap();
@@ -163,7 +179,11 @@ fn the_router_can_be_shared_between_threads() {
         let router = router.clone();
         std::thread::spawn(move || router.read().map(|r| r.route("路灯不亮", 1)).unwrap())
     };
-    router.write().unwrap().learn("路灯闪烁", "设施管理-路灯不亮").unwrap();
+    router
+        .write()
+        .unwrap()
+        .learn("路灯闪烁", "设施管理-路灯不亮")
+        .unwrap();
     assert_eq!(reader.join().unwrap()[0].label, "设施管理-路灯不亮");
 }
 

@@ -38,7 +38,11 @@ fn run() -> Result<(), String> {
             "--train" => train = args.next().map(PathBuf::from),
             "--test" => test = args.next().map(PathBuf::from),
             "--no-baseline" => with_baseline = false,
-            other => return Err(format!("unknown argument `{other}`; usage: --train FILE --test FILE [--no-baseline]")),
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; usage: --train FILE --test FILE [--no-baseline]"
+                ));
+            }
         }
     }
     let open = |path: Option<PathBuf>, which: &str| {
@@ -58,7 +62,11 @@ fn run() -> Result<(), String> {
     routing::warm_up();
     let start = Instant::now();
     let report = eval::run_model(&mut Router::new(), &train, &test);
-    print_report("router (naive Bayes + centroid + passive-aggressive, words + bigrams + chars)", &report, start);
+    print_report(
+        "router (naive Bayes + centroid + passive-aggressive, words + bigrams + chars)",
+        &report,
+        start,
+    );
     println!("{report}");
     Ok(())
 }
