@@ -37,7 +37,7 @@ COMMUNITIES = ["阳光花园", "金色家园", "锦绣华庭", "翠湖小区", "
 UNITS = ["{n}栋", "{n}栋{m}单元", "{n}号楼", "{n}幢", "{m}期{n}栋", "东门", "南门", "北门附近",
          "地下车库", "{n}号楼楼下", "中心花园", "门口"]
 TIMES = ["最近一周", "这几天", "连续三天", "近一个月", "每天晚上", "今天上午", "昨晚", "今天早上{h}点左右",
-         "昨天下午", "最近半个月", "周末", "凌晨{h}点", "晚上{h}点以后", "这两天", "已经持续两个多月",
+         "昨天下午", "最近半个月", "周末", "凌晨两三点", "晚上{h}点以后", "这两天", "已经持续两个多月",
          "从上周开始", "天天", "节假日期间", "每天中午", "近期"]
 
 OPENERS_TRAIN = ["市民来电反映：", "市民来电反映，", "诉求人称，", "来电人表示：", "网格员巡查发现，",
@@ -513,7 +513,9 @@ def street(rng):
 
 def home(rng):
     unit = rng.choice(UNITS).replace("{n}", number(rng)).replace("{m}", str(rng.randint(1, 4)))
-    return rng.choice(COMMUNITIES) + rng.choice(["", "小区"]) + unit
+    name = rng.choice(COMMUNITIES)
+    suffix = "" if name.endswith("小区") else rng.choice(["", "小区"])
+    return name + suffix + unit
 
 
 def location(rng, where):
@@ -601,7 +603,7 @@ def generate(rng, labels, rows, test, taken):
     while len(out) < rows:
         label = rng.choices(labels, weights)[0]
         text = compose(rng, label, test)
-        if text in taken or len(text) < 6:
+        if text in taken or len(text) < 8:
             continue
         taken.add(text)
         out.append((text, label.name))

@@ -9,9 +9,8 @@
 //!   for texts made of words the router has never seen.
 //!
 //! Every feature is counted once per text (presence, not frequency): hotline texts are short and a
-//! repeated word is usually the caller's emphasis, not more evidence. Presence also keeps all
-//! counts integers, which is what lets [`crate::Router::unlearn`] undo a [`crate::Router::learn`]
-//! exactly.
+//! repeated word is usually the caller's emphasis, not more evidence. Presence also keeps the
+//! counts integers, which is what lets [`crate::Router::unlearn`] restore them exactly.
 
 use std::sync::LazyLock;
 

@@ -1,5 +1,5 @@
-//! The incremental model: per-label feature counts, scored by naive Bayes and by cosine to the
-//! label centroid, mixed.
+//! The incremental model: per-(feature, label) postings holding counts for naive Bayes and the
+//! centroid and weights for the passive-aggressive model; the three posteriors are mixed.
 
 use rustc_hash::FxHashMap;
 
