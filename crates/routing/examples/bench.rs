@@ -73,6 +73,7 @@ fn main() {
         }
     }
     let labels = labels.max(1);
+    let queries = queries.max(1);
     let mut rng = Rng(7);
     let chars: Vec<char> = CHARS.chars().collect();
     let common = words(&mut rng, &chars, 400);
