@@ -1,4 +1,4 @@
-//! The `jiceng` binary: serve, migrate, demo, check, audit.
+//! The `jiceng` binary: serve, migrate, demo, check, import, audit, eval, bench.
 
 use std::path::PathBuf;
 
@@ -49,6 +49,16 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Import data files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Measure a model on labelled files.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
     /// Benchmarks that print figures (they create and remove their own databases).
     Bench {
         #[command(subcommand)]
@@ -66,6 +76,35 @@ enum BenchCommand {
         /// Also run on a throwaway database of this PostgreSQL server (postgres://…/db).
         #[arg(long)]
         postgres: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Case routing: learns TRAIN as if people had routed those cases, routes every text of
+    /// TEST and prints `top1=… top3=… n=…` last. Both are UTF-8 CSV with a header and the
+    /// columns `text,label`.
+    Routing {
+        #[arg(long)]
+        train: PathBuf,
+        #[arg(long)]
+        test: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import duty lists from .xlsx or .csv, all rows or none: without a 乡镇代码 column the
+    /// file replaces the general catalog, with it each named township's local additions.
+    /// The result is a new draft version for the establishment office to publish.
+    DutyList {
+        file: PathBuf,
+        /// Why the lists change (e.g. the document that requires it).
+        #[arg(long, default_value = "命令行导入")]
+        reason: String,
+        /// The district's 12-digit code; needed only when the database holds several.
+        #[arg(long)]
+        district: Option<String>,
     },
 }
 
@@ -234,6 +273,50 @@ async fn main() -> Result<()> {
             for r in &reports {
                 r.print();
             }
+        }
+        Command::Import {
+            command:
+                ImportCommand::DutyList {
+                    file,
+                    reason,
+                    district,
+                },
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("无法读取文件 {}", file.display()))?;
+            let db = open(&settings).await?;
+            db.migrate().await.context("数据库迁移失败")?;
+            let district = jiceng::catalog::district_by_code(&db, district.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let done = jiceng::catalog::import_file(
+                &db,
+                &audit::Actor::system("import"),
+                district,
+                &bytes,
+                &reason,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for d in done {
+                match d.version {
+                    Some(v) => println!(
+                        "{}：{} 项，生成第 {v} 版（草稿，待编办发布）",
+                        d.title, d.items
+                    ),
+                    None => println!("{}：{} 项，与当前版本相同，未生成新版本", d.title, d.items),
+                }
+            }
+        }
+        Command::Eval {
+            command: EvalCommand::Routing { train, test },
+        } => {
+            let open_csv = |p: &PathBuf| {
+                std::fs::File::open(p).with_context(|| format!("无法读取文件 {}", p.display()))
+            };
+            let report = routing::eval::run(open_csv(&train)?, open_csv(&test)?)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{report}");
         }
         Command::Audit {
             command: AuditCommand::Purge,

@@ -347,20 +347,140 @@ pub async fn import(
             .ok_or_else(|| Error::not_found("清单不存在"))?;
         store::entries_at(&mut conn, list.id, list.current_version).await?
     };
+    let changes = replacement(current, items);
+    change(db, p, actor, list_id, reason, changes).await
+}
+
+/// The changes that make a list hold exactly `items`: each one upserted (unchanged ones are
+/// skipped), and every current item missing from them removed.
+fn replacement(current: Vec<Entry>, items: Vec<ItemFields>) -> Vec<Change> {
+    let mut now: BTreeMap<String, ItemFields> = BTreeMap::new();
+    for e in current {
+        if let Entry::Item(f) = e {
+            now.insert(f.code.clone(), *f);
+        }
+    }
     let incoming: std::collections::BTreeSet<String> =
         items.iter().map(|i| i.code.clone()).collect();
     let mut changes: Vec<Change> = items
         .into_iter()
+        .filter(|f| now.get(&f.code) != Some(f))
         .map(|f| Change::Upsert(Box::new(f)))
         .collect();
-    for e in current {
-        if let Entry::Item(f) = e
-            && !incoming.contains(&f.code)
-        {
-            changes.push(Change::Remove(f.code));
-        }
+    changes.extend(
+        now.into_keys()
+            .filter(|code| !incoming.contains(code))
+            .map(Change::Remove),
+    );
+    changes
+}
+
+/// The district a command works on: the one with this code, or the database's only district.
+pub async fn district_by_code(db: &Db, code: Option<&str>) -> Result<OrgId> {
+    let mut c = db.acquire().await?;
+    let mut conn = c.conn();
+    if let Some(code) = code {
+        return match orgs::store::get_by_code(&mut conn, code.trim()).await? {
+            Some(d) if d.kind == OrgKind::District => Ok(d.id),
+            _ => Err(Error::invalid(
+                "district",
+                format!("没有代码为 {code} 的区（县）"),
+            )),
+        };
     }
-    change(db, p, actor, list_id, reason, changes).await
+    let (districts, _) = orgs::store::list(
+        &mut conn,
+        &orgs::OrgQuery {
+            kind: Some(OrgKind::District),
+            limit: 2,
+            ..Default::default()
+        },
+    )
+    .await?;
+    match districts.as_slice() {
+        [only] => Ok(only.id),
+        [] => Err(Error::invalid(
+            "district",
+            "数据库中还没有区（县），请先建立组织机构",
+        )),
+        _ => Err(Error::invalid(
+            "district",
+            "数据库中有多个区（县），请用 --district 指明",
+        )),
+    }
+}
+
+/// What an import file did to one list.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub title: String,
+    pub items: usize,
+    /// The new version, or `None` when the list already held exactly these items.
+    pub version: Option<i64>,
+}
+
+/// Imports a spreadsheet for the command line, all or nothing: a file without 乡镇代码
+/// replaces the district's general catalog; a file with it replaces the local additions of
+/// each township it names. Every bad row is reported with its number and reasons.
+pub async fn import_file(
+    db: &Db,
+    actor: &Actor,
+    district: OrgId,
+    bytes: &[u8],
+    reason: &str,
+) -> Result<Vec<Imported>> {
+    if reason.trim().is_empty() {
+        return Err(Error::invalid("reason", "请填写导入原因（如依据的文件）"));
+    }
+    let table = io::read_table(bytes).map_err(|e| Error::invalid("file", e.to_string()))?;
+    let with_township = table.header.iter().any(|h| h.trim() == io::TOWNSHIP_COLUMN);
+    let parsed = io::parse_items(&table, with_township)
+        .map_err(|e| Error::invalid("file", format!("导入失败，未导入任何事项：\n{e}")))?;
+    let mut groups: BTreeMap<String, Vec<io::ParsedItem>> = BTreeMap::new();
+    for p in parsed {
+        groups
+            .entry(p.township_code.clone().unwrap_or_default())
+            .or_default()
+            .push(p);
+    }
+    if groups.is_empty() {
+        groups.insert(String::new(), Vec::new());
+    }
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let mut out = Vec::new();
+    for (code, rows) in groups {
+        let key = if code.is_empty() {
+            0
+        } else {
+            let first_row = rows.first().map_or(0, |r| r.row);
+            match orgs::store::get_by_code(&mut conn, &code).await? {
+                Some(t) if t.kind == OrgKind::Township && district_of(&t) == district => t.id.0,
+                _ => {
+                    return Err(Error::invalid(
+                        "file",
+                        format!("第 {first_row} 行：乡镇代码 {code} 不是本区的镇（街道）"),
+                    ));
+                }
+            }
+        };
+        let list = store::ensure_list(&mut conn, district, key).await?;
+        let current = store::entries_at(&mut conn, list.id, list.current_version).await?;
+        let n = rows.len();
+        let changes = replacement(current, rows.into_iter().map(|r| r.item).collect());
+        let version = if changes.is_empty() {
+            None
+        } else {
+            Some(apply_changes(&mut conn, &list, actor, reason.trim(), changes).await?)
+        };
+        out.push(Imported {
+            title: list_info(&mut conn, list).await?.title,
+            items: n,
+            version,
+        });
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 pub async fn publish(db: &Db, p: &Principal, actor: &Actor, list_id: i64) -> Result<i64> {
