@@ -520,26 +520,19 @@ pub async fn admissions(
     let dept =
         (p.has(Role::DepartmentOfficer) && p.org.kind == OrgKind::Department).then_some(p.org.id);
     let offset = i64::from(page.max(1) - 1) * i64::from(per_page);
-    let (rows, total) = store::admissions(
+    let township = match &p.scope {
+        Scope::District => None,
+        Scope::Township { township_id, .. } => Some(*township_id),
+    };
+    Ok(store::admissions(
         &mut c.conn(),
         catalog::district_of(&p.org),
         dept,
+        township,
         i64::from(per_page),
         offset,
     )
-    .await?;
-    let rows = match &p.scope {
-        Scope::District => rows,
-        Scope::Township { township_id, .. } => rows
-            .into_iter()
-            .filter(|a| {
-                serde_json::from_str::<Vec<i64>>(&a.townships)
-                    .unwrap_or_default()
-                    .contains(&township_id.0)
-            })
-            .collect(),
-    };
-    Ok((rows, total))
+    .await?)
 }
 
 // ---------- inspection items ----------

@@ -375,26 +375,30 @@ pub async fn admission_by_instance(
         .bind(instance).fetch_optional(&mut *c).await?))
 }
 
-/// The district's applications (optionally one department's), newest first, with the total.
+/// The district's applications, newest first, with the total: optionally only one
+/// department's, or only those naming one township.
 pub async fn admissions(
     conn: &mut Conn<'_>,
     district: OrgId,
     department: Option<OrgId>,
+    township: Option<OrgId>,
     limit: i64,
     offset: i64,
 ) -> DbResult<(Vec<AdmissionRow>, i64)> {
+    // `townships` is a JSON array of ids: wrapped in commas, one id is one LIKE.
+    let filter = "a.district_id = $1 AND ($2 IS NULL OR a.department_id = $2)
+        AND ($3 IS NULL OR ',' || REPLACE(REPLACE(a.townships, '[', ''), ']', '') || ',' LIKE $3)";
     let sql = format!(
-        "{ADMISSION_SELECT} WHERE a.district_id = $1 AND ($2 IS NULL OR a.department_id = $2)
-         ORDER BY a.id DESC LIMIT {limit} OFFSET {offset}"
+        "{ADMISSION_SELECT} WHERE {filter} ORDER BY a.id DESC LIMIT {limit} OFFSET {offset}"
     );
+    let count = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM admissions a WHERE {filter}");
     let dept = department.map(|d| d.0);
+    let pattern = township.map(|t| format!("%,{t},%"));
     Ok(on_conn!(conn, c => {
         let rows = sqlx::query_as::<_, AdmissionRow>(&sql)
-            .bind(district).bind(dept).fetch_all(&mut *c).await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM admissions
-             WHERE district_id = $1 AND ($2 IS NULL OR department_id = $2)"
-        ).bind(district).bind(dept).fetch_one(&mut *c).await?;
+            .bind(district).bind(dept).bind(pattern.clone()).fetch_all(&mut *c).await?;
+        let total: i64 = sqlx::query_scalar(&count)
+            .bind(district).bind(dept).bind(pattern.clone()).fetch_one(&mut *c).await?;
         (rows, total)
     }))
 }
