@@ -1,7 +1,7 @@
 //! Learning rate and routing latency at the scale of a district: ~100 labels, ~50 000 examples.
 //!
 //! ```text
-//! cargo run --release -p jiceng-routing --example bench -- --labels 100 --examples 50000 --queries 2000
+//! cargo run --release -p jiceng-routing --example route_bench -- --labels 100 --examples 50000 --queries 2000
 //! ```
 //!
 //! Texts are generated from a fixed PRNG: each label has its own pool of two- and three-character

@@ -1,7 +1,7 @@
 //! Point-location latency on a district-sized set of irregular grids, plus the demo tiling.
 //!
 //! ```text
-//! cargo run --release -p jiceng-geometry --example bench -- --areas 10000 --lookups 100000
+//! cargo run --release -p jiceng-geometry --example locate_bench -- --areas 10000 --lookups 100000
 //! ```
 //!
 //! Options: `--areas N` (10000), `--lookups N` (100000), `--seed N` (1).

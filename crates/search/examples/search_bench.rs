@@ -1,7 +1,7 @@
 //! Indexing and query-latency benchmark on generated duty items.
 //!
 //! ```text
-//! cargo run --release -p jiceng-search --example bench -- --docs 100000 --queries 2000
+//! cargo run --release -p jiceng-search --example search_bench -- --docs 100000 --queries 2000
 //! ```
 //!
 //! Options: `--docs N` (100000), `--queries N` (2000), `--threads N` concurrent searchers (1),
