@@ -52,6 +52,7 @@ pub fn all_routes() -> Routes {
         .merge(crate::workdays::routes::routes())
         .merge(crate::workflow::routes::routes())
         .merge(crate::catalog::routes::routes())
+        .merge(crate::cases::routes::routes())
 }
 
 /// The route table, for the authorisation test and the docs.

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{audit, auth, catalog, orgs, workdays, workflow};
+use crate::{audit, auth, cases, catalog, orgs, workdays, workflow};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -51,6 +51,18 @@ use crate::{audit, auth, catalog, orgs, workdays, workflow};
         catalog::routes::api_township_items,
         catalog::routes::api_public_items,
         catalog::routes::api_figures,
+        cases::routes::api_list,
+        cases::routes::api_intake,
+        cases::routes::api_detail,
+        cases::routes::api_act,
+        cases::routes::api_merge,
+        cases::routes::api_rate,
+        cases::routes::api_categories,
+        cases::routes::api_add_category,
+        cases::routes::api_update_category,
+        cases::routes::api_public_intake,
+        cases::routes::api_track,
+        cases::routes::api_public_rate,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail))
 )]
