@@ -877,4 +877,11 @@ async fn categories_can_be_added_and_changed_by_the_district(t: TestDb) {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let page = app.get("/cases/categories", &d).await;
     assert!(page.body.contains("共享单车堆积"));
+    // The home pages lead to the cases.
+    let home = app.get("/", &d).await;
+    assert!(home.body.contains("待派遣案件") && home.body.contains("受理案件"));
+    let home = app.get("/", &app.login("suozhang").await).await;
+    assert!(home.body.contains("待签收案件"));
+    let home = app.get("/", &app.login("wanggeyuan").await).await;
+    assert!(home.body.contains("上报问题"));
 }

@@ -737,6 +737,18 @@ pub async fn list(db: &Db, p: &Principal, f: &store::CaseFilter) -> Result<CaseL
     Ok(CaseList { rows, total })
 }
 
+/// How many cases the principal sees in `status` (any when `None`), overdue only if asked:
+/// the home page's cards.
+pub async fn count(db: &Db, p: &Principal, status: Option<&str>, overdue: bool) -> Result<i64> {
+    let f = store::CaseFilter {
+        status: status.map(str::to_owned),
+        overdue,
+        limit: 1,
+        ..Default::default()
+    };
+    Ok(list(db, p, &f).await?.total)
+}
+
 /// A case as staff see it; the reporter is masked unless revealed.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaseView {

@@ -209,6 +209,13 @@ pub fn validate_category(f: &CategoryFields) -> Result<()> {
 }
 
 /// The shipped categories (see `data/categories.csv`).
+///
+/// The list follows the event classes (事件大类/小类) of GB/T 30428.2《数字化城市管理信息系统
+/// 第 2 部分：管理部件和事件》 as city digital-management manuals publish them: 市容环境 01,
+/// 宣传广告 02, 施工管理 03, 突发事件 04, 街面秩序 05, 市场监管 06, 其他事件 99, coded as
+/// 2-digit major + 2-digit minor. It is a representative subset written down for this project,
+/// not a copy of the standard's full table; minor numbers and time limits are ours, and the
+/// default departments (BM01–BM15) and duty items (ZR-/SD- codes) are the demo district's.
 pub fn shipped_categories() -> Vec<CategoryFields> {
     let mut r = csv::Reader::from_reader(include_str!("data/categories.csv").as_bytes());
     r.records()
