@@ -512,6 +512,12 @@ async fn a_dispatch_must_cite_an_item_on_the_townships_list(t: TestDb) {
     let app = TestApp::with_demo(t).await;
     let (id, _) = citizen_report(&app, "0507", "玉龙路口有人占道经营卖水果").await;
     let d = app.login("xipu_dispatch").await;
+    let page = app.get(&format!("/cases/{id}"), &d).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("依据清单事项编码") && page.body.contains("ZR-101"));
+    assert!(page.body.contains("犀浦市场监管所"));
+    let list = app.get("/cases?q=占道", &d).await;
+    assert!(list.body.contains("玉龙路口有人占道经营卖水果"));
     let station = app.org_id(MARKET_STATION).await;
     let r = act(
         &app,
