@@ -32,6 +32,24 @@ const LIST_PUBLISHER: Who = Only(&["establishment_office"]);
 /// office may file them on a department's behalf.
 const FILERS: Who = Only(&["department_officer", "establishment_office"]);
 const DEPARTMENT: Who = Only(&["department_officer"]);
+const CASE_VIEWERS: Who = Only(&[
+    "dispatcher",
+    "township_leader",
+    "township_officer",
+    "station_head",
+    "department_officer",
+    "grid_worker",
+]);
+const CASE_INTAKE: Who = Only(&["dispatcher", "township_officer", "grid_worker"]);
+const CASE_ACTORS: Who = Only(&[
+    "dispatcher",
+    "station_head",
+    "township_officer",
+    "department_officer",
+    "grid_worker",
+]);
+const DISPATCHER: Who = Only(&["dispatcher"]);
+const CATEGORY_EDITORS: Who = Only(&["establishment_office", "dispatcher"]);
 
 /// The expected access of every route. Adding a route means adding a row here.
 const EXPECTED: &[(&str, &str, Who)] = &[
@@ -160,6 +178,35 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/api/v1/delegation/inspections", SignedIn),
     ("POST", "/api/v1/delegation/inspections", FILERS),
     ("GET", "/api/v1/public/townships/{code}/items", Anyone),
+    ("GET", "/cases", CASE_VIEWERS),
+    ("GET", "/cases/export.csv", CASE_VIEWERS),
+    ("GET", "/cases/new", CASE_INTAKE),
+    ("POST", "/cases", CASE_INTAKE),
+    ("POST", "/cases/import", DISPATCHER),
+    ("GET", "/cases/categories", SignedIn),
+    ("POST", "/cases/categories", CATEGORY_EDITORS),
+    ("POST", "/cases/settings", CATEGORY_EDITORS),
+    ("GET", "/cases/attachments/{id}", CASE_VIEWERS),
+    ("GET", "/cases/{id}", CASE_VIEWERS),
+    ("POST", "/cases/{id}/act", CASE_ACTORS),
+    ("POST", "/cases/{id}/merge", DISPATCHER),
+    ("POST", "/cases/{id}/rate", DISPATCHER),
+    ("GET", "/public/cases/new", Anyone),
+    ("POST", "/public/cases", Anyone),
+    ("GET", "/public/cases/track", Anyone),
+    ("POST", "/public/cases/rate", Anyone),
+    ("GET", "/api/v1/cases", CASE_VIEWERS),
+    ("POST", "/api/v1/cases", CASE_INTAKE),
+    ("GET", "/api/v1/cases/categories", SignedIn),
+    ("POST", "/api/v1/cases/categories", CATEGORY_EDITORS),
+    ("PUT", "/api/v1/cases/categories/{code}", CATEGORY_EDITORS),
+    ("GET", "/api/v1/cases/{id}", CASE_VIEWERS),
+    ("POST", "/api/v1/cases/{id}/actions", CASE_ACTORS),
+    ("POST", "/api/v1/cases/{id}/merge", DISPATCHER),
+    ("POST", "/api/v1/cases/{id}/rating", DISPATCHER),
+    ("POST", "/api/v1/public/cases", Anyone),
+    ("GET", "/api/v1/public/cases/{code}", Anyone),
+    ("POST", "/api/v1/public/cases/{code}/rating", Anyone),
     // These end the session that calls them, so they run last for each role.
     ("POST", "/logout", SignedIn),
     ("DELETE", "/api/v1/session", SignedIn),

@@ -138,6 +138,87 @@ async fn home(
             note: "下放事项、交接书、指导监督记录",
         });
     }
+    let cases = |status: Option<&'static str>, overdue: bool| {
+        crate::cases::count(&state.db, p, status, overdue)
+    };
+    let case_cards: &[(&str, Option<&'static str>, bool, &'static str)] = if p.has(Role::Dispatcher)
+    {
+        &[
+            (
+                "待派遣案件",
+                Some("pending"),
+                false,
+                "/cases?status=pending",
+            ),
+            (
+                "待核查案件",
+                Some("checking"),
+                false,
+                "/cases?status=checking",
+            ),
+            ("逾期案件", None, true, "/cases?overdue=1"),
+        ]
+    } else if p.has_any(&[Role::StationHead, Role::DepartmentOfficer]) {
+        &[
+            (
+                "待签收案件",
+                Some("dispatched"),
+                false,
+                "/cases?status=dispatched",
+            ),
+            (
+                "处置中案件",
+                Some("handling"),
+                false,
+                "/cases?status=handling",
+            ),
+            ("逾期案件", None, true, "/cases?overdue=1"),
+        ]
+    } else if p.has(Role::GridWorker) {
+        &[
+            (
+                "待核查案件",
+                Some("checking"),
+                false,
+                "/cases?status=checking",
+            ),
+            ("本网格案件", None, false, "/cases"),
+        ]
+    } else {
+        &[]
+    };
+    for (label, status, overdue, href) in case_cards {
+        cards.push(Card {
+            label: (*label).into(),
+            value: cases(*status, *overdue).await.map_err(|e| ctx.fail(e))?,
+            href,
+        });
+    }
+    if p.has_any(&[Role::Dispatcher, Role::GridWorker, Role::TownshipOfficer]) {
+        links.push(Link {
+            label: if p.has(Role::GridWorker) {
+                "上报问题"
+            } else {
+                "受理案件"
+            },
+            href: "/cases/new",
+            note: "登记发现或群众反映的问题，附现场照片",
+        });
+    }
+    if crate::cases::visibility(p).is_some() {
+        links.push(Link {
+            label: "案件",
+            href: "/cases",
+            note: "检索、筛选、导出案件，派遣、签收、反馈、核查",
+        });
+    }
+    if p.has(Role::Dispatcher) {
+        links.push(Link {
+            label: "事件类别与时限",
+            href: "/cases/categories",
+            note: "GB/T 30428.2 事件类别、响应和处置时限、重复案件识别",
+        });
+    }
     let today = Timestamp::now().start_of_local_day();
     if p.has(Role::SystemAdmin) {
         links.push(Link {

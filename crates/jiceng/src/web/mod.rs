@@ -53,6 +53,7 @@ pub fn all_routes() -> Routes {
         .merge(crate::workflow::routes::routes())
         .merge(crate::catalog::routes::routes())
         .merge(crate::delegation::routes::routes())
+        .merge(crate::cases::routes::routes())
 }
 
 /// The route table, for the authorisation test and the docs.
@@ -219,6 +220,8 @@ pub async fn serve_on(
         crate::workflow::load_processes(config.process_dir.as_deref())
             .map_err(ServeError::Processes)?,
     );
+    // A district's override of a context-driven process must keep what the context uses.
+    crate::cases::check_process(&processes).map_err(ServeError::Processes)?;
     let every = Duration::from_secs(config.scheduler_interval_seconds.max(1));
     let scheduler = crate::workflow::spawn_scheduler(db.clone(), processes.clone(), every);
     let app = app_with(db, config, processes);

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{audit, auth, catalog, delegation, orgs, workdays, workflow};
+use crate::{audit, auth, cases, catalog, delegation, orgs, workdays, workflow};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,6 +62,18 @@ use crate::{audit, auth, catalog, delegation, orgs, workdays, workflow};
         delegation::routes::api_admission,
         delegation::routes::api_inspections,
         delegation::routes::api_inspection_create,
+        cases::routes::api_list,
+        cases::routes::api_intake,
+        cases::routes::api_detail,
+        cases::routes::api_act,
+        cases::routes::api_merge,
+        cases::routes::api_rate,
+        cases::routes::api_categories,
+        cases::routes::api_add_category,
+        cases::routes::api_update_category,
+        cases::routes::api_public_intake,
+        cases::routes::api_track,
+        cases::routes::api_public_rate,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail))
 )]

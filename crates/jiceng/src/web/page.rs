@@ -82,11 +82,17 @@ pub fn nav_for(p: &Principal) -> Vec<NavItem> {
             href: "/catalog",
             label: "权责清单",
         },
-        NavItem {
-            href: "/orgs",
-            label: "组织机构",
-        },
     ];
+    if crate::cases::visibility(p).is_some() {
+        nav.push(NavItem {
+            href: "/cases",
+            label: "案件",
+        });
+    }
+    nav.push(NavItem {
+        href: "/orgs",
+        label: "组织机构",
+    });
     if p.has_any(&[
         Role::EstablishmentOffice,
         Role::JusticeBureau,

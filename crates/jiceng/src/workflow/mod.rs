@@ -23,9 +23,14 @@ use crate::orgs;
 use crate::time::Timestamp;
 pub use store::{HistoryEntry, Instance, Notice};
 
-/// The processes this platform runs, each a TOML file under `workflow/processes/`. Contexts add
-/// theirs here as they are built; a district may override any from its process directory.
+/// The processes this platform runs, each a TOML file in its context's `processes/` folder.
+/// Contexts add theirs here as they are built; a district may override any from its process
+/// directory.
 pub const EMBEDDED_PROCESSES: &[(&str, &str)] = &[
+    (
+        "cases/processes/case_ticket.toml",
+        include_str!("../cases/processes/case_ticket.toml"),
+    ),
     (
         "power_handover.toml",
         include_str!("../delegation/processes/power_handover.toml"),
@@ -39,6 +44,23 @@ pub const EMBEDDED_PROCESSES: &[(&str, &str)] = &[
         include_str!("../delegation/processes/inspection_item.toml"),
     ),
 ];
+
+/// Processes whose actions carry rules of their own context (citing a duty item, one return
+/// per unit, deadlines by category): the generic action routes refuse them, and their pages
+/// live with the context, found by the prefix of the instance's `subject_ref`.
+const CONTEXT_DRIVEN: &[(&str, &str, &str)] = &[("case_ticket", "case:", "/cases/")];
+
+/// The context page of an instance its context drives, e.g. `/cases/12` for `case:12#1`.
+pub fn context_url(inst: &Instance) -> Option<String> {
+    CONTEXT_DRIVEN
+        .iter()
+        .find(|(process, _, _)| *process == inst.process)
+        .and_then(|(_, prefix, base)| {
+            let rest = inst.subject_ref.strip_prefix(prefix)?;
+            let id = rest.split('#').next()?;
+            Some(format!("{base}{id}"))
+        })
+}
 
 /// The built-in processes alone. They are compiled in and checked by a unit test, so loading
 /// them cannot fail at run time.
@@ -267,6 +289,9 @@ pub async fn act(
     if !visible(&mut conn, p, &inst).await? {
         return Err(Error::forbidden("该事项不在您的管辖范围内"));
     }
+    if context_url(&inst).is_some() {
+        return Err(Error::conflict("该事项须在业务页面办理（如案件页面）"));
+    }
     if let Some(key) = input.idempotency_key.as_deref().filter(|k| !k.is_empty()) {
         if key.len() > 100 {
             return Err(Error::invalid("idempotency_key", "幂等键过长"));
@@ -292,6 +317,49 @@ pub async fn act(
             });
         }
     }
+    let after = decide_and_apply(&mut conn, registry, &cal, p, actor, &inst, &input).await?;
+    tx.commit().await?;
+    Ok(Acted {
+        instance: after,
+        replayed: false,
+    })
+}
+
+/// Takes an action inside the caller's transaction, for a context that writes its own records
+/// with the transition (the caller checks visibility and idempotency). Answers the instance
+/// after the action.
+pub async fn act_in(
+    conn: &mut Conn<'_>,
+    registry: &Registry,
+    cal: &Calendar,
+    p: &Principal,
+    actor: &Actor,
+    id: InstanceId,
+    input: &ActionInput,
+) -> Result<Instance> {
+    let inst = store::get(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("事项不存在"))?;
+    decide_and_apply(conn, registry, cal, p, actor, &inst, input).await
+}
+
+/// Replaces the deadline of the state an instance is in (a context whose time limits depend on
+/// its own data, e.g. a case's category and urgency). A later deadline re-arms the expiry.
+pub async fn set_deadline(conn: &mut Conn<'_>, id: InstanceId, deadline: Timestamp) -> Result<()> {
+    store::set_deadline(conn, id, deadline).await?;
+    Ok(())
+}
+
+async fn decide_and_apply(
+    conn: &mut Conn<'_>,
+    registry: &Registry,
+    cal: &Calendar,
+    p: &Principal,
+    actor: &Actor,
+    inst: &Instance,
+    input: &ActionInput,
+) -> Result<Instance> {
+    let id = inst.id;
     let def = definition(registry, &inst.process)?;
     let request = ActionRequest {
         action: input.action.clone(),
@@ -303,20 +371,20 @@ pub async fn act(
     };
     let now = Timestamp::now();
     let decision = def
-        .decide(&view(&inst), &engine_actor(p), &request, now.to_utc(), &cal)
+        .decide(&view(inst), &engine_actor(p), &request, now.to_utc(), cal)
         .map_err(refusal)?;
     if let Some(org) = input.reassign_to {
-        match orgs::store::get(&mut conn, org).await? {
+        match orgs::store::get(conn, org).await? {
             Some(o) if o.is_active() => {}
             _ => return Err(Error::invalid("reassign_to", "所选承办单位不存在或已撤销")),
         }
     }
     let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
     apply(
-        &mut conn,
+        conn,
         def,
-        &cal,
-        &inst,
+        cal,
+        inst,
         &decision,
         now,
         Who {
@@ -328,14 +396,9 @@ pub async fn act(
         &serde_json::to_string(&input.fields).unwrap_or_else(|_| "{}".into()),
     )
     .await?;
-    let after = store::get(&mut conn, id)
+    store::get(conn, id)
         .await?
-        .ok_or_else(|| Error::internal("lost instance"))?;
-    tx.commit().await?;
-    Ok(Acted {
-        instance: after,
-        replayed: false,
-    })
+        .ok_or_else(|| Error::internal("lost instance"))
 }
 
 struct Who<'a> {

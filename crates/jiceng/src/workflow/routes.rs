@@ -3,6 +3,7 @@
 use askama::Template;
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::{Acted, ActionInput, InstanceDetail, Metrics, WorkItem};
@@ -91,6 +92,13 @@ async fn render_detail(
 }
 
 async fn detail_page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
+    let d = super::detail(&state.db, &state.processes, &ctx.principal, InstanceId(id))
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    // A context-driven instance is handled on its context's page, with its own forms.
+    if let Some(url) = super::context_url(&d.instance) {
+        return Ok(axum::response::Redirect::to(&url).into_response());
+    }
     render_detail(&state, &ctx, InstanceId(id), None).await
 }
 

@@ -131,6 +131,16 @@ pub async fn transition(conn: &mut Conn<'_>, t: &Transition<'_>) -> DbResult<boo
     Ok(n == 1)
 }
 
+pub async fn set_deadline(
+    conn: &mut Conn<'_>,
+    id: InstanceId,
+    deadline: Timestamp,
+) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query("UPDATE wf_instances SET deadline = $1 WHERE id = $2")
+        .bind(deadline).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
 pub struct HistoryRow<'a> {
     pub instance_id: InstanceId,
     pub at: Timestamp,

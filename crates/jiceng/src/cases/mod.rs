@@ -1,0 +1,1777 @@
+//! Cases (事件/案件): one intake for every problem, whoever finds it; task tickets (任务单) to
+//! the one responsible unit with time limits by category and urgency; the check (核查) and
+//! closure; the reporter's rating, which may reopen a case once; duplicates merged so that every
+//! reporter hears the outcome.
+//!
+//! A case has one or more tickets, each a `case_ticket` workflow instance; the first starts at
+//! intake, a reopening starts the next. Every action goes through [`act`], which writes the
+//! transition, this context's records and the audit row in one transaction.
+
+pub mod model;
+pub mod routes;
+pub mod store;
+
+use calendar::Calendar;
+use serde::Serialize;
+use workflow::{Registry, TimeLimit, TimeUnit};
+
+use crate::audit::{self, Actor};
+use crate::auth::{Principal, Role, Scope};
+use crate::catalog::{self, Responsible};
+use crate::db::{Conn, Db};
+use crate::error::{Error, Result};
+use crate::ids::{CaseId, OrgId, TicketId};
+use crate::orgs::{self, OrgQuery, model::Org, model::OrgKind};
+use crate::time::Timestamp;
+use crate::workflow::{self as wf, ActionInput, AvailableAction, HistoryEntry, Instance};
+use model::{CategoryFields, CheckedFile, Rating, Source, Upload, Urgency};
+use store::{AttachmentMeta, CaseRow, RatingRow, Settings, TicketRow, Visibility};
+
+pub const PROCESS: &str = "case_ticket";
+
+/// The case number people quote: the year it came in and its id, e.g. 2026-000123.
+pub fn number(id: CaseId, created_at: Timestamp) -> String {
+    format!(
+        "{}-{:06}",
+        created_at.local().get(..4).unwrap_or("0000"),
+        id.0
+    )
+}
+
+fn subject_ref(id: CaseId, seq: i64) -> String {
+    format!("case:{}#{seq}", id.0)
+}
+
+/// Whose cases a principal sees; `None` for roles that have no business with cases.
+pub fn visibility(p: &Principal) -> Option<Visibility> {
+    if p.has_any(&[
+        Role::Dispatcher,
+        Role::TownshipLeader,
+        Role::TownshipOfficer,
+    ]) && let Scope::Township { township_id, .. } = &p.scope
+    {
+        return Some(Visibility::Township(*township_id));
+    }
+    if p.has_any(&[Role::StationHead, Role::DepartmentOfficer]) {
+        return Some(Visibility::Unit(p.org.id));
+    }
+    if p.has(Role::GridWorker) {
+        return Some(Visibility::Grids {
+            path: p.org.path.clone(),
+            user: p.user_id,
+        });
+    }
+    None
+}
+
+/// Only the enforcement office's dispatcher and the township's leaders see reporters' names
+/// and phone numbers in full, and each time they do it is audited.
+pub fn may_see_contact(p: &Principal) -> bool {
+    p.has_any(&[Role::Dispatcher, Role::TownshipLeader])
+}
+
+async fn can_see(conn: &mut Conn<'_>, p: &Principal, c: &CaseRow) -> Result<bool> {
+    Ok(match visibility(p) {
+        None => false,
+        Some(Visibility::Township(t)) => c.township_id == t,
+        Some(Visibility::Unit(o)) => store::unit_has_ticket(conn, c.id, o).await?,
+        Some(Visibility::Grids { path, user }) => {
+            c.reporter_user_id == Some(user)
+                || match c.grid_id {
+                    Some(g) => orgs::store::get(conn, g)
+                        .await?
+                        .is_some_and(|g| g.path.starts_with(&path)),
+                    None => false,
+                }
+        }
+    })
+}
+
+async fn load_visible(conn: &mut Conn<'_>, p: &Principal, id: CaseId) -> Result<CaseRow> {
+    let c = store::get_case(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("案件不存在"))?;
+    if !can_see(conn, p, &c).await? {
+        return Err(Error::forbidden("该案件不在您的管辖范围内"));
+    }
+    Ok(c)
+}
+
+// ---------------------------------------------------------------------------------------
+// Categories and settings
+
+/// Seeds the shipped categories for a district the first time they are needed; a district's
+/// own additions and edits are never overwritten.
+pub async fn ensure_categories(db: &Db, district: OrgId) -> Result<()> {
+    {
+        let mut c = db.acquire().await?;
+        if store::count_categories(&mut c.conn(), district).await? > 0 {
+            return Ok(());
+        }
+    }
+    let mut tx = db.begin().await?;
+    let mut n = 0;
+    for f in model::shipped_categories() {
+        n += store::upsert_category(&mut tx.conn(), district, &f, "系统:初始化", true).await?;
+    }
+    if n > 0 {
+        audit::record(
+            &mut tx.conn(),
+            &Actor::system("cases"),
+            "case.category",
+            "事件类别",
+            &format!("载入 GB/T 30428.2 事件类别 {n} 项"),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn categories(db: &Db, district: OrgId) -> Result<Vec<CategoryFields>> {
+    ensure_categories(db, district).await?;
+    let mut c = db.acquire().await?;
+    Ok(store::categories(&mut c.conn(), district).await?)
+}
+
+fn may_edit_categories(p: &Principal) -> bool {
+    p.has_any(&[Role::EstablishmentOffice, Role::Dispatcher])
+}
+
+/// Adds (`is_new`) or changes a category of the principal's district.
+pub async fn save_category(
+    db: &Db,
+    p: &Principal,
+    actor: &Actor,
+    mut f: CategoryFields,
+    is_new: bool,
+) -> Result<()> {
+    if !may_edit_categories(p) {
+        return Err(Error::forbidden("事件类别由编办或综合执法办调度员维护"));
+    }
+    for s in [
+        &mut f.code,
+        &mut f.major,
+        &mut f.minor,
+        &mut f.respond_normal,
+        &mut f.respond_urgent,
+        &mut f.handle_normal,
+        &mut f.handle_urgent,
+        &mut f.department_code,
+        &mut f.duty_item_code,
+    ] {
+        *s = s.trim().to_owned();
+    }
+    model::validate_category(&f)?;
+    let district = catalog::district_of(&p.org);
+    ensure_categories(db, district).await?;
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    if !f.department_code.is_empty() {
+        match orgs::store::get_by_code(&mut conn, &f.department_code).await? {
+            Some(o) if o.kind == OrgKind::Department && o.is_active() => {}
+            _ => {
+                return Err(Error::invalid(
+                    "department_code",
+                    format!("没有编码为 {} 的区直部门", f.department_code),
+                ));
+            }
+        }
+    }
+    let existing = store::category(&mut conn, district, &f.code).await?;
+    match (is_new, &existing) {
+        (true, Some(_)) => return Err(Error::conflict("该类别编码已存在")),
+        (false, None) => return Err(Error::not_found("没有这个事件类别")),
+        _ => {}
+    }
+    store::upsert_category(&mut conn, district, &f, &actor.name, false).await?;
+    audit::record(
+        &mut conn,
+        actor,
+        "case.category",
+        &format!("事件类别 {}", f.code),
+        &format!("{}{}", if is_new { "新增：" } else { "修改：" }, f.name()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn settings(db: &Db, district: OrgId) -> Result<Settings> {
+    let mut c = db.acquire().await?;
+    Ok(store::settings(&mut c.conn(), district)
+        .await?
+        .unwrap_or(Settings {
+            duplicate_window_hours: model::DEFAULT_DUPLICATE_WINDOW_HOURS,
+            duplicate_threshold_permille: model::DEFAULT_DUPLICATE_THRESHOLD,
+        }))
+}
+
+pub async fn save_settings(db: &Db, p: &Principal, actor: &Actor, s: Settings) -> Result<()> {
+    if !may_edit_categories(p) {
+        return Err(Error::forbidden("重复案件设置由编办或综合执法办调度员维护"));
+    }
+    if !(1..=720).contains(&s.duplicate_window_hours) {
+        return Err(Error::invalid(
+            "duplicate_window_hours",
+            "时间窗口为 1–720 小时",
+        ));
+    }
+    if !(50..=1000).contains(&s.duplicate_threshold_permille) {
+        return Err(Error::invalid(
+            "duplicate_threshold_permille",
+            "相似度阈值为 50–1000（千分比）",
+        ));
+    }
+    let district = catalog::district_of(&p.org);
+    let mut tx = db.begin().await?;
+    store::set_settings(&mut tx.conn(), district, &s, &actor.name).await?;
+    audit::record(
+        &mut tx.conn(),
+        actor,
+        "case.settings",
+        "重复案件识别",
+        &format!(
+            "时间窗口 {} 小时，相似度阈值 {}‰",
+            s.duplicate_window_hours, s.duplicate_threshold_permille
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Intake
+
+/// A case as reported, before any check.
+#[derive(Debug, Clone, Default)]
+pub struct NewCase {
+    pub source: Option<Source>,
+    /// Staff default to their own township; the public names it by its division code.
+    pub township_id: Option<OrgId>,
+    pub township_code: Option<String>,
+    pub grid_id: Option<OrgId>,
+    /// A grid by its code (the hotline's export).
+    pub grid_code: Option<String>,
+    pub category_code: String,
+    pub urgency: Option<Urgency>,
+    pub description: String,
+    pub address: String,
+    pub lon: String,
+    pub lat: String,
+    pub reporter_name: String,
+    pub reporter_phone: String,
+    pub external_ref: Option<String>,
+    pub attachments: Vec<Upload>,
+}
+
+/// Who is reporting.
+#[derive(Clone, Copy)]
+pub enum Reporter<'a> {
+    Staff(&'a Principal),
+    /// A citizen on the public form or API.
+    Public(Source),
+}
+
+/// Checked and resolved, ready to store.
+struct Prepared {
+    district: OrgId,
+    township: Org,
+    grid: Option<Org>,
+    category: CategoryFields,
+    source: Source,
+    urgency: Urgency,
+    text: model::Text,
+    coordinates: Option<(i64, i64)>,
+    files: Vec<CheckedFile>,
+    external_ref: Option<String>,
+    reporter_user: Option<crate::ids::UserId>,
+}
+
+/// What intake answers.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Created {
+    #[schema(value_type = i64)]
+    pub id: CaseId,
+    pub number: String,
+    /// The code the reporter follows the case with, e.g. ABCD-EFGH-JKMN.
+    pub receipt_code: String,
+    /// Open cases that may be the same problem, for the dispatcher to merge.
+    pub duplicates: Vec<Candidate>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Candidate {
+    #[schema(value_type = i64)]
+    pub id: CaseId,
+    pub number: String,
+    pub description: String,
+    /// Character-bigram Jaccard similarity in thousandths.
+    pub similarity_permille: i64,
+}
+
+async fn resolve_township(conn: &mut Conn<'_>, who: Reporter<'_>, new: &NewCase) -> Result<Org> {
+    let t = match (new.township_id, new.township_code.as_deref().map(str::trim)) {
+        (Some(id), _) => orgs::store::get(conn, id).await?,
+        (None, Some(code)) if !code.is_empty() => orgs::store::get_by_code(conn, code).await?,
+        _ => match who {
+            Reporter::Staff(p) => match &p.scope {
+                Scope::Township { township_id, .. } => orgs::store::get(conn, *township_id).await?,
+                Scope::District => None,
+            },
+            Reporter::Public(_) => None,
+        },
+    };
+    let t = t
+        .filter(|t| t.kind == OrgKind::Township && t.is_active())
+        .ok_or_else(|| Error::invalid("township", "请选择问题所在的镇（街道）"))?;
+    if let Reporter::Staff(p) = who
+        && !p.scope.covers(&t)
+    {
+        return Err(Error::invalid("township", "只能受理本镇（街道）的案件"));
+    }
+    Ok(t)
+}
+
+async fn prepare(
+    conn: &mut Conn<'_>,
+    who: Reporter<'_>,
+    township: Org,
+    new: NewCase,
+) -> Result<Prepared> {
+    let source = match who {
+        Reporter::Public(s) => s,
+        Reporter::Staff(_) => new
+            .source
+            .ok_or_else(|| Error::invalid("source", "请选择案件来源"))?,
+    };
+    let text = model::check_text(
+        source,
+        &new.description,
+        &new.address,
+        &new.reporter_name,
+        &new.reporter_phone,
+    )?;
+    let district = catalog::district_of(&township);
+    let code = new.category_code.trim();
+    let category = match store::category(conn, district, code).await? {
+        Some(c) if c.active => c,
+        _ if code.is_empty() => return Err(Error::invalid("category", "请选择事件类别")),
+        _ => {
+            return Err(Error::invalid(
+                "category",
+                format!("未知的事件类别「{code}」"),
+            ));
+        }
+    };
+    let grid = match (new.grid_id, new.grid_code.as_deref().map(str::trim)) {
+        (Some(id), _) => Some(orgs::store::get(conn, id).await?),
+        (None, Some(code)) if !code.is_empty() => Some(orgs::store::get_by_code(conn, code).await?),
+        _ => None,
+    };
+    let grid = match grid {
+        None => None,
+        Some(Some(g)) if g.kind == OrgKind::Grid && g.is_active() && g.is_within(&township) => {
+            Some(g)
+        }
+        Some(_) => {
+            return Err(Error::invalid(
+                "grid",
+                format!("所选网格不在{}范围内", township.name),
+            ));
+        }
+    };
+    let coordinates = model::parse_coordinates(&new.lon, &new.lat)?;
+    let files = model::check_uploads(new.attachments)?;
+    let external_ref = new
+        .external_ref
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    if let Some(r) = &external_ref
+        && (r.chars().count() > 64)
+    {
+        return Err(Error::invalid("external_ref", "工单号不超过 64 个字符"));
+    }
+    Ok(Prepared {
+        district,
+        township,
+        grid,
+        category,
+        source,
+        urgency: new.urgency.unwrap_or(Urgency::Normal),
+        text,
+        coordinates,
+        files,
+        external_ref,
+        reporter_user: match who {
+            Reporter::Staff(p) => Some(p.user_id),
+            Reporter::Public(_) => None,
+        },
+    })
+}
+
+async fn insert_prepared(
+    conn: &mut Conn<'_>,
+    registry: &Registry,
+    cal: &Calendar,
+    actor: &Actor,
+    settings: Settings,
+    p: Prepared,
+) -> Result<Created> {
+    let now = Timestamp::now();
+    let receipt = model::new_receipt_code();
+    let id = store::insert_case(
+        conn,
+        &store::NewCaseRow {
+            district_id: p.district,
+            township_id: p.township.id,
+            grid_id: p.grid.as_ref().map(|g| g.id),
+            source: p.source.as_str(),
+            category_code: &p.category.code,
+            urgency: p.urgency.as_str(),
+            description: &p.text.description,
+            address: &p.text.address,
+            coordinates: p.coordinates,
+            reporter_name: &p.text.reporter_name,
+            reporter_phone: &p.text.reporter_phone,
+            reporter_user_id: p.reporter_user,
+            receipt_code: &receipt,
+            external_ref: p.external_ref.as_deref(),
+            now,
+            by: &actor.name,
+        },
+    )
+    .await
+    .map_err(|e| Error::unique_or(e, "该工单号已导入过"))?;
+    for f in &p.files {
+        store::insert_attachment(
+            conn,
+            id,
+            None,
+            &f.filename,
+            f.content_type,
+            &f.sha256,
+            &f.bytes,
+            &actor.name,
+        )
+        .await?;
+    }
+    // Offered, not decided: the dispatcher judges whether it is the same problem.
+    let since = now.plus_seconds(-settings.duplicate_window_hours * 3600);
+    let mut duplicates = Vec::new();
+    for o in store::open_cases_near(
+        conn,
+        p.township.id,
+        p.grid.as_ref().map(|g| g.id),
+        &p.category.code,
+        since,
+    )
+    .await?
+    {
+        let s = model::similarity_permille(&p.text.description, &o.description);
+        if s >= settings.duplicate_threshold_permille {
+            store::insert_candidate(conn, id, o.id, s).await?;
+            let created = store::get_case(conn, o.id)
+                .await?
+                .map(|c| c.created_at)
+                .unwrap_or(now);
+            duplicates.push(Candidate {
+                id: o.id,
+                number: number(o.id, created),
+                description: o.description,
+                similarity_permille: s,
+            });
+        }
+    }
+    duplicates.sort_by_key(|c| std::cmp::Reverse(c.similarity_permille));
+    let no = number(id, now);
+    start_ticket(
+        conn,
+        registry,
+        cal,
+        actor,
+        id,
+        1,
+        &no,
+        &p.category,
+        &p.township,
+    )
+    .await?;
+    audit::record(
+        conn,
+        actor,
+        "case.intake",
+        &format!("案件 {no}"),
+        &format!(
+            "来源：{}；类别：{}；{}",
+            p.source.label(),
+            p.category.name(),
+            p.urgency.label()
+        ),
+    )
+    .await?;
+    Ok(Created {
+        id,
+        number: no,
+        receipt_code: model::format_receipt_code(&receipt),
+        duplicates,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn start_ticket(
+    conn: &mut Conn<'_>,
+    registry: &Registry,
+    cal: &Calendar,
+    actor: &Actor,
+    id: CaseId,
+    seq: i64,
+    no: &str,
+    category: &CategoryFields,
+    township: &Org,
+) -> Result<TicketId> {
+    let inst = wf::start(
+        conn,
+        registry,
+        cal,
+        actor,
+        wf::NewInstance {
+            process: PROCESS.to_owned(),
+            subject: format!("案件 {no} {}", category.minor),
+            subject_ref: subject_ref(id, seq),
+            owner_org: township.id,
+            assignee_org: None,
+        },
+    )
+    .await?;
+    let ticket = store::insert_ticket(conn, id, seq, inst.id).await?;
+    store::set_current_ticket(conn, id, ticket).await?;
+    Ok(ticket)
+}
+
+/// Takes in one case: checks it, stores it with its attachments, offers open cases that look
+/// like the same problem, and starts its first ticket, all in one transaction.
+pub async fn intake(
+    db: &Db,
+    registry: &Registry,
+    actor: &Actor,
+    who: Reporter<'_>,
+    new: NewCase,
+) -> Result<Created> {
+    let township = {
+        let mut c = db.acquire().await?;
+        resolve_township(&mut c.conn(), who, &new).await?
+    };
+    let district = catalog::district_of(&township);
+    ensure_categories(db, district).await?;
+    let prepared = {
+        let mut c = db.acquire().await?;
+        prepare(&mut c.conn(), who, township, new).await?
+    };
+    let settings = settings(db, district).await?;
+    let cal = wf::calendar(db).await?;
+    let mut tx = db.begin().await?;
+    let created =
+        insert_prepared(&mut tx.conn(), registry, &cal, actor, settings, prepared).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// The columns of a 12345 hotline export, as the import reads them.
+pub const HOTLINE_COLUMNS: &[&str] = &[
+    "工单号",
+    "镇街代码",
+    "网格编码",
+    "事件类别编码",
+    "紧急程度",
+    "地址",
+    "诉求内容",
+    "来电人",
+    "联系电话",
+];
+
+/// Imports a hotline export (CSV or xlsx with a header): every row or none. Each bad row is
+/// reported with its number and all its problems' first reason.
+pub async fn import_hotline(
+    db: &Db,
+    registry: &Registry,
+    p: &Principal,
+    actor: &Actor,
+    bytes: &[u8],
+) -> Result<Vec<Created>> {
+    if !p.has(Role::Dispatcher) {
+        return Err(Error::forbidden("12345 工单由综合执法办调度员导入"));
+    }
+    let table =
+        catalog::io::read_table(bytes).map_err(|e| Error::invalid("file", e.to_string()))?;
+    let index: Vec<Option<usize>> = HOTLINE_COLUMNS
+        .iter()
+        .map(|c| table.header.iter().position(|h| h.trim() == *c))
+        .collect();
+    let missing: Vec<&str> = HOTLINE_COLUMNS
+        .iter()
+        .zip(&index)
+        .filter(|(_, i)| i.is_none())
+        .map(|(c, _)| *c)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::invalid(
+            "file",
+            format!("表头缺少列：{}", missing.join("、")),
+        ));
+    }
+    if table.rows.is_empty() {
+        return Err(Error::invalid("file", "文件中没有工单"));
+    }
+    let mut errors = Vec::new();
+    let mut ready = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut district = None;
+    for (row, cells) in &table.rows {
+        let get = |i: usize| {
+            index[i]
+                .and_then(|j| cells.get(j))
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default()
+        };
+        let new = NewCase {
+            source: Some(Source::Hotline),
+            township_code: Some(get(1)),
+            grid_code: Some(get(2)),
+            category_code: get(3),
+            urgency: match get(4).as_str() {
+                "" => Some(Urgency::Normal),
+                u => Urgency::from_label(u),
+            },
+            address: get(5),
+            description: get(6),
+            reporter_name: get(7),
+            reporter_phone: get(8),
+            external_ref: Some(get(0)),
+            ..NewCase::default()
+        };
+        let result: Result<Prepared> = async {
+            if new.urgency.is_none() {
+                return Err(Error::invalid("urgency", "紧急程度应为「一般」或「紧急」"));
+            }
+            let r = new.external_ref.clone().unwrap_or_default();
+            if r.is_empty() {
+                return Err(Error::invalid("external_ref", "缺少工单号"));
+            }
+            if !seen.insert(r.clone()) {
+                return Err(Error::invalid(
+                    "external_ref",
+                    format!("工单号 {r} 在文件中重复"),
+                ));
+            }
+            let mut c = db.acquire().await?;
+            let mut conn = c.conn();
+            if store::external_ref_taken(&mut conn, Source::Hotline.as_str(), &r).await? {
+                return Err(Error::conflict(format!("工单号 {r} 已导入过")));
+            }
+            let township = resolve_township(&mut conn, Reporter::Staff(p), &new).await?;
+            let d = catalog::district_of(&township);
+            if district.is_none() {
+                drop(c);
+                ensure_categories(db, d).await?;
+                district = Some(d);
+                c = db.acquire().await?;
+                conn = c.conn();
+            }
+            prepare(&mut conn, Reporter::Staff(p), township, new).await
+        }
+        .await;
+        match result {
+            Ok(prep) => ready.push(prep),
+            Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+                errors.push(format!("第 {row} 行：{e}"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::invalid(
+            "file",
+            format!(
+                "有 {} 行有误，未导入任何工单：\n{}",
+                errors.len(),
+                errors.join("\n")
+            ),
+        ));
+    }
+    let Some(district) = district else {
+        return Err(Error::invalid("file", "文件中没有工单"));
+    };
+    let settings = settings(db, district).await?;
+    let cal = wf::calendar(db).await?;
+    let mut tx = db.begin().await?;
+    let mut out = Vec::new();
+    for prep in ready {
+        out.push(insert_prepared(&mut tx.conn(), registry, &cal, actor, settings, prep).await?);
+    }
+    audit::record(
+        &mut tx.conn(),
+        actor,
+        "case.import",
+        "12345 工单",
+        &format!("导入 {} 件", out.len()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+pub struct CaseList {
+    pub rows: Vec<store::CaseListRow>,
+    pub total: i64,
+}
+
+pub async fn list(db: &Db, p: &Principal, f: &store::CaseFilter) -> Result<CaseList> {
+    let vis = visibility(p).ok_or_else(|| Error::forbidden("您的角色不办理案件"))?;
+    let mut c = db.acquire().await?;
+    let (rows, total) = store::list(&mut c.conn(), &vis, f, Timestamp::now()).await?;
+    Ok(CaseList { rows, total })
+}
+
+/// How many cases the principal sees in `status` (any when `None`), overdue only if asked:
+/// the home page's cards.
+pub async fn count(db: &Db, p: &Principal, status: Option<&str>, overdue: bool) -> Result<i64> {
+    let f = store::CaseFilter {
+        status: status.map(str::to_owned),
+        overdue,
+        limit: 1,
+        ..Default::default()
+    };
+    Ok(list(db, p, &f).await?.total)
+}
+
+/// A case as staff see it; the reporter is masked unless revealed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CaseView {
+    #[schema(value_type = i64)]
+    pub id: CaseId,
+    pub number: String,
+    pub source: Source,
+    pub source_label: String,
+    pub category_code: String,
+    pub category_name: String,
+    pub urgency: Urgency,
+    pub description: String,
+    pub address: String,
+    pub lon: Option<String>,
+    pub lat: Option<String>,
+    #[schema(value_type = i64)]
+    pub township_id: OrgId,
+    pub township_name: String,
+    #[schema(value_type = Option<i64>)]
+    pub grid_id: Option<OrgId>,
+    pub grid_name: Option<String>,
+    pub reporter_name: String,
+    pub reporter_phone: String,
+    /// Whether the reporter's name and phone are shown in full.
+    pub contact_revealed: bool,
+    /// Only for those who may see the contact: the reporter's receipt code.
+    pub receipt_code: Option<String>,
+    pub external_ref: Option<String>,
+    #[schema(value_type = Option<i64>)]
+    pub merged_into: Option<CaseId>,
+    pub reopen_count: i64,
+    pub reopen_reason: Option<String>,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TicketView {
+    pub ticket: TicketRow,
+    pub instance: Instance,
+    pub state_label: String,
+    pub unit_name: Option<String>,
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CaseDetail {
+    pub case: CaseView,
+    pub status: String,
+    pub status_label: String,
+    /// The tickets, oldest first; the last is the current one.
+    pub tickets: Vec<TicketView>,
+    /// What the viewer may do now (merging has its own form, with the candidates).
+    pub actions: Vec<AvailableAction>,
+    pub attachments: Vec<AttachmentMeta>,
+    pub candidates: Vec<Candidate>,
+    /// Cases merged into this one.
+    pub merged: Vec<Candidate>,
+    pub ratings: Vec<RatingRow>,
+    pub may_reveal: bool,
+    pub may_merge: bool,
+    pub may_rate: bool,
+    /// Where the dispatcher may send the ticket: the township itself and its stations.
+    #[schema(value_type = Vec<Object>)]
+    pub units: Vec<Org>,
+    /// The duty item the category cites by default.
+    pub default_item: String,
+}
+
+fn state_label(registry: &Registry, state: &str) -> String {
+    registry
+        .get(PROCESS)
+        .and_then(|d| d.state(state))
+        .map(|s| s.label.clone())
+        .unwrap_or_else(|| state.to_owned())
+}
+
+/// The units a dispatcher may send a township's tickets to.
+pub async fn units_of(conn: &mut Conn<'_>, township: &Org) -> Result<Vec<Org>> {
+    let (stations, _) = orgs::store::list(
+        conn,
+        &OrgQuery {
+            kind: Some(OrgKind::Station),
+            parent_id: Some(township.id),
+            limit: 500,
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(std::iter::once(township.clone()).chain(stations).collect())
+}
+
+/// A case with its tickets, timeline and what the viewer may do. `reveal` asks for the
+/// reporter's contact in full: granted to those who may see it, and audited.
+pub async fn detail(
+    db: &Db,
+    registry: &Registry,
+    p: &Principal,
+    actor: &Actor,
+    id: CaseId,
+    reveal: bool,
+) -> Result<CaseDetail> {
+    let mut c = db.acquire().await?;
+    let mut conn = c.conn();
+    let row = load_visible(&mut conn, p, id).await?;
+    let reveal = reveal && may_see_contact(p);
+    let category = store::category(&mut conn, row.district_id, &row.category_code).await?;
+    let township = orgs::store::get(&mut conn, row.township_id)
+        .await?
+        .ok_or_else(|| Error::internal("case township"))?;
+    let grid_name = match row.grid_id {
+        Some(g) => orgs::store::get(&mut conn, g).await?.map(|g| g.name),
+        None => None,
+    };
+    let mut tickets = Vec::new();
+    for t in store::tickets(&mut conn, id).await? {
+        let instance = wf::store::get(&mut conn, t.instance_id)
+            .await?
+            .ok_or_else(|| Error::internal("ticket instance"))?;
+        let history = wf::store::history(&mut conn, t.instance_id).await?;
+        let unit_name = match t.unit_org_id {
+            Some(u) => orgs::store::get(&mut conn, u).await?.map(|o| o.name),
+            None => None,
+        };
+        tickets.push(TicketView {
+            state_label: state_label(registry, &instance.state),
+            ticket: t,
+            instance,
+            unit_name,
+            history,
+        });
+    }
+    let current = tickets
+        .last()
+        .cloned()
+        .ok_or_else(|| Error::internal("case without ticket"))?;
+    let wd = wf::detail(db, registry, p, current.instance.id).await;
+    let mut actions = match wd {
+        Ok(d) => d.actions,
+        Err(Error::Forbidden(_)) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let mut keep = Vec::new();
+    for a in actions.drain(..) {
+        if a.id == "merge" {
+            continue;
+        }
+        if a.id == "return" && store::has_returned(&mut conn, current.ticket.id, p.org.id).await? {
+            continue;
+        }
+        if matches!(a.id.as_str(), "close" | "rework")
+            && !p.has(Role::Dispatcher)
+            && !grid_worker_of(&mut conn, p, &row).await?
+        {
+            continue;
+        }
+        keep.push(a);
+    }
+    let mut candidates = Vec::new();
+    for (cid, s) in store::candidates(&mut conn, id).await? {
+        if let Some(o) = store::get_case(&mut conn, cid).await?
+            && o.merged_into.is_none()
+        {
+            candidates.push(Candidate {
+                id: o.id,
+                number: number(o.id, o.created_at),
+                description: o.description,
+                similarity_permille: s,
+            });
+        }
+    }
+    let merged = store::merged_children(&mut conn, id)
+        .await?
+        .into_iter()
+        .map(|m| Candidate {
+            id: m.id,
+            number: number(m.id, m.created_at),
+            description: m.description,
+            similarity_permille: 0,
+        })
+        .collect();
+    let units = if keep.iter().any(|a| a.id == "dispatch") {
+        units_of(&mut conn, &township).await?
+    } else {
+        Vec::new()
+    };
+    let attachments = store::attachments(&mut conn, id).await?;
+    let ratings = store::ratings(&mut conn, id).await?;
+    drop(c);
+    if reveal {
+        let mut tx = db.begin().await?;
+        audit::record(
+            &mut tx.conn(),
+            actor,
+            "case.view_contact",
+            &format!("案件 {}", number(row.id, row.created_at)),
+            "查看举报人完整姓名和电话",
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    let pending = current.instance.state == "pending";
+    let closed = current.instance.state == "closed";
+    let case = CaseView {
+        id: row.id,
+        number: number(row.id, row.created_at),
+        source: Source::parse(&row.source).unwrap_or(Source::Platform),
+        source_label: Source::parse(&row.source)
+            .map(|s| s.label().to_owned())
+            .unwrap_or_default(),
+        category_name: category.as_ref().map(|c| c.name()).unwrap_or_default(),
+        category_code: row.category_code.clone(),
+        urgency: Urgency::parse(&row.urgency).unwrap_or(Urgency::Normal),
+        description: row.description.clone(),
+        address: row.address.clone(),
+        lon: row.lon_e7.map(model::format_e7),
+        lat: row.lat_e7.map(model::format_e7),
+        township_id: row.township_id,
+        township_name: township.name.clone(),
+        grid_id: row.grid_id,
+        grid_name,
+        reporter_name: if reveal {
+            row.reporter_name.clone()
+        } else {
+            model::mask_name(&row.reporter_name)
+        },
+        reporter_phone: if reveal {
+            row.reporter_phone.clone()
+        } else {
+            model::mask_phone(&row.reporter_phone)
+        },
+        contact_revealed: reveal,
+        receipt_code: may_see_contact(p).then(|| model::format_receipt_code(&row.receipt_code)),
+        external_ref: row.external_ref.clone(),
+        merged_into: row.merged_into,
+        reopen_count: row.reopen_count,
+        reopen_reason: row.reopen_reason.clone(),
+        created_at: row.created_at,
+        created_by: row.created_by.clone(),
+    };
+    Ok(CaseDetail {
+        status: current.instance.state.clone(),
+        status_label: current.state_label.clone(),
+        may_reveal: may_see_contact(p) && !reveal,
+        may_merge: pending && row.merged_into.is_none() && p.has(Role::Dispatcher),
+        may_rate: closed && p.has(Role::Dispatcher),
+        default_item: category
+            .as_ref()
+            .map(|c| c.duty_item_code.clone())
+            .unwrap_or_default(),
+        case,
+        tickets,
+        actions: keep,
+        attachments,
+        candidates,
+        merged,
+        ratings,
+        units,
+    })
+}
+
+/// A grid worker checks cases in their own grids (or that they reported).
+async fn grid_worker_of(conn: &mut Conn<'_>, p: &Principal, c: &CaseRow) -> Result<bool> {
+    if !p.has(Role::GridWorker) {
+        return Ok(false);
+    }
+    if c.reporter_user_id == Some(p.user_id) {
+        return Ok(true);
+    }
+    Ok(match c.grid_id {
+        Some(g) => orgs::store::get(conn, g)
+            .await?
+            .is_some_and(|g| g.path.starts_with(&p.org.path)),
+        None => false,
+    })
+}
+
+pub async fn attachment(db: &Db, p: &Principal, id: i64) -> Result<(AttachmentMeta, Vec<u8>)> {
+    let mut c = db.acquire().await?;
+    let mut conn = c.conn();
+    let (meta, data) = store::attachment(&mut conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("附件不存在"))?;
+    load_visible(&mut conn, p, meta.case_id).await?;
+    Ok((meta, data))
+}
+
+// ---------------------------------------------------------------------------------------
+// Acting on the ticket
+
+/// An action on a case's current ticket, from a page or the API.
+#[derive(Debug, Clone, Default)]
+pub struct CaseAction {
+    pub action: String,
+    /// The ticket version the actor saw; `None` takes the current one (API callers).
+    pub expected_version: Option<i64>,
+    pub comment: Option<String>,
+    /// For `dispatch`: the station, or the township itself.
+    pub unit: Option<OrgId>,
+    /// For `dispatch`: the duty item cited.
+    pub item_code: Option<String>,
+    /// For `report`: photos and documents as evidence.
+    pub attachments: Vec<Upload>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Acted {
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
+    pub state: String,
+    pub state_label: String,
+    /// The unit the ticket is now with, after a dispatch.
+    pub unit_name: Option<String>,
+    /// True when the idempotency key had been used: nothing was done again.
+    pub replayed: bool,
+}
+
+fn deadline_after(cal: &Calendar, limit: TimeLimit, from: Timestamp) -> Timestamp {
+    let t = from.to_utc();
+    Timestamp::from(match limit.unit {
+        TimeUnit::WorkingHours => cal.add_working_hours(t, limit.amount),
+        TimeUnit::WorkingDays => cal.add_working_days(t, limit.amount),
+        TimeUnit::CalendarDays => t + chrono::TimeDelta::days(i64::from(limit.amount)),
+    })
+}
+
+/// Where a dispatch goes and what it cites, checked before the transaction.
+struct Route {
+    unit: Org,
+    item_code: String,
+    item_name: String,
+    /// Set when the cited item is a duty the department took back.
+    department: bool,
+}
+
+async fn route_dispatch(
+    db: &Db,
+    row: &CaseRow,
+    township: &Org,
+    unit: Option<OrgId>,
+    item: Option<&str>,
+) -> Result<Route> {
+    let code = item.map(str::trim).unwrap_or("");
+    if code.is_empty() {
+        return Err(Error::invalid(
+            "item",
+            "派遣须引用本乡镇（街道）清单中的事项",
+        ));
+    }
+    let (found, responsible) = catalog::cite(db, row.district_id, row.township_id, code)
+        .await
+        .map_err(|e| match e {
+            Error::Invalid { .. } => Error::invalid(
+                "item",
+                format!("事项 {code} 不在本乡镇（街道）清单内，请申请事务准入"),
+            ),
+            other => other,
+        })?;
+    let mut c = db.acquire().await?;
+    let mut conn = c.conn();
+    if let Responsible::Department(name) = responsible {
+        let (depts, _) = orgs::store::list(
+            &mut conn,
+            &OrgQuery {
+                kind: Some(OrgKind::Department),
+                q: Some(name.clone()),
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .await?;
+        let dept = depts.into_iter().find(|d| d.name == name).ok_or_else(|| {
+            Error::invalid(
+                "item",
+                format!("该事项已由{name}收回，但系统中没有这个部门"),
+            )
+        })?;
+        return Ok(Route {
+            unit: dept,
+            item_code: found.code,
+            item_name: found.name,
+            department: true,
+        });
+    }
+    let units = units_of(&mut conn, township).await?;
+    let unit = unit
+        .and_then(|u| units.into_iter().find(|o| o.id == u))
+        .ok_or_else(|| {
+            Error::invalid(
+                "unit",
+                format!("请选择{}或其派驻机构作为承办单位", township.name),
+            )
+        })?;
+    Ok(Route {
+        unit,
+        item_code: found.code,
+        item_name: found.name,
+        department: false,
+    })
+}
+
+/// Takes an action on the case's current ticket: the engine decides who may; this adds the
+/// case's own rules (cite a listed item, one return per unit, a grid worker checks only their
+/// grid, deadlines by category and urgency) and writes everything in one transaction.
+pub async fn act(
+    db: &Db,
+    registry: &Registry,
+    p: &Principal,
+    actor: &Actor,
+    id: CaseId,
+    a: CaseAction,
+) -> Result<Acted> {
+    let (row, ticket, instance, township, category) = {
+        let mut c = db.acquire().await?;
+        let mut conn = c.conn();
+        let row = load_visible(&mut conn, p, id).await?;
+        if let Some(into) = row.merged_into {
+            return Err(Error::conflict(format!(
+                "该案件已合并到案件 {}，请在原案件办理",
+                into.0
+            )));
+        }
+        let ticket = match row.current_ticket_id {
+            Some(t) => store::ticket(&mut conn, t).await?,
+            None => None,
+        }
+        .ok_or_else(|| Error::internal("case without ticket"))?;
+        let instance = wf::store::get(&mut conn, ticket.instance_id)
+            .await?
+            .ok_or_else(|| Error::internal("ticket instance"))?;
+        let township = orgs::store::get(&mut conn, row.township_id)
+            .await?
+            .ok_or_else(|| Error::internal("case township"))?;
+        let category = store::category(&mut conn, row.district_id, &row.category_code).await?;
+        if a.action == "return" && store::has_returned(&mut conn, ticket.id, p.org.id).await? {
+            return Err(Error::conflict(
+                "本单位已退回过该案件一次，不能再次退回，请签收办理",
+            ));
+        }
+        if matches!(a.action.as_str(), "close" | "rework")
+            && !p.has(Role::Dispatcher)
+            && p.has(Role::GridWorker)
+            && !grid_worker_of(&mut conn, p, &row).await?
+        {
+            return Err(Error::forbidden("只有案件所在网格的网格员可以核查"));
+        }
+        (row, ticket, instance, township, category)
+    };
+    if a.action == "merge" {
+        return Err(Error::invalid("action", "合并请在疑似重复案件处选择原案件"));
+    }
+    let route = if a.action == "dispatch" {
+        Some(route_dispatch(db, &row, &township, a.unit, a.item_code.as_deref()).await?)
+    } else {
+        None
+    };
+    let files = if a.action == "report" {
+        model::check_uploads(a.attachments)?
+    } else {
+        Vec::new()
+    };
+    let cal = wf::calendar(db).await?;
+    let urgency = Urgency::parse(&row.urgency).unwrap_or(Urgency::Normal);
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let expected = a.expected_version.unwrap_or(instance.version);
+    if let Some(key) = a.idempotency_key.as_deref().filter(|k| !k.is_empty()) {
+        if key.len() > 100 {
+            return Err(Error::invalid("idempotency_key", "幂等键过长"));
+        }
+        if !wf::store::claim_key(&mut conn, key, instance.id, Some(p.user_id), expected + 1).await?
+        {
+            return Ok(Acted {
+                case_id: id,
+                state: instance.state.clone(),
+                state_label: state_label(registry, &instance.state),
+                unit_name: None,
+                replayed: true,
+            });
+        }
+    }
+    let reassign_to = match a.action.as_str() {
+        "dispatch" => route.as_ref().map(|r| r.unit.id),
+        // Back to the enforcement office that dispatched it.
+        "return" => Some(instance.owner_org_id),
+        _ => None,
+    };
+    let mut fields = std::collections::BTreeMap::new();
+    if let Some(r) = &route {
+        fields.insert(
+            "duty_item".to_owned(),
+            format!("{} {}", r.item_code, r.item_name),
+        );
+        fields.insert("unit".to_owned(), r.unit.name.clone());
+    }
+    let input = ActionInput {
+        action: a.action.clone(),
+        expected_version: expected,
+        comment: a.comment.clone().filter(|c| !c.trim().is_empty()),
+        attachments: files.iter().map(|f| f.filename.clone()).collect(),
+        fields,
+        reassign_to,
+        idempotency_key: None,
+    };
+    let after = wf::act_in(&mut conn, registry, &cal, p, actor, instance.id, &input).await?;
+    let now = Timestamp::now();
+    let limit = match a.action.as_str() {
+        "dispatch" => category.as_ref().and_then(|c| c.respond(urgency)),
+        "accept" | "rework" => category.as_ref().and_then(|c| c.handle(urgency)),
+        _ => None,
+    };
+    if let Some(l) = limit {
+        wf::set_deadline(&mut conn, instance.id, deadline_after(&cal, l, now)).await?;
+    }
+    let no = number(row.id, row.created_at);
+    let mut detail = state_label(registry, &after.state);
+    match a.action.as_str() {
+        "dispatch" => {
+            if let Some(r) = &route {
+                store::set_ticket_unit(&mut conn, ticket.id, r.unit.id, &r.item_code, &r.item_name)
+                    .await?;
+                detail = format!(
+                    "派遣至{}{}，依据清单事项 {} {}",
+                    r.unit.name,
+                    if r.department {
+                        "（上级部门收回事项）"
+                    } else {
+                        ""
+                    },
+                    r.item_code,
+                    r.item_name
+                );
+            }
+        }
+        "return" => {
+            let reason = a.comment.as_deref().unwrap_or("").trim();
+            if !store::insert_return(&mut conn, ticket.id, p.org.id, reason, &actor.name).await? {
+                return Err(Error::conflict("本单位已退回过该案件一次，不能再次退回"));
+            }
+            detail = format!("退回：{reason}");
+        }
+        "report" => {
+            for f in &files {
+                store::insert_attachment(
+                    &mut conn,
+                    row.id,
+                    Some(ticket.id),
+                    &f.filename,
+                    f.content_type,
+                    &f.sha256,
+                    &f.bytes,
+                    &actor.name,
+                )
+                .await?;
+            }
+            detail = format!("处置反馈，附件 {} 个", files.len());
+        }
+        _ => {}
+    }
+    audit::record(
+        &mut conn,
+        actor,
+        &format!("case.{}", a.action),
+        &format!("案件 {no}"),
+        &detail,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Acted {
+        case_id: id,
+        state_label: state_label(registry, &after.state),
+        state: after.state,
+        unit_name: route.map(|r| r.unit.name),
+        replayed: false,
+    })
+}
+
+/// Merges a duplicate into the original: the duplicate's ticket ends as 已合并 and its
+/// reporter follows (and rates) the original through their own receipt code.
+pub async fn merge(
+    db: &Db,
+    registry: &Registry,
+    p: &Principal,
+    actor: &Actor,
+    dup: CaseId,
+    original: CaseId,
+) -> Result<()> {
+    if !p.has(Role::Dispatcher) {
+        return Err(Error::forbidden("由综合执法办调度员合并重复案件"));
+    }
+    if dup == original {
+        return Err(Error::invalid("into", "不能合并到案件自身"));
+    }
+    let (d, o, instance) = {
+        let mut c = db.acquire().await?;
+        let mut conn = c.conn();
+        let d = load_visible(&mut conn, p, dup).await?;
+        let o = load_visible(&mut conn, p, original)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => Error::invalid("into", "原案件不存在"),
+                other => other,
+            })?;
+        if d.merged_into.is_some() {
+            return Err(Error::conflict("该案件已经合并过"));
+        }
+        if o.merged_into.is_some() {
+            return Err(Error::invalid(
+                "into",
+                "原案件本身已合并到其他案件，请选择最终的原案件",
+            ));
+        }
+        if d.township_id != o.township_id {
+            return Err(Error::invalid("into", "只能合并同一镇（街道）的案件"));
+        }
+        let ticket = match d.current_ticket_id {
+            Some(t) => store::ticket(&mut conn, t).await?,
+            None => None,
+        }
+        .ok_or_else(|| Error::internal("case without ticket"))?;
+        let instance = wf::store::get(&mut conn, ticket.instance_id)
+            .await?
+            .ok_or_else(|| Error::internal("ticket instance"))?;
+        (d, o, instance)
+    };
+    let cal = wf::calendar(db).await?;
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let (dn, on) = (number(d.id, d.created_at), number(o.id, o.created_at));
+    let input = ActionInput {
+        action: "merge".to_owned(),
+        expected_version: instance.version,
+        comment: Some(format!("与案件 {on} 为同一问题，合并办理")),
+        ..ActionInput::default()
+    };
+    wf::act_in(&mut conn, registry, &cal, p, actor, instance.id, &input).await?;
+    store::merge(&mut conn, d.id, o.id).await?;
+    audit::record(
+        &mut conn,
+        actor,
+        "case.merge",
+        &format!("案件 {dn}"),
+        &format!("合并到案件 {on}"),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Revisit and rating
+
+/// Who gives the rating.
+pub enum Rater<'a> {
+    /// The reporter, by the receipt code.
+    Reporter { receipt_code: &'a str },
+    /// The hotline operator or dispatcher on behalf of the reporter of `case`.
+    Staff {
+        principal: &'a Principal,
+        case: CaseId,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Rated {
+    pub rating: Rating,
+    /// The rating reopened the case (a new ticket waits for dispatch).
+    pub reopened: bool,
+    pub message: String,
+}
+
+/// The case a receipt follows: its own, or the original it was merged into.
+async fn followed(conn: &mut Conn<'_>, c: CaseRow) -> Result<CaseRow> {
+    match c.merged_into {
+        Some(o) => store::get_case(conn, o)
+            .await?
+            .ok_or_else(|| Error::internal("merged original")),
+        None => Ok(c),
+    }
+}
+
+/// Records a rating of the case's last closure; a dissatisfied one reopens the case once,
+/// keeping the reason.
+pub async fn rate(
+    db: &Db,
+    registry: &Registry,
+    actor: &Actor,
+    who: Rater<'_>,
+    rating: Rating,
+    comment: &str,
+) -> Result<Rated> {
+    let comment = comment.trim();
+    if comment.chars().count() > 500 {
+        return Err(Error::invalid("comment", "评价内容不超过 500 字"));
+    }
+    if rating == Rating::Dissatisfied && comment.is_empty() {
+        return Err(Error::invalid("comment", "请说明不满意的原因"));
+    }
+    let (via, root, ticket, rated_by) = {
+        let mut c = db.acquire().await?;
+        let mut conn = c.conn();
+        let (via, rated_by) = match &who {
+            Rater::Reporter { receipt_code } => {
+                let code = model::normalize_receipt_code(receipt_code)
+                    .ok_or_else(|| Error::not_found("查询码不存在，请核对后重新输入"))?;
+                let c = store::case_by_receipt(&mut conn, &code)
+                    .await?
+                    .ok_or_else(|| Error::not_found("查询码不存在，请核对后重新输入"))?;
+                (c, "reporter".to_owned())
+            }
+            Rater::Staff { principal, case } => {
+                if !principal.has(Role::Dispatcher) {
+                    return Err(Error::forbidden("由综合执法办调度员代为回访评价"));
+                }
+                (
+                    load_visible(&mut conn, principal, *case).await?,
+                    principal.username.clone(),
+                )
+            }
+        };
+        let root = followed(&mut conn, via.clone()).await?;
+        let ticket = match root.current_ticket_id {
+            Some(t) => store::ticket(&mut conn, t).await?,
+            None => None,
+        }
+        .ok_or_else(|| Error::internal("case without ticket"))?;
+        let inst = wf::store::get(&mut conn, ticket.instance_id)
+            .await?
+            .ok_or_else(|| Error::internal("ticket instance"))?;
+        if inst.state != "closed" {
+            return Err(Error::conflict("案件办结后才能评价"));
+        }
+        (via, root, ticket, rated_by)
+    };
+    let reopen = rating == Rating::Dissatisfied && root.reopen_count == 0;
+    let cal = wf::calendar(db).await?;
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let no = number(root.id, root.created_at);
+    if !store::insert_rating(
+        &mut conn,
+        &store::NewRating {
+            case_id: root.id,
+            ticket_id: ticket.id,
+            via_case_id: via.id,
+            rating: rating.as_str(),
+            comment,
+            rated_by: &rated_by,
+            reopened: reopen,
+        },
+    )
+    .await?
+    {
+        return Err(Error::conflict("本次办理结果已评价过"));
+    }
+    audit::record(
+        &mut conn,
+        actor,
+        "case.rate",
+        &format!("案件 {no}"),
+        &format!("{}：{comment}", rating.label()),
+    )
+    .await?;
+    let mut reopened = false;
+    if reopen && store::mark_reopened(&mut conn, root.id, comment).await? {
+        let township = orgs::store::get(&mut conn, root.township_id)
+            .await?
+            .ok_or_else(|| Error::internal("case township"))?;
+        let category = store::category(&mut conn, root.district_id, &root.category_code)
+            .await?
+            .ok_or_else(|| Error::internal("case category"))?;
+        start_ticket(
+            &mut conn,
+            registry,
+            &cal,
+            actor,
+            root.id,
+            ticket.seq + 1,
+            &no,
+            &category,
+            &township,
+        )
+        .await?;
+        audit::record(
+            &mut conn,
+            actor,
+            "case.reopen",
+            &format!("案件 {no}"),
+            &format!("群众不满意，重新办理：{comment}"),
+        )
+        .await?;
+        reopened = true;
+    }
+    tx.commit().await?;
+    let message = match (rating, reopened) {
+        (Rating::Dissatisfied, true) => "已收到您的评价，案件已重新交办".to_owned(),
+        (Rating::Dissatisfied, false) => {
+            "已收到您的评价。该案件已重新办理过一次，不再重启，我们将转交督办".to_owned()
+        }
+        _ => "感谢您的评价".to_owned(),
+    };
+    Ok(Rated {
+        rating,
+        reopened,
+        message,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Public tracking
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublicStep {
+    #[schema(value_type = String)]
+    pub at: Timestamp,
+    pub label: String,
+}
+
+/// What a receipt code shows: no personal data, not even the description (a merged reporter
+/// would see another person's words).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublicView {
+    pub number: String,
+    /// Set when this report was merged into another one about the same problem.
+    pub merged_into_number: Option<String>,
+    pub category_name: String,
+    pub township_name: String,
+    pub status: String,
+    pub status_label: String,
+    /// The unit handling it now.
+    pub unit_name: Option<String>,
+    /// When the current step is due.
+    #[schema(value_type = Option<String>)]
+    pub due: Option<Timestamp>,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    pub steps: Vec<PublicStep>,
+    /// The handling unit's report on the outcome, once closed.
+    pub result: Option<String>,
+    pub can_rate: bool,
+    pub rating: Option<String>,
+    pub reopened: bool,
+}
+
+fn public_status(state: &str) -> &'static str {
+    match state {
+        "pending" => "已受理，等待派遣",
+        "dispatched" => "已派遣，等待承办单位签收",
+        "handling" => "承办单位处置中",
+        "checking" => "处置完毕，等待核查",
+        "closed" => "已办结",
+        "dismissed" => "不予立案",
+        "merged" => "已合并办理",
+        _ => "办理中",
+    }
+}
+
+pub async fn track(db: &Db, registry: &Registry, code: &str) -> Result<PublicView> {
+    let code = model::normalize_receipt_code(code)
+        .ok_or_else(|| Error::not_found("查询码不存在，请核对后重新输入"))?;
+    let mut c = db.acquire().await?;
+    let mut conn = c.conn();
+    let own = store::case_by_receipt(&mut conn, &code)
+        .await?
+        .ok_or_else(|| Error::not_found("查询码不存在，请核对后重新输入"))?;
+    let root = followed(&mut conn, own.clone()).await?;
+    let category = store::category(&mut conn, root.district_id, &root.category_code).await?;
+    let township = orgs::store::get(&mut conn, root.township_id)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let tickets = store::tickets(&mut conn, root.id).await?;
+    let mut steps = Vec::new();
+    let mut result = None;
+    let mut current = None;
+    for t in &tickets {
+        let inst = wf::store::get(&mut conn, t.instance_id)
+            .await?
+            .ok_or_else(|| Error::internal("ticket instance"))?;
+        for h in wf::store::history(&mut conn, t.instance_id).await? {
+            let label = match h.action.as_str() {
+                "start" if t.seq == 1 => "受理".to_owned(),
+                "start" => "群众不满意，重新办理".to_owned(),
+                "dispatch" => {
+                    let unit: Option<String> = serde_json::from_str::<
+                        std::collections::BTreeMap<String, String>,
+                    >(&h.fields)
+                    .ok()
+                    .and_then(|f| f.get("unit").cloned());
+                    match unit {
+                        Some(u) => format!("派遣至{u}"),
+                        None => "派遣".to_owned(),
+                    }
+                }
+                _ => h.action_label.clone(),
+            };
+            if h.action == "report" {
+                result = h.comment.clone();
+            }
+            steps.push(PublicStep { at: h.at, label });
+        }
+        current = Some((t.clone(), inst));
+    }
+    let (ticket, inst) = current.ok_or_else(|| Error::internal("case without ticket"))?;
+    let unit_name = match ticket.unit_org_id {
+        Some(u) if !inst.terminal && inst.state != "pending" => {
+            orgs::store::get(&mut conn, u).await?.map(|o| o.name)
+        }
+        _ => None,
+    };
+    let ratings = store::ratings(&mut conn, root.id).await?;
+    let mine = ratings
+        .iter()
+        .rev()
+        .find(|r| r.via_case_id == own.id && r.ticket_id == ticket.id);
+    let closed = inst.state == "closed";
+    let _ = registry;
+    Ok(PublicView {
+        number: number(own.id, own.created_at),
+        merged_into_number: (own.id != root.id).then(|| number(root.id, root.created_at)),
+        category_name: category.map(|c| c.name()).unwrap_or_default(),
+        township_name: township,
+        status: inst.state.clone(),
+        status_label: public_status(&inst.state).to_owned(),
+        unit_name,
+        due: if inst.terminal { None } else { inst.deadline },
+        created_at: own.created_at,
+        steps,
+        result: if closed { result } else { None },
+        can_rate: closed && mine.is_none(),
+        rating: mine
+            .and_then(|r| Rating::parse(&r.rating))
+            .map(|r| r.label().to_owned()),
+        reopened: root.reopen_count > 0,
+    })
+}
+
+/// The townships of the district, for the public form.
+pub async fn public_townships(db: &Db) -> Result<Vec<Org>> {
+    let mut c = db.acquire().await?;
+    Ok(orgs::store::list(
+        &mut c.conn(),
+        &OrgQuery {
+            kind: Some(OrgKind::Township),
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await?
+    .0)
+}
+
+/// The grids of a township, for the staff form.
+pub async fn grids_of(db: &Db, township: &Org) -> Result<Vec<Org>> {
+    let mut c = db.acquire().await?;
+    Ok(orgs::store::list(
+        &mut c.conn(),
+        &OrgQuery {
+            kind: Some(OrgKind::Grid),
+            within: Some(township.path.clone()),
+            limit: 5000,
+            ..Default::default()
+        },
+    )
+    .await?
+    .0)
+}
+
+/// Checks the process definition still has what this module refers to, so a district's
+/// override that renamed a state fails at start-up, not on a citizen's case.
+pub fn check_process(registry: &Registry) -> std::result::Result<(), String> {
+    let def = registry
+        .get(PROCESS)
+        .ok_or_else(|| format!("缺少流程 {PROCESS}"))?;
+    def.require(
+        &[
+            "pending",
+            "dispatched",
+            "handling",
+            "checking",
+            "closed",
+            "merged",
+        ],
+        &[
+            "dispatch", "return", "accept", "report", "close", "rework", "merge",
+        ],
+    )
+    .map_err(|e| {
+        e.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_numbers_carry_the_year() {
+        let t = Timestamp::parse_local_date("2026-03-01").unwrap();
+        assert_eq!(number(CaseId(123), t), "2026-000123");
+    }
+
+    #[test]
+    fn the_embedded_process_has_every_state_and_action_used_here() {
+        check_process(&wf::embedded_processes()).unwrap();
+    }
+
+    #[test]
+    fn deadlines_follow_working_hours() {
+        let cal = Calendar::embedded();
+        // Monday 2026-03-02 09:00 Beijing time.
+        let start = Timestamp::from(
+            chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00+08:00")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+        );
+        let two_hours = model::parse_limit("2h").unwrap();
+        let d = deadline_after(&cal, two_hours, start);
+        assert!(d > start && d <= start.plus_seconds(4 * 3600), "{d}");
+    }
+}

@@ -1,0 +1,701 @@
+//! Case values and the rules they obey, as plain types and functions: sources, urgency,
+//! ratings, time limits, receipt codes, masking, attachments by content, text similarity.
+
+use std::collections::BTreeSet;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use workflow::{TimeLimit, TimeUnit};
+
+use crate::error::{Error, Result};
+
+macro_rules! labelled_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $id:literal, $label:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $id),+ }
+            }
+
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+
+            /// Reads the identifier or the Chinese label (spreadsheets use the label).
+            pub fn from_label(s: &str) -> Option<$name> {
+                let s = s.trim();
+                Self::ALL.iter().copied().find(|v| v.label() == s || v.as_str() == s)
+            }
+        }
+    };
+}
+
+labelled_enum!(
+    /// Where a case came from.
+    Source {
+        GridWorker => "grid_worker", "网格员上报",
+        Patrol => "patrol", "巡查发现",
+        CitizenWeb => "citizen_web", "群众网上反映",
+        CitizenApi => "citizen_api", "群众接口反映",
+        Hotline => "hotline", "12345热线",
+        Platform => "platform", "其他平台转入",
+    }
+);
+
+impl Source {
+    /// Sources where the reporter is a member of the public, who must leave a phone number
+    /// so the revisit (回访) can reach them.
+    pub fn needs_phone(self) -> bool {
+        matches!(
+            self,
+            Source::CitizenWeb | Source::CitizenApi | Source::Hotline
+        )
+    }
+
+    /// What staff may choose on the intake form (the citizen sources come through their own
+    /// routes).
+    pub const STAFF: &'static [Source] = &[
+        Source::GridWorker,
+        Source::Patrol,
+        Source::Hotline,
+        Source::Platform,
+    ];
+}
+
+labelled_enum!(
+    Urgency {
+        Normal => "normal", "一般",
+        Urgent => "urgent", "紧急",
+    }
+);
+
+labelled_enum!(
+    /// The reporter's verdict after closure (回访评价).
+    Rating {
+        Satisfied => "satisfied", "满意",
+        Basic => "basic", "基本满意",
+        Dissatisfied => "dissatisfied", "不满意",
+    }
+);
+
+/// Parses a time limit as the category table writes it: `2h` (working hours) or `5d`
+/// (working days).
+pub fn parse_limit(s: &str) -> Option<TimeLimit> {
+    let s = s.trim();
+    let (num, unit) = if let Some(n) = s.strip_suffix('h') {
+        (n, TimeUnit::WorkingHours)
+    } else if let Some(n) = s.strip_suffix('d') {
+        (n, TimeUnit::WorkingDays)
+    } else {
+        return None;
+    };
+    let amount: u32 = num.trim().parse().ok()?;
+    // A year of working days is the longest limit that makes sense for a street problem.
+    (1..=250)
+        .contains(&amount)
+        .then_some(TimeLimit { amount, unit })
+}
+
+pub fn format_limit(l: TimeLimit) -> String {
+    match l.unit {
+        TimeUnit::WorkingHours => format!("{}h", l.amount),
+        _ => format!("{}d", l.amount),
+    }
+}
+
+/// A category as stored and edited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CategoryFields {
+    pub code: String,
+    pub major: String,
+    pub minor: String,
+    pub respond_normal: String,
+    pub respond_urgent: String,
+    pub handle_normal: String,
+    pub handle_urgent: String,
+    /// Organisation code of the default responsible department (BM04 …), empty for none.
+    #[serde(default)]
+    pub department_code: String,
+    /// The duty item a ticket for this category cites by default, empty for none.
+    #[serde(default)]
+    pub duty_item_code: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl CategoryFields {
+    pub fn respond(&self, u: Urgency) -> Option<TimeLimit> {
+        parse_limit(match u {
+            Urgency::Normal => &self.respond_normal,
+            Urgency::Urgent => &self.respond_urgent,
+        })
+    }
+
+    pub fn handle(&self, u: Urgency) -> Option<TimeLimit> {
+        parse_limit(match u {
+            Urgency::Normal => &self.handle_normal,
+            Urgency::Urgent => &self.handle_urgent,
+        })
+    }
+
+    pub fn name(&self) -> String {
+        format!("{}／{}", self.major, self.minor)
+    }
+
+    /// `2 个工作小时` for pages.
+    pub fn limit_label(s: &str) -> String {
+        parse_limit(s).map(|l| l.to_string()).unwrap_or_default()
+    }
+}
+
+/// Checks a category; the first problem is reported with its field.
+pub fn validate_category(f: &CategoryFields) -> Result<()> {
+    let code_ok = f.code.len() == 4 && f.code.bytes().all(|b| b.is_ascii_digit());
+    if !code_ok {
+        return Err(Error::invalid(
+            "code",
+            "类别编码为 4 位数字：2 位大类 + 2 位小类，如 0102",
+        ));
+    }
+    for (field, v) in [("major", &f.major), ("minor", &f.minor)] {
+        let n = v.trim().chars().count();
+        if n == 0 || n > 30 {
+            return Err(Error::invalid(
+                field,
+                "大类和小类名称不能为空，且不超过 30 个字",
+            ));
+        }
+    }
+    for (field, v) in [
+        ("respond_normal", &f.respond_normal),
+        ("respond_urgent", &f.respond_urgent),
+        ("handle_normal", &f.handle_normal),
+        ("handle_urgent", &f.handle_urgent),
+    ] {
+        if parse_limit(v).is_none() {
+            return Err(Error::invalid(
+                field,
+                format!("时限「{v}」应写作工作小时数加 h（如 2h）或工作日数加 d（如 5d）"),
+            ));
+        }
+    }
+    let codeish = |s: &str| {
+        s.len() <= 40
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    };
+    if !codeish(&f.department_code) {
+        return Err(Error::invalid("department_code", "责任部门编码格式不对"));
+    }
+    if !codeish(&f.duty_item_code) {
+        return Err(Error::invalid("duty_item_code", "清单事项编码格式不对"));
+    }
+    Ok(())
+}
+
+/// The shipped categories (see `data/categories.csv`).
+///
+/// The list follows the event classes (事件大类/小类) of GB/T 30428.2《数字化城市管理信息系统
+/// 第 2 部分：管理部件和事件》 as city digital-management manuals publish them: 市容环境 01,
+/// 宣传广告 02, 施工管理 03, 突发事件 04, 街面秩序 05, 市场监管 06, 其他事件 99, coded as
+/// 2-digit major + 2-digit minor. It is a representative subset written down for this project,
+/// not a copy of the standard's full table; minor numbers and time limits are ours, and the
+/// default departments (BM01–BM15) and duty items (ZR-/SD- codes) are the demo district's.
+pub fn shipped_categories() -> Vec<CategoryFields> {
+    let mut r = csv::Reader::from_reader(include_str!("data/categories.csv").as_bytes());
+    r.records()
+        .filter_map(std::result::Result::ok)
+        .map(|rec| {
+            let get = |i: usize| rec.get(i).unwrap_or("").trim().to_owned();
+            CategoryFields {
+                code: get(0),
+                major: get(1),
+                minor: get(2),
+                respond_normal: get(3),
+                respond_urgent: get(4),
+                handle_normal: get(5),
+                handle_urgent: get(6),
+                department_code: get(7),
+                duty_item_code: get(8),
+                active: true,
+            }
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Receipt codes
+
+/// Crockford's base32: no I, L, O, U, so a code read aloud over the phone is not misheard.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A new receipt code: 12 Crockford base32 characters, 60 random bits, too many to guess.
+pub fn new_receipt_code() -> String {
+    let mut rng = rand::rngs::OsRng;
+    (0..12)
+        .map(|_| char::from(CROCKFORD[rng.gen_range(0..32)]))
+        .collect()
+}
+
+/// Reads a code as people type it: any case, with spaces or hyphens, I/L for 1 and O for 0.
+/// `None` if it cannot be a code at all.
+pub fn normalize_receipt_code(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(12);
+    for c in s.chars() {
+        let c = match c.to_ascii_uppercase() {
+            ' ' | '-' => continue,
+            'I' | 'L' => '1',
+            'O' => '0',
+            c => c,
+        };
+        if !c.is_ascii() || !CROCKFORD.contains(&(c as u8)) {
+            return None;
+        }
+        out.push(c);
+    }
+    (out.len() == 12).then_some(out)
+}
+
+/// `ABCD-EFGH-JKMN`, for printing on the receipt.
+pub fn format_receipt_code(code: &str) -> String {
+    let chars: Vec<char> = code.chars().collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+// ---------------------------------------------------------------------------------------
+// Personal data
+
+/// 138****5678: the first three and last four digits; shorter numbers are hidden entirely.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if phone.is_empty() {
+        return String::new();
+    }
+    if chars.len() < 8 {
+        return "****".to_owned();
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
+}
+
+/// 张*, 欧阳** : the family name's first character only.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => String::new(),
+        Some(first) => {
+            let rest = chars.count().max(1);
+            format!("{first}{}", "*".repeat(rest))
+        }
+    }
+}
+
+/// A landline or mobile number: digits with at most two hyphens, 7 to 12 digits (or the 5
+/// of a service number).
+pub fn valid_phone(s: &str) -> bool {
+    crate::catalog::model::valid_phone(s)
+}
+
+// ---------------------------------------------------------------------------------------
+// Attachments
+
+/// The largest attachment accepted, and how many one submission may carry.
+pub const MAX_ATTACHMENT_BYTES: usize = 5 * 1024 * 1024;
+pub const MAX_ATTACHMENTS: usize = 6;
+
+/// A file as uploaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Upload {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The content type of an accepted file, recognised by its first bytes: a photo (JPEG, PNG,
+/// GIF, WebP) or a PDF. The name a browser sends proves nothing.
+pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else {
+        None
+    }
+}
+
+/// An attachment that passed the checks.
+#[derive(Debug, Clone)]
+pub struct CheckedFile {
+    pub filename: String,
+    pub content_type: &'static str,
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Checks every file: count, size and content. Empty file inputs (a form submitted without a
+/// file) are skipped.
+pub fn check_uploads(files: Vec<Upload>) -> Result<Vec<CheckedFile>> {
+    let files: Vec<Upload> = files.into_iter().filter(|f| !f.bytes.is_empty()).collect();
+    if files.len() > MAX_ATTACHMENTS {
+        return Err(Error::invalid(
+            "attachments",
+            format!("附件最多 {MAX_ATTACHMENTS} 个"),
+        ));
+    }
+    files
+        .into_iter()
+        .map(|f| {
+            let name: String = f
+                .filename
+                .rsplit(['/', '\\'])
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect();
+            let name = if name.trim().is_empty() {
+                "附件".to_owned()
+            } else {
+                name
+            };
+            if f.bytes.len() > MAX_ATTACHMENT_BYTES {
+                return Err(Error::invalid(
+                    "attachments",
+                    format!(
+                        "附件「{name}」超过 {} MiB",
+                        MAX_ATTACHMENT_BYTES / 1024 / 1024
+                    ),
+                ));
+            }
+            let content_type = sniff(&f.bytes).ok_or_else(|| {
+                Error::invalid(
+                    "attachments",
+                    format!("附件「{name}」不是图片（JPEG、PNG、GIF、WebP）或 PDF 文件"),
+                )
+            })?;
+            Ok(CheckedFile {
+                filename: name,
+                content_type,
+                sha256: hex::encode(Sha256::digest(&f.bytes)),
+                bytes: f.bytes,
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Coordinates
+
+/// Degrees as text → degrees × 10^7. Only a rough box around China is checked: which grid a
+/// point falls in is the geometry engine's job.
+pub fn parse_coordinates(lon: &str, lat: &str) -> Result<Option<(i64, i64)>> {
+    let (lon, lat) = (lon.trim(), lat.trim());
+    if lon.is_empty() && lat.is_empty() {
+        return Ok(None);
+    }
+    let parse = |s: &str, lo: f64, hi: f64, field: &str| -> Result<i64> {
+        let v: f64 = s
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && (lo..=hi).contains(v))
+            .ok_or_else(|| {
+                Error::invalid(field, "经纬度应为中国境内的十进制度数，如 103.92、30.78")
+            })?;
+        Ok((v * 1e7).round() as i64)
+    };
+    Ok(Some((
+        parse(lon, 73.0, 136.0, "lon")?,
+        parse(lat, 3.0, 54.0, "lat")?,
+    )))
+}
+
+pub fn format_e7(v: i64) -> String {
+    let sign = if v < 0 { "-" } else { "" };
+    let a = v.unsigned_abs();
+    format!("{sign}{}.{:07}", a / 10_000_000, a % 10_000_000)
+}
+
+// ---------------------------------------------------------------------------------------
+// Duplicates
+
+fn bigrams(text: &str) -> BTreeSet<(char, char)> {
+    let chars: Vec<char> = text
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    if chars.len() == 1 {
+        return BTreeSet::from([(chars[0], ' ')]);
+    }
+    chars.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// Character-bigram Jaccard similarity in thousandths: Chinese complaints about the same
+/// problem share short word pieces (占道, 经营, 垃圾) even when worded differently.
+pub fn similarity_permille(a: &str, b: &str) -> i64 {
+    let (a, b) = (bigrams(a), bigrams(b));
+    let union = a.union(&b).count();
+    if union == 0 {
+        return 0;
+    }
+    let common = a.intersection(&b).count();
+    (common * 1000 / union) as i64
+}
+
+pub const DEFAULT_DUPLICATE_WINDOW_HOURS: i64 = 72;
+pub const DEFAULT_DUPLICATE_THRESHOLD: i64 = 300;
+
+// ---------------------------------------------------------------------------------------
+// The public form's anti-automation stamp
+
+/// Seconds a person needs at least to fill in the public form; faster is a script.
+pub const MIN_FILL_SECONDS: i64 = 3;
+/// A form older than this is stale (and its stamp cannot be reused for long).
+pub const MAX_FORM_AGE_SECONDS: i64 = 2 * 3600;
+
+/// The stamp the public form carries: when it was issued, bound to the visitor's CSRF token so
+/// that a script cannot mint its own.
+pub fn form_stamp(token: &str, issued_micros: i64) -> String {
+    let mut h = Sha256::new();
+    h.update(b"jiceng-case-form|");
+    h.update(token.as_bytes());
+    h.update(b"|");
+    h.update(issued_micros.to_be_bytes());
+    hex::encode(&h.finalize()[..12])
+}
+
+/// Checks the honeypot (a field people never see), the stamp and the fill time.
+pub fn check_human(
+    token: &str,
+    honeypot: &str,
+    issued: &str,
+    stamp: &str,
+    now_micros: i64,
+) -> Result<()> {
+    let refuse = || {
+        Error::invalid(
+            "form",
+            "提交未通过校验，请刷新页面后重新填写（填写过快或页面已过期）",
+        )
+    };
+    if !honeypot.trim().is_empty() {
+        return Err(refuse());
+    }
+    let issued: i64 = issued.trim().parse().map_err(|_| refuse())?;
+    if token.is_empty() || form_stamp(token, issued) != stamp.trim() {
+        return Err(refuse());
+    }
+    let age = (now_micros - issued) / 1_000_000;
+    if !(MIN_FILL_SECONDS..=MAX_FORM_AGE_SECONDS).contains(&age) {
+        return Err(refuse());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Intake text
+
+/// The description, address and reporter as typed: trimmed and checked.
+pub struct Text {
+    pub description: String,
+    pub address: String,
+    pub reporter_name: String,
+    pub reporter_phone: String,
+}
+
+pub fn check_text(
+    source: Source,
+    description: &str,
+    address: &str,
+    reporter_name: &str,
+    reporter_phone: &str,
+) -> Result<Text> {
+    let description = description.trim();
+    if description.is_empty() {
+        return Err(Error::invalid("description", "请描述发现的问题"));
+    }
+    if description.chars().count() > 2000 {
+        return Err(Error::invalid("description", "问题描述不超过 2000 字"));
+    }
+    let address = address.trim();
+    if address.chars().count() > 200 {
+        return Err(Error::invalid("address", "地址不超过 200 字"));
+    }
+    let name = reporter_name.trim();
+    if name.chars().count() > 32 || name.chars().any(char::is_control) {
+        return Err(Error::invalid("reporter_name", "姓名不超过 32 个字"));
+    }
+    let phone: String = reporter_phone.trim().replace(' ', "");
+    if phone.is_empty() && source.needs_phone() {
+        return Err(Error::invalid(
+            "reporter_phone",
+            "请留下联系电话，以便回访办理结果",
+        ));
+    }
+    if !phone.is_empty() && !valid_phone(&phone) {
+        return Err(Error::invalid(
+            "reporter_phone",
+            "联系电话格式不对（如 13800138000 或 028-87921234）",
+        ));
+    }
+    Ok(Text {
+        description: description.to_owned(),
+        address: address.to_owned(),
+        reporter_name: name.to_owned(),
+        reporter_phone: phone,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_read_hours_and_days() {
+        assert_eq!(
+            parse_limit("2h"),
+            Some(TimeLimit {
+                amount: 2,
+                unit: TimeUnit::WorkingHours
+            })
+        );
+        assert_eq!(
+            parse_limit(" 5d").map(|l| l.to_string()).unwrap(),
+            "5 个工作日"
+        );
+        assert!(parse_limit("0h").is_none());
+        assert!(parse_limit("2w").is_none());
+        assert!(parse_limit("h").is_none());
+    }
+
+    #[test]
+    fn receipt_codes_are_twelve_crockford_characters_read_forgivingly() {
+        let c = new_receipt_code();
+        assert_eq!(c.len(), 12);
+        assert_eq!(normalize_receipt_code(&c).as_deref(), Some(c.as_str()));
+        assert_ne!(new_receipt_code(), c);
+        assert_eq!(
+            normalize_receipt_code("abcd-efgh-ilo0").as_deref(),
+            Some("ABCDEFGH1100")
+        );
+        assert!(normalize_receipt_code("ABCD").is_none());
+        assert!(normalize_receipt_code("ABCDEFGHJKMU").is_none());
+        assert!(normalize_receipt_code("犀浦犀浦犀浦犀浦犀浦犀浦").is_none());
+        assert_eq!(format_receipt_code("ABCDEFGHJKMN"), "ABCD-EFGH-JKMN");
+    }
+
+    #[test]
+    fn phones_and_names_are_masked() {
+        assert_eq!(mask_phone("13812345678"), "138****5678");
+        assert_eq!(mask_phone("028-87921234"), "028****1234");
+        assert_eq!(mask_phone("12345"), "****");
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧***");
+        assert_eq!(mask_name(""), "");
+    }
+
+    #[test]
+    fn attachments_are_judged_by_their_content() {
+        let png = b"\x89PNG\r\n\x1a\n0000".to_vec();
+        let ok = check_uploads(vec![Upload {
+            filename: "C:\\photos\\现场.png".into(),
+            bytes: png,
+        }])
+        .unwrap();
+        assert_eq!(ok[0].content_type, "image/png");
+        assert_eq!(ok[0].filename, "现场.png");
+        let fake = check_uploads(vec![Upload {
+            filename: "photo.jpg".into(),
+            bytes: b"MZ\x90\x00 not a photo".to_vec(),
+        }]);
+        assert!(matches!(fake, Err(Error::Invalid { .. })));
+        let big = check_uploads(vec![Upload {
+            filename: "a.pdf".into(),
+            bytes: [b"%PDF-".as_slice(), &vec![0; MAX_ATTACHMENT_BYTES]].concat(),
+        }]);
+        assert!(big.is_err());
+        assert!(check_uploads(vec![Upload::default()]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn similar_complaints_score_higher_than_different_ones() {
+        let a = "玉龙路口有人占道经营卖水果，堵住了人行道";
+        let b = "玉龙路口水果摊占道经营，人行道被堵";
+        let c = "小区门口垃圾桶满了没人清运";
+        assert!(similarity_permille(a, b) >= DEFAULT_DUPLICATE_THRESHOLD);
+        assert!(similarity_permille(a, c) < 100);
+        assert_eq!(similarity_permille(a, a), 1000);
+        assert_eq!(similarity_permille("", ""), 0);
+    }
+
+    #[test]
+    fn the_form_stamp_wants_a_person_and_the_same_visitor() {
+        let issued = 1_000_000_000_000;
+        let stamp = form_stamp("tok", issued);
+        let later = issued + 10_000_000;
+        assert!(check_human("tok", "", &issued.to_string(), &stamp, later).is_ok());
+        assert!(check_human("tok", "http://spam", &issued.to_string(), &stamp, later).is_err());
+        assert!(check_human("other", "", &issued.to_string(), &stamp, later).is_err());
+        assert!(check_human("tok", "", &issued.to_string(), &stamp, issued + 1_000_000).is_err());
+    }
+
+    #[test]
+    fn coordinates_are_kept_as_integers() {
+        let (lon, lat) = parse_coordinates("103.9231", "30.7812").unwrap().unwrap();
+        assert_eq!((lon, lat), (1_039_231_000, 307_812_000));
+        assert_eq!(format_e7(lon), "103.9231000");
+        assert!(parse_coordinates("", "").unwrap().is_none());
+        assert!(parse_coordinates("200", "30").is_err());
+        assert!(parse_coordinates("abc", "30").is_err());
+    }
+
+    #[test]
+    fn the_shipped_categories_are_valid_and_unique() {
+        let all = shipped_categories();
+        assert!(all.len() > 40);
+        let codes: BTreeSet<_> = all.iter().map(|c| c.code.clone()).collect();
+        assert_eq!(codes.len(), all.len());
+        for c in &all {
+            validate_category(c).unwrap_or_else(|e| panic!("{}: {e}", c.code));
+        }
+        let urgent = all.iter().find(|c| c.code == "0102").unwrap();
+        assert_eq!(
+            urgent.respond(Urgency::Urgent).unwrap().to_string(),
+            "2 个工作小时"
+        );
+    }
+
+    #[test]
+    fn a_citizen_must_leave_a_phone_but_a_grid_worker_need_not() {
+        assert!(check_text(Source::CitizenWeb, "有垃圾", "", "", "").is_err());
+        assert!(check_text(Source::GridWorker, "有垃圾", "", "", "").is_ok());
+        assert!(check_text(Source::Hotline, "  ", "", "", "13800138000").is_err());
+        assert!(check_text(Source::Hotline, "有垃圾", "", "", "abc").is_err());
+    }
+}

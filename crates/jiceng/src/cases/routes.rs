@@ -1,0 +1,1632 @@
+//! Case pages (staff and public) and the JSON API. Handlers parse, call the domain, render.
+
+use askama::Template;
+use axum::Json;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::model::{self, CategoryFields, Rating, Source, Upload, Urgency};
+use super::store::{CaseFilter, CaseListRow, Settings};
+use super::{Acted, CaseAction, CaseDetail, Created, NewCase, PublicView, Rated, Rater, Reporter};
+use crate::auth::Role;
+use crate::catalog;
+use crate::error::Error;
+use crate::ids::{CaseId, OrgId};
+use crate::orgs::model::Org;
+use crate::time::Timestamp;
+use crate::web::AppState;
+use crate::web::access::{Access, PRE_CSRF_COOKIE, Routes};
+use crate::web::error::{ApiResult, PageError, PageResult, form_status};
+use crate::web::extract::{FormBody, JsonBody, value};
+use crate::web::page::{
+    ApiCtx, Ctx, MaybeCtx, Pager, Shell, query_string, redirect_with, render_with_flash,
+};
+
+const VIEWERS: Access = Access::Roles(&[
+    Role::Dispatcher,
+    Role::TownshipLeader,
+    Role::TownshipOfficer,
+    Role::StationHead,
+    Role::DepartmentOfficer,
+    Role::GridWorker,
+]);
+const INTAKE: Access = Access::Roles(&[Role::Dispatcher, Role::TownshipOfficer, Role::GridWorker]);
+const ACTORS: Access = Access::Roles(&[
+    Role::Dispatcher,
+    Role::StationHead,
+    Role::TownshipOfficer,
+    Role::DepartmentOfficer,
+    Role::GridWorker,
+]);
+const DISPATCHER: Access = Access::Roles(&[Role::Dispatcher]);
+const CATEGORY_EDITORS: Access = Access::Roles(&[Role::EstablishmentOffice, Role::Dispatcher]);
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/cases", VIEWERS, list_page)
+        .get("/cases/export.csv", VIEWERS, export_csv)
+        .get("/cases/new", INTAKE, new_page)
+        .upload("/cases", INTAKE, intake_submit)
+        .upload("/cases/import", DISPATCHER, import_submit)
+        .get("/cases/categories", Access::SignedIn, categories_page)
+        .post("/cases/categories", CATEGORY_EDITORS, category_submit)
+        .post("/cases/settings", CATEGORY_EDITORS, settings_submit)
+        .get("/cases/attachments/{id}", VIEWERS, attachment)
+        .get("/cases/{id}", VIEWERS, detail_page)
+        .upload("/cases/{id}/act", ACTORS, act_submit)
+        .post("/cases/{id}/merge", DISPATCHER, merge_submit)
+        .post("/cases/{id}/rate", DISPATCHER, rate_submit)
+        .get("/public/cases/new", Access::Public, public_new)
+        .upload("/public/cases", Access::Public, public_submit)
+        .get("/public/cases/track", Access::Public, public_track)
+        .post("/public/cases/rate", Access::Public, public_rate)
+        .get("/api/v1/cases", VIEWERS, api_list)
+        .post("/api/v1/cases", INTAKE, api_intake)
+        .get("/api/v1/cases/categories", Access::SignedIn, api_categories)
+        .post(
+            "/api/v1/cases/categories",
+            CATEGORY_EDITORS,
+            api_add_category,
+        )
+        .put(
+            "/api/v1/cases/categories/{code}",
+            CATEGORY_EDITORS,
+            api_update_category,
+        )
+        .get("/api/v1/cases/{id}", VIEWERS, api_detail)
+        .post("/api/v1/cases/{id}/actions", ACTORS, api_act)
+        .post("/api/v1/cases/{id}/merge", DISPATCHER, api_merge)
+        .post("/api/v1/cases/{id}/rating", DISPATCHER, api_rate)
+        .post("/api/v1/public/cases", Access::Public, api_public_intake)
+        .get("/api/v1/public/cases/{code}", Access::Public, api_track)
+        .post(
+            "/api/v1/public/cases/{code}/rating",
+            Access::Public,
+            api_public_rate,
+        )
+}
+
+const PER_PAGE: u32 = 30;
+
+fn district_of(p: &crate::auth::Principal) -> OrgId {
+    catalog::district_of(&p.org)
+}
+
+/// Text fields and files of a multipart form.
+struct Parts {
+    fields: Vec<(String, String)>,
+    files: Vec<Upload>,
+}
+
+impl Parts {
+    fn get(&self, name: &str) -> &str {
+        value(&self.fields, name)
+    }
+}
+
+async fn read_parts(mp: Result<Multipart, MultipartRejection>) -> Result<Parts, Error> {
+    let mut mp =
+        mp.map_err(|_| Error::invalid("form", "请通过页面表单提交（multipart/form-data）"))?;
+    let mut parts = Parts {
+        fields: Vec::new(),
+        files: Vec::new(),
+    };
+    loop {
+        match mp.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or("").to_owned();
+                let filename = field.file_name().map(str::to_owned);
+                let data = field
+                    .bytes()
+                    .await
+                    .map_err(|_| Error::invalid("attachments", "上传的文件无法读取或过大"))?;
+                match filename {
+                    Some(f) if name == "attachments" || name == "file" => {
+                        parts.files.push(Upload {
+                            filename: f,
+                            bytes: data.to_vec(),
+                        })
+                    }
+                    _ => parts
+                        .fields
+                        .push((name, String::from_utf8_lossy(&data).into_owned())),
+                }
+            }
+            Ok(None) => return Ok(parts),
+            Err(_) => return Err(Error::invalid("form", "提交的内容无法读取")),
+        }
+    }
+}
+
+fn opt(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn new_case_from(parts: &Parts) -> Result<NewCase, Error> {
+    let source = match parts.get("source").trim() {
+        "" => None,
+        s => Some(Source::parse(s).ok_or_else(|| Error::invalid("source", "案件来源无效"))?),
+    };
+    let urgency = match parts.get("urgency").trim() {
+        "" => None,
+        s => Some(Urgency::parse(s).ok_or_else(|| Error::invalid("urgency", "紧急程度无效"))?),
+    };
+    let grid_id = match parts.get("grid_id").trim() {
+        "" => None,
+        s => Some(OrgId(
+            s.parse()
+                .map_err(|_| Error::invalid("grid", "请选择网格"))?,
+        )),
+    };
+    Ok(NewCase {
+        source,
+        township_code: opt(parts.get("township_code")),
+        grid_id,
+        category_code: parts.get("category").to_owned(),
+        urgency,
+        description: parts.get("description").to_owned(),
+        address: parts.get("address").to_owned(),
+        lon: parts.get("lon").to_owned(),
+        lat: parts.get("lat").to_owned(),
+        reporter_name: parts.get("reporter_name").to_owned(),
+        reporter_phone: parts.get("reporter_phone").to_owned(),
+        external_ref: opt(parts.get("external_ref")),
+        attachments: parts.files.clone(),
+        ..NewCase::default()
+    })
+}
+
+/// Keeps what the user typed when a form comes back with an error.
+#[derive(Default, Clone)]
+struct Typed {
+    source: String,
+    township_code: String,
+    grid_id: String,
+    category: String,
+    urgency: String,
+    description: String,
+    address: String,
+    lon: String,
+    lat: String,
+    reporter_name: String,
+    reporter_phone: String,
+}
+
+impl Typed {
+    fn from(parts: &Parts) -> Typed {
+        Typed {
+            source: parts.get("source").to_owned(),
+            township_code: parts.get("township_code").to_owned(),
+            grid_id: parts.get("grid_id").to_owned(),
+            category: parts.get("category").to_owned(),
+            urgency: parts.get("urgency").to_owned(),
+            description: parts.get("description").to_owned(),
+            address: parts.get("address").to_owned(),
+            lon: parts.get("lon").to_owned(),
+            lat: parts.get("lat").to_owned(),
+            reporter_name: parts.get("reporter_name").to_owned(),
+            reporter_phone: parts.get("reporter_phone").to_owned(),
+        }
+    }
+}
+
+fn with_status(mut resp: Response, status: StatusCode) -> Response {
+    *resp.status_mut() = status;
+    resp
+}
+
+// ---------- list and export ----------
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// Words in the description or address.
+    pub q: Option<String>,
+    /// Ticket state: pending, dispatched, handling, checking, closed, merged, dismissed.
+    pub status: Option<String>,
+    /// A category code (0102) or a major (01).
+    pub category: Option<String>,
+    pub source: Option<String>,
+    pub grid: Option<i64>,
+    /// `1` for overdue cases only.
+    pub overdue: Option<String>,
+    pub page: Option<u32>,
+}
+
+impl ListQuery {
+    fn filter(&self, limit: i64, offset: i64) -> CaseFilter {
+        CaseFilter {
+            q: self.q.clone(),
+            status: self.status.clone(),
+            category: self.category.clone(),
+            source: self.source.clone(),
+            grid: self.grid.map(OrgId),
+            overdue: self.overdue.as_deref() == Some("1"),
+            limit,
+            offset,
+        }
+    }
+
+    fn query(&self) -> String {
+        let grid = self.grid.map(|g| g.to_string());
+        query_string(&[
+            ("q", self.q.as_deref()),
+            ("status", self.status.as_deref()),
+            ("category", self.category.as_deref()),
+            ("source", self.source.as_deref()),
+            ("grid", grid.as_deref()),
+            ("overdue", self.overdue.as_deref()),
+        ])
+    }
+}
+
+pub struct Row {
+    pub r: CaseListRow,
+    pub number: String,
+    pub source_label: String,
+    pub state_label: String,
+    pub urgent: bool,
+}
+
+fn rows(state: &AppState, list: Vec<CaseListRow>) -> Vec<Row> {
+    list.into_iter()
+        .map(|r| Row {
+            number: super::number(r.id, r.created_at),
+            source_label: Source::parse(&r.source)
+                .map(|s| s.label().to_owned())
+                .unwrap_or_default(),
+            state_label: super::state_label(&state.processes, &r.state),
+            urgent: r.urgency == "urgent",
+            r,
+        })
+        .collect()
+}
+
+const STATES: &[(&str, &str)] = &[
+    ("pending", "待派遣"),
+    ("dispatched", "已派遣"),
+    ("handling", "处置中"),
+    ("checking", "待核查"),
+    ("closed", "已结案"),
+    ("merged", "已合并"),
+    ("dismissed", "不予立案"),
+];
+
+#[derive(Template)]
+#[template(path = "cases/list.html")]
+struct ListPage {
+    shell: Shell,
+    rows: Vec<Row>,
+    pager: Pager,
+    q: ListQuery,
+    query: String,
+    states: &'static [(&'static str, &'static str)],
+    sources: &'static [Source],
+    categories: Vec<CategoryFields>,
+    grids: Vec<Org>,
+    may_intake: bool,
+}
+
+impl ListPage {
+    /// Whether a filter holds this value, for `selected` in the filter form.
+    fn is(&self, current: &Option<String>, v: impl AsRef<str>) -> bool {
+        current.as_deref() == Some(v.as_ref())
+    }
+
+    fn is_grid(&self, id: impl std::borrow::Borrow<i64>) -> bool {
+        self.q.grid == Some(*id.borrow())
+    }
+}
+
+async fn township_grids(state: &AppState, p: &crate::auth::Principal) -> Result<Vec<Org>, Error> {
+    match &p.scope {
+        crate::auth::Scope::Township { township_id, .. } => {
+            let t = crate::orgs::get_visible(&state.db, p, *township_id).await?;
+            super::grids_of(&state.db, &t).await
+        }
+        crate::auth::Scope::District => Ok(Vec::new()),
+    }
+}
+
+async fn list_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let page = q.page.unwrap_or(1).max(1);
+    let f = q.filter(
+        i64::from(PER_PAGE),
+        i64::from(page - 1) * i64::from(PER_PAGE),
+    );
+    let list = super::list(&state.db, &ctx.principal, &f)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let categories = super::categories(&state.db, district_of(&ctx.principal))
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let grids = township_grids(&state, &ctx.principal)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    ctx.render(&ListPage {
+        shell: ctx.shell("案件"),
+        pager: Pager::new(page, PER_PAGE, list.total, q.query()),
+        rows: rows(&state, list.rows),
+        query: q.query(),
+        q,
+        states: STATES,
+        sources: Source::ALL,
+        categories,
+        grids,
+        may_intake: ctx.principal.has_any(&[
+            Role::Dispatcher,
+            Role::TownshipOfficer,
+            Role::GridWorker,
+        ]),
+    })
+}
+
+async fn export_csv(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let list = super::list(&state.db, &ctx.principal, &q.filter(100_000, 0))
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let header = [
+        "案件编号",
+        "受理时间",
+        "来源",
+        "类别",
+        "紧急程度",
+        "网格",
+        "地址",
+        "问题描述",
+        "当前环节",
+        "承办单位",
+        "办理时限",
+        "是否逾期",
+    ];
+    let data: Vec<Vec<String>> = rows(&state, list.rows)
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.number,
+                r.r.created_at.local(),
+                r.source_label,
+                r.r.category_name.unwrap_or(r.r.category_code),
+                if r.urgent { "紧急" } else { "一般" }.to_owned(),
+                r.r.grid_name.unwrap_or_default(),
+                r.r.address,
+                r.r.description,
+                r.state_label,
+                r.r.unit_name.unwrap_or_default(),
+                r.r.deadline.map(|d| d.local()).unwrap_or_default(),
+                if r.r.overdue { "是" } else { "否" }.to_owned(),
+            ]
+        })
+        .collect();
+    let bytes = catalog::io::write_csv(&header, &data);
+    let name =
+        percent_encoding::utf8_percent_encode("案件.csv", percent_encoding::NON_ALPHANUMERIC);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"cases.csv\"; filename*=UTF-8''{name}"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+// ---------- staff intake ----------
+
+#[derive(Template)]
+#[template(path = "cases/new.html")]
+struct NewPage {
+    shell: Shell,
+    township: Org,
+    grids: Vec<Org>,
+    categories: Vec<CategoryFields>,
+    sources: &'static [Source],
+    t: Typed,
+    error: Option<String>,
+    import_error: Vec<String>,
+    may_import: bool,
+    columns: String,
+}
+
+async fn render_new(
+    state: &AppState,
+    ctx: &Ctx,
+    t: Typed,
+    error: Option<Error>,
+    import_error: Vec<String>,
+) -> PageResult {
+    let p = &ctx.principal;
+    let township = match &p.scope {
+        crate::auth::Scope::Township { township_id, .. } => {
+            crate::orgs::get_visible(&state.db, p, *township_id)
+                .await
+                .map_err(|e| ctx.fail(e))?
+        }
+        crate::auth::Scope::District => {
+            return Err(ctx.fail(Error::forbidden("案件由镇（街道）受理")));
+        }
+    };
+    let grids = super::grids_of(&state.db, &township)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let categories = super::categories(&state.db, district_of(p))
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let mut t = t;
+    if t.grid_id.is_empty() && p.org.kind == crate::orgs::model::OrgKind::Grid {
+        t.grid_id = p.org.id.to_string();
+    }
+    let status = form_status(error.as_ref());
+    let resp = ctx.render(&NewPage {
+        shell: ctx.shell("受理案件"),
+        township,
+        grids,
+        categories: categories.into_iter().filter(|c| c.active).collect(),
+        sources: Source::STAFF,
+        t,
+        error: error.map(|e| e.to_string()),
+        import_error,
+        may_import: p.has(Role::Dispatcher),
+        columns: super::HOTLINE_COLUMNS.join(","),
+    })?;
+    Ok(with_status(resp, status))
+}
+
+async fn new_page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
+    render_new(&state, &ctx, Typed::default(), None, Vec::new()).await
+}
+
+fn created_message(c: &Created) -> String {
+    let mut m = format!("已受理，案件编号 {}，查询码 {}", c.number, c.receipt_code);
+    if !c.duplicates.is_empty() {
+        m.push_str(&format!(
+            "；发现 {} 件疑似重复案件，请调度员核实",
+            c.duplicates.len()
+        ));
+    }
+    m
+}
+
+async fn intake_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    mp: Result<Multipart, MultipartRejection>,
+) -> PageResult {
+    let parts = match read_parts(mp).await {
+        Ok(p) => p,
+        Err(e) => return render_new(&state, &ctx, Typed::default(), Some(e), Vec::new()).await,
+    };
+    let typed = Typed::from(&parts);
+    let result = match new_case_from(&parts) {
+        Ok(new) => {
+            super::intake(
+                &state.db,
+                &state.processes,
+                &ctx.actor,
+                Reporter::Staff(&ctx.principal),
+                new,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(c) => Ok(redirect_with(
+            &format!("/cases/{}", c.id),
+            &created_message(&c),
+        )),
+        Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+            render_new(&state, &ctx, typed, Some(e), Vec::new()).await
+        }
+        Err(e) => Err(ctx.fail(e)),
+    }
+}
+
+async fn import_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    mp: Result<Multipart, MultipartRejection>,
+) -> PageResult {
+    let parts = match read_parts(mp).await {
+        Ok(p) => p,
+        Err(e) => return render_new(&state, &ctx, Typed::default(), Some(e), Vec::new()).await,
+    };
+    let Some(file) = parts.files.first().filter(|f| !f.bytes.is_empty()) else {
+        let e = Error::invalid("file", "请选择 12345 工单导出文件（.csv 或 .xlsx）");
+        return render_new(&state, &ctx, Typed::default(), Some(e), Vec::new()).await;
+    };
+    match super::import_hotline(
+        &state.db,
+        &state.processes,
+        &ctx.principal,
+        &ctx.actor,
+        &file.bytes,
+    )
+    .await
+    {
+        Ok(created) => {
+            let dups = created.iter().filter(|c| !c.duplicates.is_empty()).count();
+            Ok(redirect_with(
+                "/cases?source=hotline",
+                &format!(
+                    "已导入 12345 工单 {} 件{}",
+                    created.len(),
+                    if dups > 0 {
+                        format!("，其中 {dups} 件疑似重复")
+                    } else {
+                        String::new()
+                    }
+                ),
+            ))
+        }
+        Err(Error::Invalid { message, .. }) => {
+            let mut lines = message.lines().map(str::to_owned);
+            let first = lines.next().unwrap_or_default();
+            render_new(
+                &state,
+                &ctx,
+                Typed::default(),
+                Some(Error::invalid("file", first)),
+                lines.collect(),
+            )
+            .await
+        }
+        Err(e @ Error::Conflict(_)) => {
+            render_new(&state, &ctx, Typed::default(), Some(e), Vec::new()).await
+        }
+        Err(e) => Err(ctx.fail(e)),
+    }
+}
+
+// ---------- detail and actions ----------
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DetailQuery {
+    /// `contact` shows the reporter's name and phone in full (dispatcher and township leader
+    /// only; audited).
+    reveal: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "cases/detail.html")]
+struct DetailPage {
+    shell: Shell,
+    d: CaseDetail,
+    error: Option<String>,
+    key: String,
+}
+
+impl DetailPage {
+    fn attachments_of(&self, ticket: Option<i64>) -> Vec<&super::store::AttachmentMeta> {
+        self.d
+            .attachments
+            .iter()
+            .filter(|a| a.ticket_id.map(|t| t.0) == ticket)
+            .collect()
+    }
+
+    fn evidence_of(
+        &self,
+        ticket: impl std::borrow::Borrow<i64>,
+    ) -> Vec<&super::store::AttachmentMeta> {
+        self.attachments_of(Some(*ticket.borrow()))
+    }
+
+    fn rating_label(&self, r: &str) -> &'static str {
+        Rating::parse(r).map(|r| r.label()).unwrap_or("")
+    }
+}
+
+async fn render_detail(
+    state: &AppState,
+    ctx: &Ctx,
+    id: CaseId,
+    reveal: bool,
+    error: Option<Error>,
+) -> PageResult {
+    let d = super::detail(
+        &state.db,
+        &state.processes,
+        &ctx.principal,
+        &ctx.actor,
+        id,
+        reveal,
+    )
+    .await
+    .map_err(|e| ctx.fail(e))?;
+    let status = form_status(error.as_ref());
+    let title = format!("案件 {}", d.case.number);
+    let resp = ctx.render(&DetailPage {
+        shell: ctx.shell(&title),
+        d,
+        error: error.map(|e| e.to_string()),
+        key: crate::auth::random_token(),
+    })?;
+    Ok(with_status(resp, status))
+}
+
+async fn detail_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    Query(q): Query<DetailQuery>,
+) -> PageResult {
+    render_detail(
+        &state,
+        &ctx,
+        CaseId(id),
+        q.reveal.as_deref() == Some("contact"),
+        None,
+    )
+    .await
+}
+
+fn action_from(parts: &Parts) -> Result<CaseAction, Error> {
+    let expected_version = match parts.get("expected_version").trim() {
+        "" => None,
+        v => Some(
+            v.parse()
+                .map_err(|_| Error::invalid("expected_version", "页面已过期，请刷新后重试"))?,
+        ),
+    };
+    let unit = match parts.get("unit").trim() {
+        "" => None,
+        v => Some(OrgId(
+            v.parse()
+                .map_err(|_| Error::invalid("unit", "请选择承办单位"))?,
+        )),
+    };
+    Ok(CaseAction {
+        action: parts.get("action").trim().to_owned(),
+        expected_version,
+        comment: opt(parts.get("comment")),
+        unit,
+        item_code: opt(parts.get("item")),
+        attachments: parts.files.clone(),
+        idempotency_key: opt(parts.get("idempotency_key")),
+    })
+}
+
+fn refusable(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Invalid { .. } | Error::Conflict(_) | Error::Forbidden(_)
+    )
+}
+
+async fn act_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    mp: Result<Multipart, MultipartRejection>,
+) -> PageResult {
+    let id = CaseId(id);
+    let result = match read_parts(mp).await.and_then(|p| action_from(&p)) {
+        Ok(a) => {
+            super::act(
+                &state.db,
+                &state.processes,
+                &ctx.principal,
+                &ctx.actor,
+                id,
+                a,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(a) if a.replayed => Ok(redirect_with(
+            &format!("/cases/{id}"),
+            "该操作已提交过，未重复办理",
+        )),
+        Ok(a) => Ok(redirect_with(
+            &format!("/cases/{id}"),
+            &match a.unit_name {
+                Some(u) => format!("已派遣至{u}"),
+                None => format!("已办理，当前环节：{}", a.state_label),
+            },
+        )),
+        Err(e) if refusable(&e) => render_detail(&state, &ctx, id, false, Some(e)).await,
+        Err(e) => Err(ctx.fail(e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct MergeForm {
+    #[serde(default)]
+    into: String,
+}
+
+async fn merge_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    FormBody(f): FormBody<MergeForm>,
+) -> PageResult {
+    let id = CaseId(id);
+    let result = match f.into.trim().parse::<i64>() {
+        Ok(into) => super::merge(
+            &state.db,
+            &state.processes,
+            &ctx.principal,
+            &ctx.actor,
+            id,
+            CaseId(into),
+        )
+        .await
+        .map(|()| into),
+        Err(_) => Err(Error::invalid("into", "请选择要合并到的原案件")),
+    };
+    match result {
+        Ok(into) => Ok(redirect_with(
+            &format!("/cases/{into}"),
+            "已合并，重复案件的反映人将随本案件获知办理结果",
+        )),
+        Err(e) if refusable(&e) => render_detail(&state, &ctx, id, false, Some(e)).await,
+        Err(e) => Err(ctx.fail(e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct RateForm {
+    #[serde(default)]
+    rating: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    code: String,
+}
+
+fn parse_rating(s: &str) -> Result<Rating, Error> {
+    Rating::parse(s.trim()).ok_or_else(|| Error::invalid("rating", "请选择满意、基本满意或不满意"))
+}
+
+async fn rate_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    FormBody(f): FormBody<RateForm>,
+) -> PageResult {
+    let id = CaseId(id);
+    let result = match parse_rating(&f.rating) {
+        Ok(r) => {
+            super::rate(
+                &state.db,
+                &state.processes,
+                &ctx.actor,
+                Rater::Staff {
+                    principal: &ctx.principal,
+                    case: id,
+                },
+                r,
+                &f.comment,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(r) => Ok(redirect_with(&format!("/cases/{id}"), &r.message)),
+        Err(e) if refusable(&e) => render_detail(&state, &ctx, id, false, Some(e)).await,
+        Err(e) => Err(ctx.fail(e)),
+    }
+}
+
+async fn attachment(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
+    let (meta, data) = super::attachment(&state.db, &ctx.principal, id)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let name =
+        percent_encoding::utf8_percent_encode(&meta.filename, percent_encoding::NON_ALPHANUMERIC);
+    // Served as a download with its sniffed type: never rendered inline as HTML.
+    Ok((
+        [
+            (header::CONTENT_TYPE, meta.content_type.clone()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"attachment\"; filename*=UTF-8''{name}"),
+            ),
+        ],
+        data,
+    )
+        .into_response())
+}
+
+// ---------- categories ----------
+
+#[derive(Template)]
+#[template(path = "cases/categories.html")]
+struct CategoriesPage {
+    shell: Shell,
+    categories: Vec<CategoryFields>,
+    settings: Settings,
+    may_edit: bool,
+    error: Option<String>,
+}
+
+async fn render_categories(state: &AppState, ctx: &Ctx, error: Option<Error>) -> PageResult {
+    let district = district_of(&ctx.principal);
+    let categories = super::categories(&state.db, district)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let settings = super::settings(&state.db, district)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let status = form_status(error.as_ref());
+    let resp = ctx.render(&CategoriesPage {
+        shell: ctx.shell("事件类别"),
+        categories,
+        settings,
+        may_edit: super::may_edit_categories(&ctx.principal),
+        error: error.map(|e| e.to_string()),
+    })?;
+    Ok(with_status(resp, status))
+}
+
+async fn categories_page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
+    render_categories(&state, &ctx, None).await
+}
+
+#[derive(Deserialize)]
+struct CategoryForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    major: String,
+    #[serde(default)]
+    minor: String,
+    #[serde(default)]
+    respond_normal: String,
+    #[serde(default)]
+    respond_urgent: String,
+    #[serde(default)]
+    handle_normal: String,
+    #[serde(default)]
+    handle_urgent: String,
+    #[serde(default)]
+    department_code: String,
+    #[serde(default)]
+    duty_item_code: String,
+    /// `on` when ticked; absent means the category is withdrawn from intake.
+    #[serde(default)]
+    active: String,
+    /// `new` to add, anything else to change.
+    #[serde(default)]
+    mode: String,
+}
+
+async fn category_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    FormBody(f): FormBody<CategoryForm>,
+) -> PageResult {
+    let fields = CategoryFields {
+        code: f.code,
+        major: f.major,
+        minor: f.minor,
+        respond_normal: f.respond_normal,
+        respond_urgent: f.respond_urgent,
+        handle_normal: f.handle_normal,
+        handle_urgent: f.handle_urgent,
+        department_code: f.department_code,
+        duty_item_code: f.duty_item_code,
+        active: !f.active.is_empty(),
+    };
+    let code = fields.code.clone();
+    match super::save_category(
+        &state.db,
+        &ctx.principal,
+        &ctx.actor,
+        fields,
+        f.mode == "new",
+    )
+    .await
+    {
+        Ok(()) => Ok(redirect_with(
+            "/cases/categories",
+            &format!("事件类别 {} 已保存", code.trim()),
+        )),
+        Err(e) if refusable(&e) || matches!(e, Error::NotFound(_)) => {
+            render_categories(&state, &ctx, Some(e)).await
+        }
+        Err(e) => Err(ctx.fail(e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    #[serde(default)]
+    duplicate_window_hours: String,
+    #[serde(default)]
+    duplicate_threshold_permille: String,
+}
+
+async fn settings_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    FormBody(f): FormBody<SettingsForm>,
+) -> PageResult {
+    let parsed = match (
+        f.duplicate_window_hours.trim().parse(),
+        f.duplicate_threshold_permille.trim().parse(),
+    ) {
+        (Ok(w), Ok(t)) => Ok(Settings {
+            duplicate_window_hours: w,
+            duplicate_threshold_permille: t,
+        }),
+        _ => Err(Error::invalid(
+            "duplicate_window_hours",
+            "请填写整数的时间窗口（小时）和相似度阈值（千分比）",
+        )),
+    };
+    let result = match parsed {
+        Ok(s) => super::save_settings(&state.db, &ctx.principal, &ctx.actor, s).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(redirect_with("/cases/categories", "重复案件识别设置已保存")),
+        Err(e) if refusable(&e) => render_categories(&state, &ctx, Some(e)).await,
+        Err(e) => Err(ctx.fail(e)),
+    }
+}
+
+// ---------- public pages ----------
+
+/// The visitor's token for the public forms: the session's when signed in, else the
+/// pre-sign-in one (created here if the browser has none yet).
+fn public_token(ctx: &MaybeCtx) -> (String, bool) {
+    match (&ctx.principal, &ctx.pre_csrf) {
+        (Some(p), _) => (p.csrf_token.clone(), false),
+        (None, Some(t)) if !t.is_empty() => (t.clone(), false),
+        _ => (crate::auth::random_token(), true),
+    }
+}
+
+fn public_shell(ctx: &MaybeCtx, title: &str) -> Shell {
+    match &ctx.principal {
+        Some(p) => Shell::for_principal(title, p, ctx.flash.clone()),
+        None => Shell {
+            flash: ctx.flash.clone(),
+            ..Shell::anonymous(title)
+        },
+    }
+}
+
+fn set_token_cookie(state: &AppState, resp: &mut Response, token: &str) {
+    let secure = if state.config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{PRE_CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"
+    )) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+#[derive(Template)]
+#[template(path = "cases/public_new.html")]
+struct PublicNewPage {
+    shell: Shell,
+    townships: Vec<Org>,
+    categories: Vec<CategoryFields>,
+    token: String,
+    issued: i64,
+    stamp: String,
+    t: Typed,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "cases/public_done.html")]
+struct PublicDonePage {
+    shell: Shell,
+    c: Created,
+}
+
+async fn render_public_new(
+    state: &AppState,
+    ctx: &MaybeCtx,
+    t: Typed,
+    error: Option<Error>,
+) -> PageResult {
+    let townships = super::public_townships(&state.db).await?;
+    let categories = match townships.first() {
+        Some(t) => super::categories(&state.db, catalog::district_of(t)).await?,
+        None => Vec::new(),
+    };
+    let (token, fresh) = public_token(ctx);
+    let issued = Timestamp::now().as_micros();
+    let status = form_status(error.as_ref());
+    let mut resp = render_with_flash(
+        &PublicNewPage {
+            shell: public_shell(ctx, "反映问题"),
+            townships,
+            categories: categories.into_iter().filter(|c| c.active).collect(),
+            stamp: model::form_stamp(&token, issued),
+            token: token.clone(),
+            issued,
+            t,
+            error: error.map(|e| e.to_string()),
+        },
+        ctx.flash.is_some(),
+    )?;
+    if fresh {
+        set_token_cookie(state, &mut resp, &token);
+    }
+    Ok(with_status(resp, status))
+}
+
+async fn public_new(State(state): State<AppState>, ctx: MaybeCtx) -> PageResult {
+    render_public_new(&state, &ctx, Typed::default(), None).await
+}
+
+async fn public_submit(
+    State(state): State<AppState>,
+    ctx: MaybeCtx,
+    mp: Result<Multipart, MultipartRejection>,
+) -> PageResult {
+    let parts = match read_parts(mp).await {
+        Ok(p) => p,
+        Err(e) => return render_public_new(&state, &ctx, Typed::default(), Some(e)).await,
+    };
+    let typed = Typed::from(&parts);
+    let (token, _) = public_token(&ctx);
+    let result = async {
+        model::check_human(
+            &token,
+            parts.get("website"),
+            parts.get("issued"),
+            parts.get("stamp"),
+            Timestamp::now().as_micros(),
+        )?;
+        let new = NewCase {
+            source: None,
+            ..new_case_from(&parts)?
+        };
+        super::intake(
+            &state.db,
+            &state.processes,
+            &ctx.actor,
+            Reporter::Public(Source::CitizenWeb),
+            new,
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(c) => render_with_flash(
+            &PublicDonePage {
+                shell: public_shell(&ctx, "已收到您反映的问题"),
+                c,
+            },
+            false,
+        ),
+        Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+            render_public_new(&state, &ctx, typed, Some(e)).await
+        }
+        Err(e) => Err(PageError(e, None)),
+    }
+}
+
+#[derive(Deserialize)]
+struct TrackQuery {
+    code: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "cases/public_track.html")]
+struct TrackPage {
+    shell: Shell,
+    code: String,
+    v: Option<PublicView>,
+    token: String,
+    error: Option<String>,
+}
+
+async fn render_track(
+    state: &AppState,
+    ctx: &MaybeCtx,
+    code: &str,
+    error: Option<Error>,
+) -> PageResult {
+    let (v, error) = if code.trim().is_empty() {
+        (None, error)
+    } else {
+        match super::track(&state.db, &state.processes, code).await {
+            Ok(v) => (Some(v), error),
+            Err(e @ Error::NotFound(_)) => (None, Some(e)),
+            Err(e) => return Err(PageError(e, None)),
+        }
+    };
+    let (token, fresh) = public_token(ctx);
+    let status = form_status(error.as_ref());
+    let mut resp = render_with_flash(
+        &TrackPage {
+            shell: public_shell(ctx, "办理进度查询"),
+            code: code.trim().to_owned(),
+            v,
+            token: token.clone(),
+            error: error.map(|e| e.to_string()),
+        },
+        ctx.flash.is_some(),
+    )?;
+    if fresh {
+        set_token_cookie(state, &mut resp, &token);
+    }
+    Ok(with_status(resp, status))
+}
+
+async fn public_track(
+    State(state): State<AppState>,
+    ctx: MaybeCtx,
+    Query(q): Query<TrackQuery>,
+) -> PageResult {
+    render_track(&state, &ctx, q.code.as_deref().unwrap_or(""), None).await
+}
+
+async fn public_rate(
+    State(state): State<AppState>,
+    ctx: MaybeCtx,
+    FormBody(f): FormBody<RateForm>,
+) -> PageResult {
+    let result = match parse_rating(&f.rating) {
+        Ok(r) => {
+            super::rate(
+                &state.db,
+                &state.processes,
+                &ctx.actor,
+                Rater::Reporter {
+                    receipt_code: &f.code,
+                },
+                r,
+                &f.comment,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(r) => {
+            let code = percent_encoding::utf8_percent_encode(
+                f.code.trim(),
+                percent_encoding::NON_ALPHANUMERIC,
+            );
+            Ok(redirect_with(
+                &format!("/public/cases/track?code={code}"),
+                &r.message,
+            ))
+        }
+        Err(e @ (Error::Invalid { .. } | Error::Conflict(_) | Error::NotFound(_))) => {
+            render_track(&state, &ctx, &f.code, Some(e)).await
+        }
+        Err(e) => Err(PageError(e, None)),
+    }
+}
+
+// ---------- JSON API ----------
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CaseListBody {
+    pub items: Vec<CaseListRow>,
+    pub total: i64,
+}
+
+/// Cases I may see (my township's, my unit's, my grids'), newest first, with filters.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "案件", params(ListQuery),
+    responses((status = 200, body = CaseListBody)))]
+pub async fn api_list(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<CaseListBody>> {
+    let page = q.page.unwrap_or(1).max(1);
+    let list = super::list(
+        &state.db,
+        &ctx.principal,
+        &q.filter(
+            i64::from(PER_PAGE),
+            i64::from(page - 1) * i64::from(PER_PAGE),
+        ),
+    )
+    .await?;
+    Ok(Json(CaseListBody {
+        items: list.rows,
+        total: list.total,
+    }))
+}
+
+/// An attachment in a JSON body.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct AttachmentIn {
+    pub filename: String,
+    /// The file's bytes, base64 (standard alphabet).
+    pub content_base64: String,
+}
+
+/// A case reported through the API.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct CaseIn {
+    /// grid_worker, patrol, hotline or platform (staff); ignored on the public API.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The township's 12-digit division code (staff: default their own township).
+    #[serde(default)]
+    pub township_code: Option<String>,
+    #[serde(default)]
+    pub grid_id: Option<i64>,
+    #[serde(default)]
+    pub category: String,
+    /// normal or urgent.
+    #[serde(default)]
+    pub urgency: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub address: String,
+    /// Decimal degrees, as text or number.
+    #[serde(default)]
+    pub lon: Option<serde_json::Value>,
+    #[serde(default)]
+    pub lat: Option<serde_json::Value>,
+    #[serde(default)]
+    pub reporter_name: String,
+    #[serde(default)]
+    pub reporter_phone: String,
+    /// The sending system's own number (a hotline ticket number).
+    #[serde(default)]
+    pub external_ref: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentIn>,
+}
+
+fn coordinate(v: &Option<serde_json::Value>) -> String {
+    match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+impl CaseIn {
+    fn into_new(self) -> Result<NewCase, Error> {
+        let source = match self.source.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => {
+                Some(Source::parse(s).ok_or_else(|| Error::invalid("source", "案件来源无效"))?)
+            }
+        };
+        let urgency = match self.urgency.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => Some(
+                Urgency::parse(s)
+                    .ok_or_else(|| Error::invalid("urgency", "紧急程度应为 normal 或 urgent"))?,
+            ),
+        };
+        let mut attachments = Vec::new();
+        for a in &self.attachments {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(a.content_base64.trim())
+                .map_err(|_| {
+                    Error::invalid(
+                        "attachments",
+                        format!("附件「{}」不是有效的 base64", a.filename),
+                    )
+                })?;
+            attachments.push(Upload {
+                filename: a.filename.clone(),
+                bytes,
+            });
+        }
+        Ok(NewCase {
+            source,
+            township_code: self.township_code.clone(),
+            grid_id: self.grid_id.map(OrgId),
+            category_code: self.category.clone(),
+            urgency,
+            description: self.description.clone(),
+            address: self.address.clone(),
+            lon: coordinate(&self.lon),
+            lat: coordinate(&self.lat),
+            reporter_name: self.reporter_name.clone(),
+            reporter_phone: self.reporter_phone.clone(),
+            external_ref: self.external_ref.clone(),
+            attachments,
+            ..NewCase::default()
+        })
+    }
+}
+
+/// Takes in a case (staff, or the 12345 hotline's system with a dispatcher's account).
+#[utoipa::path(post, path = "/api/v1/cases", tag = "案件", request_body = CaseIn,
+    responses((status = 201, body = Created), (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn api_intake(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    JsonBody(body): JsonBody<CaseIn>,
+) -> ApiResult<(StatusCode, Json<Created>)> {
+    let c = super::intake(
+        &state.db,
+        &state.processes,
+        &ctx.actor,
+        Reporter::Staff(&ctx.principal),
+        body.into_new()?,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// A case with its tickets, timeline, attachments, duplicates and the actions I may take.
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "案件", params(("id" = i64, Path), DetailQuery),
+    responses((status = 200, body = CaseDetail), (status = 403, body = crate::web::error::ErrorBody),
+              (status = 404, body = crate::web::error::ErrorBody)))]
+pub async fn api_detail(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    Path(id): Path<i64>,
+    Query(q): Query<DetailQuery>,
+) -> ApiResult<Json<CaseDetail>> {
+    Ok(Json(
+        super::detail(
+            &state.db,
+            &state.processes,
+            &ctx.principal,
+            &ctx.actor,
+            CaseId(id),
+            q.reveal.as_deref() == Some("contact"),
+        )
+        .await?,
+    ))
+}
+
+/// An action on a case's current ticket.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct ActionIn {
+    /// dispatch, return, accept, report, close, rework, dismiss.
+    pub action: String,
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// dispatch: the station's or township's organisation id.
+    #[serde(default)]
+    pub unit_id: Option<i64>,
+    /// dispatch: the duty item's code on the township's list.
+    #[serde(default)]
+    pub item_code: Option<String>,
+    /// report: evidence.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentIn>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Takes an action. 403 when my role or unit may not, 409 when the ticket moved on or a unit
+/// returns twice, 422 naming a missing reason or an item not on the township's list.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "案件", params(("id" = i64, Path)),
+    request_body = ActionIn,
+    responses((status = 200, body = Acted), (status = 403, body = crate::web::error::ErrorBody),
+              (status = 409, body = crate::web::error::ErrorBody), (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn api_act(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<ActionIn>,
+) -> ApiResult<Json<Acted>> {
+    let files = CaseIn {
+        attachments: b.attachments.clone(),
+        ..CaseIn::default()
+    }
+    .into_new()?
+    .attachments;
+    let a = CaseAction {
+        action: b.action,
+        expected_version: b.expected_version,
+        comment: b.comment,
+        unit: b.unit_id.map(OrgId),
+        item_code: b.item_code,
+        attachments: files,
+        idempotency_key: b.idempotency_key,
+    };
+    Ok(Json(
+        super::act(
+            &state.db,
+            &state.processes,
+            &ctx.principal,
+            &ctx.actor,
+            CaseId(id),
+            a,
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct MergeIn {
+    /// The original case this one duplicates.
+    pub into: i64,
+}
+
+/// Merges this case (a duplicate waiting for dispatch) into the original.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/merge", tag = "案件", params(("id" = i64, Path)),
+    request_body = MergeIn, responses((status = 204), (status = 409, body = crate::web::error::ErrorBody)))]
+pub async fn api_merge(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<MergeIn>,
+) -> ApiResult<StatusCode> {
+    super::merge(
+        &state.db,
+        &state.processes,
+        &ctx.principal,
+        &ctx.actor,
+        CaseId(id),
+        CaseId(b.into),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct RatingIn {
+    /// satisfied, basic or dissatisfied.
+    pub rating: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Rates the closed case on behalf of its reporter (revisit by phone).
+#[utoipa::path(post, path = "/api/v1/cases/{id}/rating", tag = "案件", params(("id" = i64, Path)),
+    request_body = RatingIn, responses((status = 200, body = Rated), (status = 409, body = crate::web::error::ErrorBody)))]
+pub async fn api_rate(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<RatingIn>,
+) -> ApiResult<Json<Rated>> {
+    Ok(Json(
+        super::rate(
+            &state.db,
+            &state.processes,
+            &ctx.actor,
+            Rater::Staff {
+                principal: &ctx.principal,
+                case: CaseId(id),
+            },
+            parse_rating(&b.rating)?,
+            &b.comment,
+        )
+        .await?,
+    ))
+}
+
+/// The district's event categories with their time limits and default routing.
+#[utoipa::path(get, path = "/api/v1/cases/categories", tag = "案件",
+    responses((status = 200, body = Vec<CategoryFields>)))]
+pub async fn api_categories(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+) -> ApiResult<Json<Vec<CategoryFields>>> {
+    Ok(Json(
+        super::categories(&state.db, district_of(&ctx.principal)).await?,
+    ))
+}
+
+/// Adds a category (409 if the code exists).
+#[utoipa::path(post, path = "/api/v1/cases/categories", tag = "案件", request_body = CategoryFields,
+    responses((status = 201), (status = 409, body = crate::web::error::ErrorBody), (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn api_add_category(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    JsonBody(f): JsonBody<CategoryFields>,
+) -> ApiResult<StatusCode> {
+    super::save_category(&state.db, &ctx.principal, &ctx.actor, f, true).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Changes a category (the code in the path wins over the body's).
+#[utoipa::path(put, path = "/api/v1/cases/categories/{code}", tag = "案件", params(("code" = String, Path)),
+    request_body = CategoryFields,
+    responses((status = 204), (status = 404, body = crate::web::error::ErrorBody), (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn api_update_category(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    Path(code): Path<String>,
+    JsonBody(mut f): JsonBody<serde_json::Value>,
+) -> ApiResult<StatusCode> {
+    if let serde_json::Value::Object(m) = &mut f {
+        m.insert("code".to_owned(), serde_json::Value::String(code.clone()));
+    }
+    let mut f: CategoryFields = serde_json::from_value(f)
+        .map_err(|e| Error::invalid("body", format!("JSON 字段缺失或类型不符：{e}")))?;
+    f.code = code;
+    super::save_category(&state.db, &ctx.principal, &ctx.actor, f, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A citizen reports a problem (no sign-in). Answers the receipt code to follow it with.
+#[utoipa::path(post, path = "/api/v1/public/cases", tag = "公众", request_body = CaseIn,
+    responses((status = 201, body = PublicCreated), (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn api_public_intake(
+    State(state): State<AppState>,
+    ctx: MaybeCtx,
+    JsonBody(body): JsonBody<CaseIn>,
+) -> ApiResult<(StatusCode, Json<PublicCreated>)> {
+    let c = super::intake(
+        &state.db,
+        &state.processes,
+        &ctx.actor,
+        Reporter::Public(Source::CitizenApi),
+        body.into_new()?,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PublicCreated {
+            number: c.number,
+            receipt_code: c.receipt_code,
+        }),
+    ))
+}
+
+/// What the public API answers: no internal ids, no other cases.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublicCreated {
+    pub number: String,
+    pub receipt_code: String,
+}
+
+/// Progress of a case by its receipt code: what happened, who handles it, when it is due.
+#[utoipa::path(get, path = "/api/v1/public/cases/{code}", tag = "公众", params(("code" = String, Path)),
+    responses((status = 200, body = PublicView), (status = 404, body = crate::web::error::ErrorBody)))]
+pub async fn api_track(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Json<PublicView>> {
+    Ok(Json(
+        super::track(&state.db, &state.processes, &code).await?,
+    ))
+}
+
+/// The reporter rates the outcome; 不满意 reopens the case once.
+#[utoipa::path(post, path = "/api/v1/public/cases/{code}/rating", tag = "公众", params(("code" = String, Path)),
+    request_body = RatingIn,
+    responses((status = 200, body = Rated), (status = 404, body = crate::web::error::ErrorBody),
+              (status = 409, body = crate::web::error::ErrorBody)))]
+pub async fn api_public_rate(
+    State(state): State<AppState>,
+    ctx: MaybeCtx,
+    Path(code): Path<String>,
+    JsonBody(b): JsonBody<RatingIn>,
+) -> ApiResult<Json<Rated>> {
+    Ok(Json(
+        super::rate(
+            &state.db,
+            &state.processes,
+            &ctx.actor,
+            Rater::Reporter {
+                receipt_code: &code,
+            },
+            parse_rating(&b.rating)?,
+            &b.comment,
+        )
+        .await?,
+    ))
+}

@@ -1,0 +1,634 @@
+//! All SQL of the cases context. Lists read the state of each case's current ticket from the
+//! workflow's table (`wf_instances`), so a case's status is never a second copy that could
+//! drift from its ticket.
+
+use super::model::CategoryFields;
+use crate::db::{Conn, DbResult, escape_like};
+use crate::ids::{CaseId, InstanceId, OrgId, TicketId, UserId};
+use crate::on_conn;
+use crate::time::Timestamp;
+
+// ---------- categories and settings ----------
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct CategoryRow {
+    code: String,
+    major: String,
+    minor: String,
+    respond_normal: String,
+    respond_urgent: String,
+    handle_normal: String,
+    handle_urgent: String,
+    department_code: Option<String>,
+    duty_item_code: Option<String>,
+    active: bool,
+}
+
+impl From<CategoryRow> for CategoryFields {
+    fn from(r: CategoryRow) -> Self {
+        CategoryFields {
+            code: r.code,
+            major: r.major,
+            minor: r.minor,
+            respond_normal: r.respond_normal,
+            respond_urgent: r.respond_urgent,
+            handle_normal: r.handle_normal,
+            handle_urgent: r.handle_urgent,
+            department_code: r.department_code.unwrap_or_default(),
+            duty_item_code: r.duty_item_code.unwrap_or_default(),
+            active: r.active,
+        }
+    }
+}
+
+const CATEGORY_COLUMNS: &str = "code, major, minor, respond_normal, respond_urgent, handle_normal, \
+    handle_urgent, department_code, duty_item_code, active";
+
+pub async fn count_categories(conn: &mut Conn<'_>, district: OrgId) -> DbResult<i64> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM case_categories WHERE district_id = $1"
+    ).bind(district).fetch_one(&mut *c).await?))
+}
+
+pub async fn categories(conn: &mut Conn<'_>, district: OrgId) -> DbResult<Vec<CategoryFields>> {
+    let sql = format!(
+        "SELECT {CATEGORY_COLUMNS} FROM case_categories WHERE district_id = $1 ORDER BY code"
+    );
+    let rows: Vec<CategoryRow> =
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(district).fetch_all(&mut *c).await?);
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn category(
+    conn: &mut Conn<'_>,
+    district: OrgId,
+    code: &str,
+) -> DbResult<Option<CategoryFields>> {
+    let sql = format!(
+        "SELECT {CATEGORY_COLUMNS} FROM case_categories WHERE district_id = $1 AND code = $2"
+    );
+    let row: Option<CategoryRow> = on_conn!(conn, c => sqlx::query_as(&sql)
+        .bind(district).bind(code).fetch_optional(&mut *c).await?);
+    Ok(row.map(Into::into))
+}
+
+/// Inserts or replaces a category; `insert_only` leaves an existing code alone (seeding).
+pub async fn upsert_category(
+    conn: &mut Conn<'_>,
+    district: OrgId,
+    f: &CategoryFields,
+    by: &str,
+    insert_only: bool,
+) -> DbResult<u64> {
+    let conflict = if insert_only {
+        "DO NOTHING"
+    } else {
+        "DO UPDATE SET major = $3, minor = $4, respond_normal = $5, respond_urgent = $6,
+            handle_normal = $7, handle_urgent = $8, department_code = $9, duty_item_code = $10,
+            active = $11, updated_at = $12, updated_by = $13"
+    };
+    let sql = format!(
+        "INSERT INTO case_categories (district_id, code, major, minor, respond_normal,
+            respond_urgent, handle_normal, handle_urgent, department_code, duty_item_code, active,
+            updated_at, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (district_id, code) {conflict}"
+    );
+    let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    Ok(on_conn!(conn, c => sqlx::query(&sql)
+        .bind(district).bind(&f.code).bind(&f.major).bind(&f.minor).bind(&f.respond_normal)
+        .bind(&f.respond_urgent).bind(&f.handle_normal).bind(&f.handle_urgent)
+        .bind(none_if_empty(&f.department_code)).bind(none_if_empty(&f.duty_item_code))
+        .bind(f.active).bind(Timestamp::now()).bind(by)
+        .execute(&mut *c).await?.rows_affected()))
+}
+
+#[derive(Debug, Clone, Copy, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Settings {
+    pub duplicate_window_hours: i64,
+    pub duplicate_threshold_permille: i64,
+}
+
+pub async fn settings(conn: &mut Conn<'_>, district: OrgId) -> DbResult<Option<Settings>> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT duplicate_window_hours, duplicate_threshold_permille FROM case_settings
+         WHERE district_id = $1"
+    ).bind(district).fetch_optional(&mut *c).await?))
+}
+
+pub async fn set_settings(
+    conn: &mut Conn<'_>,
+    district: OrgId,
+    s: &Settings,
+    by: &str,
+) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "INSERT INTO case_settings (district_id, duplicate_window_hours,
+            duplicate_threshold_permille, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (district_id) DO UPDATE SET duplicate_window_hours = $2,
+            duplicate_threshold_permille = $3, updated_at = $4, updated_by = $5"
+    ).bind(district).bind(s.duplicate_window_hours).bind(s.duplicate_threshold_permille)
+    .bind(Timestamp::now()).bind(by).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+// ---------- cases ----------
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct CaseRow {
+    pub id: CaseId,
+    pub district_id: OrgId,
+    pub township_id: OrgId,
+    pub grid_id: Option<OrgId>,
+    pub source: String,
+    pub category_code: String,
+    pub urgency: String,
+    pub description: String,
+    pub address: String,
+    pub lon_e7: Option<i64>,
+    pub lat_e7: Option<i64>,
+    pub reporter_name: String,
+    pub reporter_phone: String,
+    pub reporter_user_id: Option<UserId>,
+    pub receipt_code: String,
+    pub external_ref: Option<String>,
+    pub merged_into: Option<CaseId>,
+    pub reopen_count: i64,
+    pub reopen_reason: Option<String>,
+    pub current_ticket_id: Option<TicketId>,
+    pub created_at: Timestamp,
+    pub created_by: String,
+}
+
+const CASE_COLUMNS: &str = "id, district_id, township_id, grid_id, source, category_code, urgency, \
+    description, address, lon_e7, lat_e7, reporter_name, reporter_phone, reporter_user_id, \
+    receipt_code, external_ref, merged_into, reopen_count, reopen_reason, current_ticket_id, \
+    created_at, created_by";
+
+pub struct NewCaseRow<'a> {
+    pub district_id: OrgId,
+    pub township_id: OrgId,
+    pub grid_id: Option<OrgId>,
+    pub source: &'a str,
+    pub category_code: &'a str,
+    pub urgency: &'a str,
+    pub description: &'a str,
+    pub address: &'a str,
+    pub coordinates: Option<(i64, i64)>,
+    pub reporter_name: &'a str,
+    pub reporter_phone: &'a str,
+    pub reporter_user_id: Option<UserId>,
+    pub receipt_code: &'a str,
+    pub external_ref: Option<&'a str>,
+    pub now: Timestamp,
+    pub by: &'a str,
+}
+
+pub async fn insert_case(conn: &mut Conn<'_>, r: &NewCaseRow<'_>) -> DbResult<CaseId> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "INSERT INTO cases (district_id, township_id, grid_id, source, category_code, urgency,
+            description, address, lon_e7, lat_e7, reporter_name, reporter_phone, reporter_user_id,
+            receipt_code, external_ref, reopen_count, created_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, $16, $17)
+         RETURNING id"
+    )
+    .bind(r.district_id).bind(r.township_id).bind(r.grid_id).bind(r.source).bind(r.category_code)
+    .bind(r.urgency).bind(r.description).bind(r.address).bind(r.coordinates.map(|c| c.0))
+    .bind(r.coordinates.map(|c| c.1)).bind(r.reporter_name).bind(r.reporter_phone)
+    .bind(r.reporter_user_id).bind(r.receipt_code).bind(r.external_ref).bind(r.now).bind(r.by)
+    .fetch_one(&mut *c).await?))
+}
+
+pub async fn get_case(conn: &mut Conn<'_>, id: CaseId) -> DbResult<Option<CaseRow>> {
+    let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?))
+}
+
+pub async fn case_by_receipt(conn: &mut Conn<'_>, code: &str) -> DbResult<Option<CaseRow>> {
+    let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE receipt_code = $1");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(code).fetch_optional(&mut *c).await?))
+}
+
+pub async fn external_ref_taken(conn: &mut Conn<'_>, source: &str, r: &str) -> DbResult<bool> {
+    let n: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM cases WHERE source = $1 AND external_ref = $2"
+    ).bind(source).bind(r).fetch_one(&mut *c).await?);
+    Ok(n > 0)
+}
+
+pub async fn set_current_ticket(conn: &mut Conn<'_>, id: CaseId, ticket: TicketId) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query("UPDATE cases SET current_ticket_id = $1 WHERE id = $2")
+        .bind(ticket).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+/// Points `dup` (and whatever had been merged into it) at `original`.
+pub async fn merge(conn: &mut Conn<'_>, dup: CaseId, original: CaseId) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE cases SET merged_into = $1 WHERE id = $2 OR merged_into = $2"
+    ).bind(original).bind(dup).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn mark_reopened(conn: &mut Conn<'_>, id: CaseId, reason: &str) -> DbResult<bool> {
+    let n = on_conn!(conn, c => sqlx::query(
+        "UPDATE cases SET reopen_count = reopen_count + 1, reopen_reason = $1
+         WHERE id = $2 AND reopen_count = 0"
+    ).bind(reason).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(n == 1)
+}
+
+/// Cases merged into `id`.
+pub async fn merged_children(conn: &mut Conn<'_>, id: CaseId) -> DbResult<Vec<CaseRow>> {
+    let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE merged_into = $1 ORDER BY id");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_all(&mut *c).await?))
+}
+
+// ---------- tickets ----------
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct TicketRow {
+    #[schema(value_type = i64)]
+    pub id: TicketId,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
+    pub seq: i64,
+    #[schema(value_type = i64)]
+    pub instance_id: InstanceId,
+    #[schema(value_type = Option<i64>)]
+    pub unit_org_id: Option<OrgId>,
+    pub duty_item_code: Option<String>,
+    pub duty_item_name: Option<String>,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+}
+
+const TICKET_COLUMNS: &str =
+    "id, case_id, seq, instance_id, unit_org_id, duty_item_code, duty_item_name, created_at";
+
+pub async fn insert_ticket(
+    conn: &mut Conn<'_>,
+    case: CaseId,
+    seq: i64,
+    instance: InstanceId,
+) -> DbResult<TicketId> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "INSERT INTO case_tickets (case_id, seq, instance_id, created_at) VALUES ($1, $2, $3, $4)
+         RETURNING id"
+    ).bind(case).bind(seq).bind(instance).bind(Timestamp::now()).fetch_one(&mut *c).await?))
+}
+
+pub async fn ticket(conn: &mut Conn<'_>, id: TicketId) -> DbResult<Option<TicketRow>> {
+    let sql = format!("SELECT {TICKET_COLUMNS} FROM case_tickets WHERE id = $1");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?))
+}
+
+pub async fn tickets(conn: &mut Conn<'_>, case: CaseId) -> DbResult<Vec<TicketRow>> {
+    let sql = format!("SELECT {TICKET_COLUMNS} FROM case_tickets WHERE case_id = $1 ORDER BY seq");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(case).fetch_all(&mut *c).await?))
+}
+
+pub async fn set_ticket_unit(
+    conn: &mut Conn<'_>,
+    id: TicketId,
+    unit: OrgId,
+    item_code: &str,
+    item_name: &str,
+) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE case_tickets SET unit_org_id = $1, duty_item_code = $2, duty_item_name = $3
+         WHERE id = $4"
+    ).bind(unit).bind(item_code).bind(item_name).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+/// Records a return; `false` if this unit had returned the ticket before.
+pub async fn insert_return(
+    conn: &mut Conn<'_>,
+    ticket: TicketId,
+    unit: OrgId,
+    reason: &str,
+    by: &str,
+) -> DbResult<bool> {
+    let n = on_conn!(conn, c => sqlx::query(
+        "INSERT INTO case_returns (ticket_id, unit_org_id, reason, created_at, created_by)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ticket_id, unit_org_id) DO NOTHING"
+    ).bind(ticket).bind(unit).bind(reason).bind(Timestamp::now()).bind(by)
+    .execute(&mut *c).await?.rows_affected());
+    Ok(n == 1)
+}
+
+pub async fn has_returned(conn: &mut Conn<'_>, ticket: TicketId, unit: OrgId) -> DbResult<bool> {
+    let n: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM case_returns WHERE ticket_id = $1 AND unit_org_id = $2"
+    ).bind(ticket).bind(unit).fetch_one(&mut *c).await?);
+    Ok(n > 0)
+}
+
+// ---------- attachments ----------
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct AttachmentMeta {
+    pub id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
+    #[schema(value_type = Option<i64>)]
+    pub ticket_id: Option<TicketId>,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    pub created_by: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_attachment(
+    conn: &mut Conn<'_>,
+    case: CaseId,
+    ticket: Option<TicketId>,
+    filename: &str,
+    content_type: &str,
+    sha256: &str,
+    data: &[u8],
+    by: &str,
+) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "INSERT INTO case_attachments (case_id, ticket_id, filename, content_type, size, sha256,
+            data, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ).bind(case).bind(ticket).bind(filename).bind(content_type).bind(data.len() as i64)
+    .bind(sha256).bind(data).bind(Timestamp::now()).bind(by)
+    .execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn attachments(conn: &mut Conn<'_>, case: CaseId) -> DbResult<Vec<AttachmentMeta>> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT id, case_id, ticket_id, filename, content_type, size, sha256, created_at, created_by
+         FROM case_attachments WHERE case_id = $1 ORDER BY id"
+    ).bind(case).fetch_all(&mut *c).await?))
+}
+
+pub async fn attachment(
+    conn: &mut Conn<'_>,
+    id: i64,
+) -> DbResult<Option<(AttachmentMeta, Vec<u8>)>> {
+    use sqlx::Row;
+    let meta: Option<AttachmentMeta> = on_conn!(conn, c => sqlx::query_as(
+        "SELECT id, case_id, ticket_id, filename, content_type, size, sha256, created_at, created_by
+         FROM case_attachments WHERE id = $1"
+    ).bind(id).fetch_optional(&mut *c).await?);
+    let Some(meta) = meta else {
+        return Ok(None);
+    };
+    let data: Vec<u8> = on_conn!(conn, c => {
+        let row = sqlx::query("SELECT data FROM case_attachments WHERE id = $1")
+            .bind(id).fetch_one(&mut *c).await?;
+        row.try_get::<Vec<u8>, _>(0)?
+    });
+    Ok(Some((meta, data)))
+}
+
+// ---------- duplicates ----------
+
+/// An open case that may be the same problem as a new one.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OpenCase {
+    pub id: CaseId,
+    pub description: String,
+}
+
+/// Open, unmerged cases of `category` in the same grid (or, without a grid, in the same
+/// township and also without a grid) created since `since`.
+pub async fn open_cases_near(
+    conn: &mut Conn<'_>,
+    township: OrgId,
+    grid: Option<OrgId>,
+    category: &str,
+    since: Timestamp,
+) -> DbResult<Vec<OpenCase>> {
+    let grid_clause = match grid {
+        Some(g) => format!("c.grid_id = {}", g.0),
+        None => "c.grid_id IS NULL".to_owned(),
+    };
+    let sql = format!(
+        "SELECT c.id, c.description FROM cases c
+           JOIN case_tickets t ON t.id = c.current_ticket_id
+           JOIN wf_instances w ON w.id = t.instance_id
+         WHERE c.township_id = $1 AND c.category_code = $2 AND c.created_at >= $3
+           AND c.merged_into IS NULL AND w.terminal = FALSE AND {grid_clause}
+         ORDER BY c.id DESC LIMIT 200"
+    );
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(township).bind(category).bind(since)
+        .fetch_all(&mut *c).await?),
+    )
+}
+
+pub async fn insert_candidate(
+    conn: &mut Conn<'_>,
+    case: CaseId,
+    candidate: CaseId,
+    permille: i64,
+) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "INSERT INTO case_duplicates (case_id, candidate_id, similarity_permille)
+         VALUES ($1, $2, $3) ON CONFLICT (case_id, candidate_id) DO NOTHING"
+    ).bind(case).bind(candidate).bind(permille).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+/// The candidates offered for `case`, most similar first: (candidate, similarity).
+pub async fn candidates(conn: &mut Conn<'_>, case: CaseId) -> DbResult<Vec<(CaseId, i64)>> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT candidate_id, similarity_permille FROM case_duplicates WHERE case_id = $1
+         ORDER BY similarity_permille DESC, candidate_id"
+    ).bind(case).fetch_all(&mut *c).await?))
+}
+
+// ---------- ratings ----------
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct RatingRow {
+    pub id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
+    #[schema(value_type = i64)]
+    pub ticket_id: TicketId,
+    #[schema(value_type = i64)]
+    pub via_case_id: CaseId,
+    pub rating: String,
+    pub comment: String,
+    pub rated_by: String,
+    pub reopened: bool,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+}
+
+pub struct NewRating<'a> {
+    pub case_id: CaseId,
+    pub ticket_id: TicketId,
+    pub via_case_id: CaseId,
+    pub rating: &'a str,
+    pub comment: &'a str,
+    pub rated_by: &'a str,
+    pub reopened: bool,
+}
+
+/// `false` when this receipt already rated this round.
+pub async fn insert_rating(conn: &mut Conn<'_>, r: &NewRating<'_>) -> DbResult<bool> {
+    let n = on_conn!(conn, c => sqlx::query(
+        "INSERT INTO case_ratings (case_id, ticket_id, via_case_id, rating, comment, rated_by,
+            reopened, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (ticket_id, via_case_id) DO NOTHING"
+    ).bind(r.case_id).bind(r.ticket_id).bind(r.via_case_id).bind(r.rating).bind(r.comment)
+    .bind(r.rated_by).bind(r.reopened).bind(Timestamp::now())
+    .execute(&mut *c).await?.rows_affected());
+    Ok(n == 1)
+}
+
+pub async fn ratings(conn: &mut Conn<'_>, case: CaseId) -> DbResult<Vec<RatingRow>> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT id, case_id, ticket_id, via_case_id, rating, comment, rated_by, reopened, created_at
+         FROM case_ratings WHERE case_id = $1 ORDER BY id"
+    ).bind(case).fetch_all(&mut *c).await?))
+}
+
+// ---------- lists ----------
+
+/// Who may see which cases, as the list query applies it.
+#[derive(Debug, Clone)]
+pub enum Visibility {
+    /// Township staff: every case of the township.
+    Township(OrgId),
+    /// A station or department: cases with a ticket dispatched to it.
+    Unit(OrgId),
+    /// A grid worker: cases in the grids under this path, and cases they reported.
+    Grids { path: String, user: UserId },
+}
+
+/// A case is overdue when its ticket ever passed a deadline or is past the current one.
+const OVERDUE: &str = "(w.overdue OR (w.terminal = FALSE AND COALESCE(w.deadline < $1, FALSE)))";
+
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub q: Option<String>,
+    pub status: Option<String>,
+    /// A category code, or a 2-digit major code for the whole major.
+    pub category: Option<String>,
+    pub source: Option<String>,
+    pub grid: Option<OrgId>,
+    pub overdue: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct CaseListRow {
+    #[schema(value_type = i64)]
+    pub id: CaseId,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    pub source: String,
+    pub category_code: String,
+    pub category_name: Option<String>,
+    pub urgency: String,
+    pub description: String,
+    pub address: String,
+    pub grid_name: Option<String>,
+    pub state: String,
+    pub overdue: bool,
+    #[schema(value_type = Option<String>)]
+    pub deadline: Option<Timestamp>,
+    pub unit_name: Option<String>,
+    #[schema(value_type = Option<i64>)]
+    pub merged_into: Option<CaseId>,
+}
+
+pub async fn list(
+    conn: &mut Conn<'_>,
+    vis: &Visibility,
+    f: &CaseFilter,
+    now: Timestamp,
+) -> DbResult<(Vec<CaseListRow>, i64)> {
+    let mut texts: Vec<String> = vec![];
+    let mut arg = |v: String| {
+        texts.push(v);
+        format!("${}", texts.len() + 1)
+    };
+    let mut clauses = vec![match vis {
+        Visibility::Township(t) => format!("c.township_id = {}", t.0),
+        Visibility::Unit(o) => format!(
+            "EXISTS (SELECT 1 FROM case_tickets x WHERE x.case_id = c.id AND x.unit_org_id = {})",
+            o.0
+        ),
+        Visibility::Grids { path, user } => format!(
+            "(c.reporter_user_id = {} OR c.grid_id IN (SELECT id FROM orgs WHERE path LIKE {}))",
+            user.0,
+            arg(format!("{path}%"))
+        ),
+    }];
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let p = arg(format!("%{}%", escape_like(q)));
+        clauses.push(format!(
+            "(c.description LIKE {p} ESCAPE '\\' OR c.address LIKE {p} ESCAPE '\\')"
+        ));
+    }
+    if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
+        clauses.push(format!("w.state = {}", arg(s.to_owned())));
+    }
+    if let Some(cat) = f.category.as_deref().filter(|s| !s.is_empty()) {
+        clauses.push(format!(
+            "c.category_code LIKE {}",
+            arg(format!("{}%", escape_like(cat)))
+        ));
+        if let Some(last) = clauses.last_mut() {
+            last.push_str(" ESCAPE '\\'");
+        }
+    }
+    if let Some(s) = f.source.as_deref().filter(|s| !s.is_empty()) {
+        clauses.push(format!("c.source = {}", arg(s.to_owned())));
+    }
+    if let Some(g) = f.grid {
+        clauses.push(format!("c.grid_id = {}", g.0));
+    }
+    if f.overdue {
+        clauses.push(format!("{OVERDUE} = TRUE"));
+    }
+    // $1 (now) is referenced in every query so that PostgreSQL knows its type.
+    clauses.push("CAST($1 AS BIGINT) IS NOT NULL".to_owned());
+    let w = clauses.join(" AND ");
+    let from = "FROM cases c
+        JOIN case_tickets t ON t.id = c.current_ticket_id
+        JOIN wf_instances w ON w.id = t.instance_id
+        LEFT JOIN case_categories k ON k.district_id = c.district_id AND k.code = c.category_code
+        LEFT JOIN orgs g ON g.id = c.grid_id
+        LEFT JOIN orgs u ON u.id = t.unit_org_id";
+    let list_sql = format!(
+        "SELECT c.id, c.created_at, c.source, c.category_code,
+            k.major || '／' || k.minor AS category_name, c.urgency, c.description, c.address,
+            g.name AS grid_name, w.state, {OVERDUE} AS overdue, w.deadline, u.name AS unit_name, c.merged_into
+         {from} WHERE {w} ORDER BY c.id DESC LIMIT {} OFFSET {}",
+        f.limit.clamp(1, 100_000),
+        f.offset.max(0)
+    );
+    let count_sql = format!("SELECT COUNT(*) {from} WHERE {w}");
+    Ok(on_conn!(conn, c => {
+        let mut lq = sqlx::query_as::<_, CaseListRow>(&list_sql).bind(now);
+        let mut cq = sqlx::query_scalar::<_, i64>(&count_sql).bind(now);
+        for t in &texts {
+            lq = lq.bind(t.clone());
+            cq = cq.bind(t.clone());
+        }
+        (lq.fetch_all(&mut *c).await?, cq.fetch_one(&mut *c).await?)
+    }))
+}
+
+/// Whether a unit has (or had) a ticket of the case.
+pub async fn unit_has_ticket(conn: &mut Conn<'_>, case: CaseId, unit: OrgId) -> DbResult<bool> {
+    let n: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM case_tickets WHERE case_id = $1 AND unit_org_id = $2"
+    ).bind(case).bind(unit).fetch_one(&mut *c).await?);
+    Ok(n > 0)
+}

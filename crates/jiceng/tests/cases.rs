@@ -1,0 +1,893 @@
+//! Cases on both engines: intake (staff, public, hotline import) and its bad input, the
+//! closed loop citizen → dispatch → accept → report → check → close → rating, the returned,
+//! reworked, reopened and merged paths, citing duty items, time limits firing, masking.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use base64::Engine;
+use common::{Resp, Session, TestApp, TestDb};
+use jiceng::time::Timestamp;
+use serde_json::{Value, json};
+
+on_both_engines!(
+    intake_refuses_bad_input_and_changes_nothing,
+    a_citizen_report_goes_round_the_whole_loop_to_the_rating,
+    a_unit_returns_a_ticket_once_with_its_reason,
+    a_check_can_send_the_work_back,
+    a_dissatisfied_rating_reopens_the_case_only_once,
+    merged_duplicates_both_see_the_outcome,
+    a_dispatch_must_cite_an_item_on_the_townships_list,
+    a_returned_duty_goes_to_the_department,
+    a_passed_time_limit_flags_the_case_and_tells_the_unit,
+    reporters_are_masked_except_for_the_dispatcher_and_leader,
+    the_public_form_wants_a_person_and_gives_a_receipt,
+    a_hotline_export_is_imported_all_or_nothing,
+    categories_can_be_added_and_changed_by_the_district,
+);
+
+const XIPU: &str = "510117006000";
+const MARKET_STATION: &str = "510117006-BM03";
+
+async fn citizen_report(app: &TestApp, category: &str, description: &str) -> (i64, String) {
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/public/cases",
+            &Session::default(),
+            json!({"township_code": XIPU, "category": category, "description": description,
+                   "address": "犀浦镇玉龙路 18 号", "reporter_name": "王小明",
+                   "reporter_phone": "13812345678"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let v = r.json();
+    let id = v["number"]
+        .as_str()
+        .unwrap()
+        .rsplit('-')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (id, v["receipt_code"].as_str().unwrap().to_owned())
+}
+
+async fn act(app: &TestApp, s: &Session, id: i64, body: Value) -> Resp {
+    app.json(
+        Method::POST,
+        &format!("/api/v1/cases/{id}/actions"),
+        s,
+        body,
+    )
+    .await
+}
+
+async fn act_ok(app: &TestApp, s: &Session, id: i64, body: Value) -> Value {
+    let r = act(app, s, id, body.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{body}: {}", r.body);
+    r.json()
+}
+
+async fn detail(app: &TestApp, s: &Session, id: i64) -> Value {
+    let r = app.get(&format!("/api/v1/cases/{id}"), s).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.json()
+}
+
+async fn track(app: &TestApp, code: &str) -> Value {
+    let r = app
+        .get(&format!("/api/v1/public/cases/{code}"), &Session::default())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.json()
+}
+
+async fn dispatch_to_station(app: &TestApp, d: &Session, id: i64) {
+    let station = app.org_id(MARKET_STATION).await;
+    let a = act_ok(
+        app,
+        d,
+        id,
+        json!({"action": "dispatch", "unit_id": station, "item_code": "SD-063"}),
+    )
+    .await;
+    assert_eq!(a["state"], "dispatched");
+    assert_eq!(a["unit_name"], "犀浦市场监管所");
+}
+
+/// Dispatch → accept → report → close, by the dispatcher and the station head.
+async fn handle_and_close(app: &TestApp, d: &Session, station: &Session, id: i64) {
+    dispatch_to_station(app, d, id).await;
+    act_ok(app, station, id, json!({"action": "accept"})).await;
+    act_ok(
+        app,
+        station,
+        id,
+        json!({"action": "report", "comment": "已责令整改，现场恢复正常"}),
+    )
+    .await;
+    let a = act_ok(
+        app,
+        d,
+        id,
+        json!({"action": "close", "comment": "现场核查属实"}),
+    )
+    .await;
+    assert_eq!(a["state"], "closed");
+}
+
+async fn rate(app: &TestApp, code: &str, rating: &str, comment: &str) -> Resp {
+    app.json(
+        Method::POST,
+        &format!("/api/v1/public/cases/{code}/rating"),
+        &Session::default(),
+        json!({"rating": rating, "comment": comment}),
+    )
+    .await
+}
+
+async fn count_cases(app: &TestApp, s: &Session) -> i64 {
+    app.get("/api/v1/cases", s).await.json()["total"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn intake_refuses_bad_input_and_changes_nothing(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let d = app.login("xipu_dispatch").await;
+    let before = count_cases(&app, &d).await;
+    let ok = json!({"source": "patrol", "category": "0102", "description": "路边有暴露垃圾"});
+    let cases: [(Value, &str); 5] = [
+        (json!({"description": "  "}), "description"),
+        (json!({"category": "9999"}), "category"),
+        (json!({"source": "carrier_pigeon"}), "source"),
+        (json!({"lon": "200", "lat": "30"}), "lon"),
+        (
+            json!({"attachments": [{"filename": "photo.jpg",
+                "content_base64": base64::engine::general_purpose::STANDARD.encode(b"MZ\x90\x00 an exe")}]}),
+            "attachments",
+        ),
+    ];
+    for (patch, field) in cases {
+        let mut body = ok.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = app
+            .json(Method::POST, "/api/v1/cases", &d, body.clone())
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
+        assert_eq!(r.json()["error"]["field"], field, "{}", r.body);
+    }
+    // The public API wants a phone to revisit.
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/public/cases",
+            &Session::default(),
+            json!({"township_code": XIPU, "category": "0102", "description": "垃圾"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(count_cases(&app, &d).await, before);
+    // An unknown receipt code is a clear 404, on the API and on the page.
+    let r = app
+        .get("/api/v1/public/cases/ABCD-EFGH-JKMN", &Session::default())
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("查询码不存在"), "{}", r.body);
+    let r = app
+        .get("/public/cases/track?code=ABCDEFGHJKMN", &Session::default())
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("查询码不存在"));
+    // A good one with a real photo is taken.
+    let png = base64::engine::general_purpose::STANDARD.encode(b"\x89PNG\r\n\x1a\nrest");
+    let mut body = ok.clone();
+    body["attachments"] = json!([{"filename": "现场.png", "content_base64": png}]);
+    let r = app.json(Method::POST, "/api/v1/cases", &d, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    let v = detail(&app, &d, id).await;
+    assert_eq!(v["attachments"][0]["content_type"], "image/png");
+    let att = v["attachments"][0]["id"].as_i64().unwrap();
+    let r = app.get(&format!("/cases/attachments/{att}"), &d).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+async fn a_citizen_report_goes_round_the_whole_loop_to_the_rating(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let (id, code) =
+        citizen_report(&app, "0601", "菜市场门口熟食摊没有防蝇设施，食品安全堪忧").await;
+    let v = track(&app, &code).await;
+    assert_eq!(v["status"], "pending");
+    assert!(!v.to_string().contains("王小明") && !v.to_string().contains("13812345678"));
+    let d = app.login("xipu_dispatch").await;
+    let station = app.login("suozhang").await;
+    // Not dispatched yet: the station does not see it.
+    let r = app.get(&format!("/api/v1/cases/{id}"), &station).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Out of order: nobody closes a case that was never handled.
+    let r = act(&app, &d, id, json!({"action": "close"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    dispatch_to_station(&app, &d, id).await;
+    let v = track(&app, &code).await;
+    assert_eq!(v["unit_name"], "犀浦市场监管所");
+    assert!(v["due"].is_string());
+    // The station sees it in its list and its inbox.
+    let list = app.get("/api/v1/cases", &station).await.json();
+    assert_eq!(list["total"], 1);
+    let inbox = app.get("/api/v1/work", &station).await.json();
+    assert_eq!(inbox["total"], 1, "{inbox}");
+    // The generic workflow route refuses a case ticket: it must go through the case's rules.
+    let instance = inbox["items"][0]["instance"]["id"].as_i64().unwrap();
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/work/{instance}/actions"),
+            &station,
+            json!({"action": "accept", "expected_version": 2}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    act_ok(&app, &station, id, json!({"action": "accept"})).await;
+    // A report without saying what was done is refused.
+    let r = act(&app, &station, id, json!({"action": "report"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let photo = base64::engine::general_purpose::STANDARD.encode(b"\xFF\xD8\xFF\xE0 jpeg");
+    act_ok(
+        &app,
+        &station,
+        id,
+        json!({"action": "report", "comment": "已责令摊主加装防蝇罩并现场复查",
+               "attachments": [{"filename": "整改后.jpg", "content_base64": photo}]}),
+    )
+    .await;
+    // The station may not close its own work.
+    let r = act(&app, &station, id, json!({"action": "close"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    act_ok(
+        &app,
+        &d,
+        id,
+        json!({"action": "close", "comment": "核查属实"}),
+    )
+    .await;
+    let v = track(&app, &code).await;
+    assert_eq!(v["status"], "closed");
+    assert_eq!(v["result"], "已责令摊主加装防蝇罩并现场复查");
+    assert_eq!(v["can_rate"], true);
+    let r = rate(&app, &code, "satisfied", "处理及时").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["reopened"], false);
+    let r = rate(&app, &code, "satisfied", "再评一次").await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let v = track(&app, &code).await;
+    assert_eq!(v["rating"], "满意");
+    assert_eq!(v["can_rate"], false);
+    let labels: Vec<String> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "受理",
+            "派遣至犀浦市场监管所",
+            "签收",
+            "处置反馈",
+            "核查结案"
+        ]
+    );
+    let full = detail(&app, &d, id).await;
+    assert_eq!(full["tickets"][0]["history"].as_array().unwrap().len(), 5);
+    assert_eq!(full["ratings"][0]["rating"], "satisfied");
+    assert_eq!(
+        full["attachments"][0]["ticket_id"],
+        full["tickets"][0]["ticket"]["id"]
+    );
+    // The detail page renders for the dispatcher with the timeline.
+    let page = app.get(&format!("/cases/{id}"), &d).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("核查结案") && page.body.contains("满意"));
+    // Every write was audited.
+    for action in [
+        "case.intake",
+        "case.dispatch",
+        "case.accept",
+        "case.report",
+        "case.close",
+        "case.rate",
+    ] {
+        let found = jiceng::audit::search(
+            app.db(),
+            &jiceng::audit::AuditFilter {
+                action: Some(action.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert!(found.total >= 1, "{action} audited");
+    }
+}
+
+async fn a_unit_returns_a_ticket_once_with_its_reason(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let (id, _) = citizen_report(&app, "0601", "超市卖的熟食有异味").await;
+    let d = app.login("xipu_dispatch").await;
+    let station = app.login("suozhang").await;
+    dispatch_to_station(&app, &d, id).await;
+    let r = act(&app, &station, id, json!({"action": "return"})).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a reason is required"
+    );
+    let a = act_ok(
+        &app,
+        &station,
+        id,
+        json!({"action": "return", "comment": "不属于本单位职责"}),
+    )
+    .await;
+    assert_eq!(a["state"], "pending");
+    let v = detail(&app, &d, id).await;
+    let actions: Vec<&str> = v["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"dispatch"), "{actions:?}");
+    // Sent back to the same unit, it cannot return it again.
+    dispatch_to_station(&app, &d, id).await;
+    let r = act(
+        &app,
+        &station,
+        id,
+        json!({"action": "return", "comment": "还是不归我们"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let v = detail(&app, &station, id).await;
+    assert!(
+        !v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == "return")
+    );
+    let history = &v["tickets"][0]["history"];
+    assert!(history.to_string().contains("不属于本单位职责"));
+}
+
+async fn a_check_can_send_the_work_back(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let d = app.login("xipu_dispatch").await;
+    let grid = app.login("wanggeyuan").await;
+    let station = app.login("suozhang").await;
+    // The grid worker reports in their own grid; they check it too.
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/cases",
+            &grid,
+            json!({"source": "grid_worker", "category": "0601", "description": "小区门口流动摊贩售卖散装白酒"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    dispatch_to_station(&app, &d, id).await;
+    act_ok(&app, &station, id, json!({"action": "accept"})).await;
+    act_ok(
+        &app,
+        &station,
+        id,
+        json!({"action": "report", "comment": "已劝离"}),
+    )
+    .await;
+    let r = act(&app, &grid, id, json!({"action": "rework"})).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "rework needs a reason"
+    );
+    let a = act_ok(
+        &app,
+        &grid,
+        id,
+        json!({"action": "rework", "comment": "摊贩次日又回来了"}),
+    )
+    .await;
+    assert_eq!(a["state"], "handling");
+    act_ok(
+        &app,
+        &station,
+        id,
+        json!({"action": "report", "comment": "已立案查处并没收散装白酒"}),
+    )
+    .await;
+    let a = act_ok(&app, &grid, id, json!({"action": "close"})).await;
+    assert_eq!(a["state"], "closed");
+}
+
+async fn a_dissatisfied_rating_reopens_the_case_only_once(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let (id, code) = citizen_report(&app, "0601", "餐馆后厨卫生很差").await;
+    let d = app.login("xipu_dispatch").await;
+    let station = app.login("suozhang").await;
+    let r = rate(&app, &code, "satisfied", "").await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "not closed yet: {}", r.body);
+    handle_and_close(&app, &d, &station, id).await;
+    let r = rate(&app, &code, "dissatisfied", "").await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a reason is required"
+    );
+    let r = rate(&app, &code, "dissatisfied", "后厨依旧脏乱").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["reopened"], true);
+    let v = track(&app, &code).await;
+    assert_eq!(v["status"], "pending");
+    assert_eq!(v["reopened"], true);
+    let full = detail(&app, &d, id).await;
+    assert_eq!(full["tickets"].as_array().unwrap().len(), 2);
+    assert_eq!(full["case"]["reopen_reason"], "后厨依旧脏乱");
+    handle_and_close(&app, &d, &station, id).await;
+    let r = rate(&app, &code, "dissatisfied", "还是不行").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["reopened"], false);
+    let v = track(&app, &code).await;
+    assert_eq!(v["status"], "closed");
+    let full = detail(&app, &d, id).await;
+    assert_eq!(full["tickets"].as_array().unwrap().len(), 2);
+    assert_eq!(full["ratings"].as_array().unwrap().len(), 2);
+}
+
+async fn merged_duplicates_both_see_the_outcome(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let (first, code1) = citizen_report(&app, "0601", "玉龙路菜市场熟食摊没有防蝇罩").await;
+    let (second, code2) =
+        citizen_report(&app, "0601", "玉龙路菜市场的熟食摊没有防蝇罩，很不卫生").await;
+    let (_, _) = citizen_report(&app, "0102", "玉龙路菜市场门口垃圾堆积").await;
+    let d = app.login("xipu_dispatch").await;
+    let v = detail(&app, &d, second).await;
+    let candidates = v["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 1, "{v}");
+    assert_eq!(candidates[0]["id"], first);
+    assert!(v["may_merge"].as_bool().unwrap());
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/cases/{second}/merge"),
+            &d,
+            json!({"into": first}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    // Once merged, the duplicate cannot be acted on by itself.
+    let r = act(
+        &app,
+        &d,
+        second,
+        json!({"action": "dismiss", "comment": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let v2 = track(&app, &code2).await;
+    assert!(
+        v2["merged_into_number"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{first:06}"))
+    );
+    let station = app.login("suozhang").await;
+    handle_and_close(&app, &d, &station, first).await;
+    for code in [&code1, &code2] {
+        let v = track(&app, code).await;
+        assert_eq!(v["status"], "closed", "{v}");
+        assert_eq!(v["can_rate"], true);
+    }
+    let r = rate(&app, &code2, "basic", "总算处理了").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = rate(&app, &code1, "satisfied", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let full = detail(&app, &d, first).await;
+    assert_eq!(full["ratings"].as_array().unwrap().len(), 2);
+    assert_eq!(full["merged"][0]["id"], second);
+}
+
+async fn a_dispatch_must_cite_an_item_on_the_townships_list(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let (id, _) = citizen_report(&app, "0507", "玉龙路口有人占道经营卖水果").await;
+    let d = app.login("xipu_dispatch").await;
+    let page = app.get(&format!("/cases/{id}"), &d).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("依据清单事项编码") && page.body.contains("ZR-101"));
+    assert!(page.body.contains("犀浦市场监管所"));
+    let list = app.get("/cases?q=占道", &d).await;
+    assert!(list.body.contains("玉龙路口有人占道经营卖水果"));
+    let station = app.org_id(MARKET_STATION).await;
+    let r = act(
+        &app,
+        &d,
+        id,
+        json!({"action": "dispatch", "unit_id": station, "item_code": "ZZ-999"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let e = r.json();
+    assert_eq!(e["error"]["field"], "item");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("不在本乡镇（街道）清单内，请申请事务准入")
+    );
+    let r = act(
+        &app,
+        &d,
+        id,
+        json!({"action": "dispatch", "unit_id": station}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A unit outside the township is refused too.
+    let other = app.org_id("510117001-BM03").await;
+    let r = act(
+        &app,
+        &d,
+        id,
+        json!({"action": "dispatch", "unit_id": other, "item_code": "ZR-101"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(track_state(&app, &d, id).await, "pending");
+    // The township office itself with a listed item is fine.
+    let xipu = app.org_id(XIPU).await;
+    let a = act_ok(
+        &app,
+        &d,
+        id,
+        json!({"action": "dispatch", "unit_id": xipu, "item_code": "ZR-101"}),
+    )
+    .await;
+    assert_eq!(a["unit_name"], "犀浦街道");
+    let officer = app.login("xipu_officer").await;
+    act_ok(&app, &officer, id, json!({"action": "accept"})).await;
+}
+
+async fn track_state(app: &TestApp, s: &Session, id: i64) -> String {
+    detail(app, s, id).await["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn a_returned_duty_goes_to_the_department(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let (id, code) = citizen_report(&app, "0604", "超市在卖过期牛奶").await;
+    let d = app.login("xipu_dispatch").await;
+    let xipu = app.org_id(XIPU).await;
+    let v = detail(&app, &d, id).await;
+    assert_eq!(v["default_item"], "ZR-227");
+    let a = act_ok(
+        &app,
+        &d,
+        id,
+        json!({"action": "dispatch", "unit_id": xipu, "item_code": "ZR-227"}),
+    )
+    .await;
+    assert_eq!(a["unit_name"], "区市场监督管理局");
+    assert_eq!(track(&app, &code).await["unit_name"], "区市场监督管理局");
+    // The township's officer is not the assignee; the department's officer is.
+    let officer = app.login("xipu_officer").await;
+    let r = act(&app, &officer, id, json!({"action": "accept"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let dept = app.login("scjg").await;
+    assert_eq!(count_cases(&app, &dept).await, 1);
+    act_ok(&app, &dept, id, json!({"action": "accept"})).await;
+}
+
+async fn a_passed_time_limit_flags_the_case_and_tells_the_unit(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/cases",
+            &app.login("xipu_dispatch").await,
+            json!({"source": "hotline", "category": "0601", "urgency": "urgent",
+                   "description": "学校门口小卖部售卖三无辣条", "reporter_phone": "13900001111"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    let d = app.login("xipu_dispatch").await;
+    dispatch_to_station(&app, &d, id).await;
+    // Urgent: the station must accept within 2 working hours, not the process's 1 day.
+    let v = detail(&app, &d, id).await;
+    let deadline: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(v["tickets"][0]["instance"]["deadline"].clone()).unwrap();
+    let start: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(v["tickets"][0]["instance"]["entered_at"].clone()).unwrap();
+    assert!(
+        deadline - start <= chrono::TimeDelta::days(4),
+        "{start} → {deadline}"
+    );
+    let registry = jiceng::workflow::embedded_processes();
+    let report = jiceng::workflow::run_due(
+        app.db(),
+        &registry,
+        Timestamp::now().plus_seconds(30 * 86_400),
+    )
+    .await
+    .unwrap();
+    assert!(report.handled >= 1, "{report:?}");
+    assert!(report.notices >= 2, "{report:?}");
+    let overdue = app.get("/api/v1/cases?overdue=1", &d).await.json();
+    assert_eq!(overdue["total"], 1, "{overdue}");
+    let none = app
+        .get("/api/v1/cases?overdue=1&status=closed", &d)
+        .await
+        .json();
+    assert_eq!(none["total"], 0);
+    let station = app.login("suozhang").await;
+    let inbox = app.get("/api/v1/work", &station).await.json();
+    assert!(
+        inbox["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "notify"),
+        "{inbox}"
+    );
+    let inbox = app.get("/api/v1/work", &d).await.json();
+    assert!(
+        inbox["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "escalate"),
+        "{inbox}"
+    );
+    // The list page marks it.
+    let page = app.get("/cases?overdue=1", &d).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("逾期"));
+}
+
+async fn reporters_are_masked_except_for_the_dispatcher_and_leader(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let (id, _) = citizen_report(&app, "0601", "面包店卖临期面包不标注").await;
+    let contact = |v: &Value| {
+        (
+            v["case"]["reporter_name"].as_str().unwrap().to_owned(),
+            v["case"]["reporter_phone"].as_str().unwrap().to_owned(),
+        )
+    };
+    for user in ["xipu_dispatch", "xipu_leader", "xipu_officer"] {
+        let s = app.login(user).await;
+        let v = detail(&app, &s, id).await;
+        assert_eq!(contact(&v), ("王**".into(), "138****5678".into()), "{user}");
+        let r = app
+            .get(&format!("/api/v1/cases/{id}?reveal=contact"), &s)
+            .await
+            .json();
+        let expected = if user == "xipu_officer" {
+            ("王**".to_owned(), "138****5678".to_owned())
+        } else {
+            ("王小明".to_owned(), "13812345678".to_owned())
+        };
+        assert_eq!(contact(&r), expected, "{user}");
+        let page = app.get(&format!("/cases/{id}"), &s).await;
+        assert!(!page.body.contains("13812345678"), "{user}");
+    }
+    let views = jiceng::audit::search(
+        app.db(),
+        &jiceng::audit::AuditFilter {
+            action: Some("case.view_contact".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(views.total, 2, "each unmasked view is audited");
+    // Roles with no business with cases are refused.
+    let r = app
+        .get(&format!("/api/v1/cases/{id}"), &app.login("bianban").await)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "----jicengtestboundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some((name, bytes)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_multipart(app: &TestApp, path: &str, s: &Session, ct: String, body: Vec<u8>) -> Resp {
+    let mut b = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::HOST, "localhost")
+        .header(header::CONTENT_TYPE, ct);
+    if let Some(c) = &s.cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    app.request(b.body(Body::from(body)).unwrap()).await
+}
+
+async fn the_public_form_wants_a_person_and_gives_a_receipt(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let anon = Session::anonymous();
+    let page = app.get("/public/cases/new", &anon).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("犀浦街道") && page.body.contains("占道经营"));
+    let issued = Timestamp::now().as_micros() - 10_000_000;
+    let stamp = jiceng::cases::model::form_stamp(&anon.csrf, issued);
+    let issued = issued.to_string();
+    let base = vec![
+        ("township_code", XIPU),
+        ("category", "0507"),
+        ("description", "犀浦地铁站出口有流动摊贩占道经营"),
+        ("reporter_phone", "13700001234"),
+        ("issued", issued.as_str()),
+        ("stamp", stamp.as_str()),
+    ];
+    let path = format!("/public/cases?_csrf={}", anon.csrf);
+    // A bot filling the honeypot is refused.
+    let mut bot = base.clone();
+    bot.push(("website", "http://spam.example"));
+    let (ct, body) = multipart(&bot, None);
+    let r = post_multipart(&app, &path, &anon, ct, body).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A file that is not a photo by its content is refused.
+    let (ct, body) = multipart(&base, Some(("photo.jpg", b"<html>not a photo</html>")));
+    let r = post_multipart(&app, &path, &anon, ct, body).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("不是图片"), "{}", r.body);
+    // A person with a photo gets a receipt code.
+    let (ct, body) = multipart(&base, Some(("现场.png", b"\x89PNG\r\n\x1a\n....")));
+    let r = post_multipart(&app, &path, &anon, ct, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("查询码"));
+    let d = app.login("xipu_dispatch").await;
+    let list = app.get("/api/v1/cases?source=citizen_web", &d).await.json();
+    assert_eq!(list["total"], 1, "{list}");
+    let id = list["items"][0]["id"].as_i64().unwrap();
+    let v = detail(&app, &d, id).await;
+    assert_eq!(v["attachments"].as_array().unwrap().len(), 1);
+    let code = v["case"]["receipt_code"].as_str().unwrap().to_owned();
+    let page = app
+        .get(&format!("/public/cases/track?code={code}"), &anon)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("已受理") && !page.body.contains("13700001234"));
+}
+
+async fn a_hotline_export_is_imported_all_or_nothing(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let d = app.login("xipu_dispatch").await;
+    let header = jiceng::cases::HOTLINE_COLUMNS.join(",");
+    let bad = format!(
+        "{header}\nRX001,{XIPU},,0102,一般,玉龙路,垃圾没人清运,李四,13811112222\nRX002,{XIPU},,0000,一般,玉龙路,井盖丢了,张三,13811113333\nRX003,{XIPU},,0407,特急,玉龙路,井盖丢了,,\n"
+    );
+    let path = format!("/cases/import?_csrf={}", d.csrf);
+    let file = |csv: String| {
+        let boundary = "----jicengtestboundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"12345.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+        )
+        .into_bytes();
+        body.shrink_to_fit();
+        (format!("multipart/form-data; boundary={boundary}"), body)
+    };
+    let (ct, body) = file(bad);
+    let r = post_multipart(&app, &path, &d, ct, body).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("第 3 行") && r.body.contains("第 4 行"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("第 2 行"));
+    assert_eq!(count_cases(&app, &d).await, 0);
+    let good = format!(
+        "{header}\nRX001,{XIPU},,0102,一般,玉龙路,垃圾没人清运,李四,13811112222\nRX002,{XIPU},,0407,紧急,团结路,井盖丢了,张三,13811113333\n"
+    );
+    let (ct, body) = file(good.clone());
+    let r = post_multipart(&app, &path, &d, ct, body).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let list = app.get("/api/v1/cases?source=hotline", &d).await.json();
+    assert_eq!(list["total"], 2);
+    // The same export again is refused as a whole.
+    let (ct, body) = file(good);
+    let r = post_multipart(&app, &path, &d, ct, body).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("已导入过"));
+    // CSV export of the list.
+    let csv = app.get("/cases/export.csv?source=hotline", &d).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.contains("井盖缺失") && csv.body.contains("垃圾没人清运"));
+}
+
+async fn categories_can_be_added_and_changed_by_the_district(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let d = app.login("xipu_dispatch").await;
+    let all = app.get("/api/v1/cases/categories", &d).await.json();
+    assert!(all.as_array().unwrap().len() > 40);
+    let eo = app.login("bianban").await;
+    let new = json!({"code": "0111", "major": "市容环境", "minor": "共享单车堆积",
+        "respond_normal": "1d", "respond_urgent": "2h", "handle_normal": "3d", "handle_urgent": "1d",
+        "department_code": "BM09", "duty_item_code": "SD-016"});
+    let r = app
+        .json(Method::POST, "/api/v1/cases/categories", &eo, new.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app
+        .json(Method::POST, "/api/v1/cases/categories", &eo, new.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let mut bad = new.clone();
+    bad["handle_normal"] = json!("three days");
+    let r = app
+        .json(Method::PUT, "/api/v1/cases/categories/0111", &eo, bad)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut changed = new.clone();
+    changed["handle_normal"] = json!("2d");
+    let r = app
+        .json(Method::PUT, "/api/v1/cases/categories/0111", &d, changed)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let all = app.get("/api/v1/cases/categories", &d).await.json();
+    let c = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "0111")
+        .unwrap();
+    assert_eq!(c["handle_normal"], "2d");
+    let officer = app.login("xipu_officer").await;
+    let r = app
+        .json(Method::POST, "/api/v1/cases/categories", &officer, new)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let page = app.get("/cases/categories", &d).await;
+    assert!(page.body.contains("共享单车堆积"));
+    // The home pages lead to the cases.
+    let home = app.get("/", &d).await;
+    assert!(home.body.contains("待派遣案件") && home.body.contains("受理案件"));
+    let home = app.get("/", &app.login("suozhang").await).await;
+    assert!(home.body.contains("待签收案件"));
+    let home = app.get("/", &app.login("wanggeyuan").await).await;
+    assert!(home.body.contains("上报问题"));
+}
