@@ -32,6 +32,8 @@ pub struct Settings {
     pub process_dir: Option<PathBuf>,
     /// How often the deadline scheduler looks for expired time limits.
     pub scheduler_interval_seconds: u64,
+    /// Open311 service requests one API key may file per minute.
+    pub open311_requests_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -49,6 +51,7 @@ impl Default for Settings {
             log_format: "text".to_owned(),
             process_dir: None,
             scheduler_interval_seconds: 30,
+            open311_requests_per_minute: 30,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod delegation;
 pub mod demo;
 pub mod error;
 pub mod ids;
+pub mod open311;
 pub mod orgs;
 pub mod time;
 pub mod web;

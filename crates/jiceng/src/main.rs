@@ -54,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Open311 GeoReport v2 administration.
+    Open311 {
+        #[command(subcommand)]
+        command: Open311Command,
+    },
     /// Measure a model on labelled files.
     Eval {
         #[command(subcommand)]
@@ -76,6 +81,28 @@ enum BenchCommand {
         /// Also run on a throwaway database of this PostgreSQL server (postgres://…/db).
         #[arg(long)]
         postgres: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Open311Command {
+    /// API keys for client applications.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Issue a key and print it (only its hash is kept).
+    Create {
+        /// The application or body that will use the key.
+        #[arg(long)]
+        name: String,
+        /// The district's 12-digit code; needed only when the database holds several.
+        #[arg(long)]
+        district: Option<String>,
     },
 }
 
@@ -307,6 +334,23 @@ async fn main() -> Result<()> {
                     None => println!("{}：{} 项，与当前版本相同，未生成新版本", d.title, d.items),
                 }
             }
+        }
+        Command::Open311 {
+            command:
+                Open311Command::Key {
+                    command: KeyCommand::Create { name, district },
+                },
+        } => {
+            let db = open(&settings).await?;
+            db.migrate().await.context("数据库迁移失败")?;
+            let district = jiceng::catalog::district_by_code(&db, district.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (_, key) =
+                jiceng::open311::create_key(&db, &audit::Actor::system("open311"), district, &name)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{key}");
         }
         Command::Eval {
             command: EvalCommand::Routing { train, test },

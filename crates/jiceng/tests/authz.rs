@@ -15,6 +15,9 @@ enum Who {
     Anyone,
     SignedIn,
     Only(&'static [&'static str]),
+    /// Machine clients with an API key: a session gives nothing, every caller without a key
+    /// is refused by the handler with the spec's 403.
+    KeyOnly,
 }
 
 use Who::*;
@@ -103,6 +106,24 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/admin/workdays", Only(&["system_admin"])),
     ("POST", "/admin/workdays", Only(&["system_admin"])),
     ("POST", "/admin/workdays/reset", Only(&["system_admin"])),
+    ("GET", "/admin/open311", Only(&["system_admin"])),
+    ("POST", "/admin/open311/keys", Only(&["system_admin"])),
+    (
+        "POST",
+        "/admin/open311/keys/{id}/revoke",
+        Only(&["system_admin"]),
+    ),
+    ("GET", "/open311/discovery.json", Anyone),
+    ("GET", "/open311/discovery.xml", Anyone),
+    ("GET", "/open311/v2/services.json", Anyone),
+    ("GET", "/open311/v2/services.xml", Anyone),
+    ("GET", "/open311/v2/services/{id}", Anyone),
+    ("POST", "/open311/v2/requests.json", KeyOnly),
+    ("POST", "/open311/v2/requests.xml", KeyOnly),
+    ("GET", "/open311/v2/requests.json", Anyone),
+    ("GET", "/open311/v2/requests.xml", Anyone),
+    ("GET", "/open311/v2/requests/{id}", Anyone),
+    ("GET", "/open311/v2/tokens/{id}", Anyone),
     ("POST", "/admin/workdays/import", Only(&["system_admin"])),
     ("GET", "/admin/workdays/export.csv", Only(&["system_admin"])),
     ("GET", "/api/v1/workdays", Only(&["system_admin"])),
@@ -233,6 +254,7 @@ const ROLES: &[(&str, Option<&str>)] = &[
 fn allowed(who: Who, role: &str) -> bool {
     match who {
         Anyone => true,
+        KeyOnly => false,
         SignedIn => role != "public",
         Only(roles) => roles.contains(&role),
     }
@@ -339,7 +361,9 @@ async fn every_role_gets_exactly_the_routes_it_may_use(t: TestDb) {
                 || r.status == StatusCode::UNAUTHORIZED
                 || to_login;
             let expect_allowed = allowed(*who, role);
-            let ok = if expect_allowed {
+            let ok = if matches!(who, KeyOnly) {
+                r.status == StatusCode::FORBIDDEN && r.body.contains("api_key")
+            } else if expect_allowed {
                 !refused && r.status != StatusCode::INTERNAL_SERVER_ERROR
             } else if username.is_none() {
                 if api {

@@ -211,3 +211,28 @@ fn eval_routing_prints_its_accuracy_last() {
     assert!(!o.status.success());
     assert!(text(&o).contains("无法读取文件"), "{}", text(&o));
 }
+
+#[test]
+fn open311_key_create_prints_a_key_that_files_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(jiceng(dir.path(), &["demo"]).status.success());
+    let o = jiceng(
+        dir.path(),
+        &["open311", "key", "create", "--name", "12345 热线平台"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let key = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    assert!(key.starts_with("o311_") && key.len() == 37, "{key}");
+    let o = jiceng(dir.path(), &["open311", "key", "create", "--name", " "]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("名称"), "{}", text(&o));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = jiceng::Db::connect(None, dir.path()).await.unwrap();
+        let district = jiceng::catalog::district_by_code(&db, None).await.unwrap();
+        let keys = jiceng::open311::keys(&db, district).await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].name, "12345 热线平台");
+        db.close().await;
+    });
+}

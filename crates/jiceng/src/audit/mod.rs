@@ -122,6 +122,8 @@ pub fn action_label(action: &str) -> &'static str {
         "delegation.power" => "登记下放事项",
         "delegation.supervision" => "记录指导监督",
         "delegation.admission" => "填报事务准入申请",
+        "open311.key_create" => "发放 Open311 密钥",
+        "open311.key_revoke" => "停用 Open311 密钥",
         "workflow.start" => "发起流程",
         "workflow.act" => "办理流程",
         "workflow.expire" => "办理时限到期处理",

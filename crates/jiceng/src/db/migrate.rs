@@ -42,6 +42,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cases",
         sql: include_str!("migrations/0006_cases.sql"),
     },
+    // Versions 7 and 8 belong to work being merged (grids, more of cases).
+    Migration {
+        version: 9,
+        name: "open311",
+        sql: include_str!("migrations/0009_open311.sql"),
+    },
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

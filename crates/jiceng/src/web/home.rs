@@ -226,6 +226,11 @@ async fn home(
             href: "/admin/workdays",
             note: "录入节假日和调休安排，更正、导入、导出",
         });
+        links.push(Link {
+            label: "Open311 接口密钥",
+            href: "/admin/open311",
+            note: "为第三方应用发放、停用提交问题的接口密钥",
+        });
     }
     if p.has(Role::SecurityAdmin) {
         let (_, total) = accounts::list(

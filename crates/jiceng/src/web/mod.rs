@@ -36,6 +36,8 @@ pub struct AppState {
     pub processes: Arc<workflow::Registry>,
     /// Full-text search over duty items (in this process's memory).
     pub catalog_index: Arc<crate::catalog::search::CatalogIndex>,
+    /// Open311 filing rate per API key.
+    pub open311_limiter: Arc<crate::open311::model::Limiter>,
 }
 
 /// Every route of the platform with its access rule. Contexts contribute theirs here.
@@ -53,6 +55,7 @@ pub fn all_routes() -> Routes {
         .merge(crate::workflow::routes::routes())
         .merge(crate::catalog::routes::routes())
         .merge(crate::delegation::routes::routes())
+        .merge(crate::open311::routes::routes())
         .merge(crate::cases::routes::routes())
 }
 
@@ -72,8 +75,12 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
     let (router, table) = all_routes().into_parts();
     let max_body = config.max_body_bytes;
     let timeout = Duration::from_secs(config.request_timeout_seconds);
+    let open311_limiter = Arc::new(crate::open311::model::Limiter::new(
+        config.open311_requests_per_minute,
+    ));
     let state = AppState {
         db,
+        open311_limiter,
         config: Arc::new(config),
         access: Arc::new(AccessTable::new(&table)),
         processes,
