@@ -32,6 +32,9 @@ pub struct Settings {
     pub process_dir: Option<PathBuf>,
     /// How often the deadline scheduler looks for expired time limits.
     pub scheduler_interval_seconds: u64,
+    /// AES-256 key (64 hex digits) for personal data at rest (ID numbers in the grid register).
+    /// When unset, `personal_data.key` in the data directory is used, created on first use.
+    pub personal_data_key: Option<String>,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
             log_format: "text".to_owned(),
             process_dir: None,
             scheduler_interval_seconds: 30,
+            personal_data_key: None,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod db;
 pub mod delegation;
 pub mod demo;
 pub mod error;
+pub mod grids;
 pub mod ids;
 pub mod orgs;
 pub mod time;

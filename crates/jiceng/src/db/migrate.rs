@@ -37,6 +37,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "delegation",
         sql: include_str!("migrations/0005_delegation.sql"),
     },
+    // 6 is taken by another context's branch; versions need not be contiguous.
+    Migration {
+        version: 7,
+        name: "grids",
+        sql: include_str!("migrations/0007_grids.sql"),
+    },
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

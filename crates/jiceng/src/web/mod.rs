@@ -36,6 +36,10 @@ pub struct AppState {
     pub processes: Arc<workflow::Registry>,
     /// Full-text search over duty items (in this process's memory).
     pub catalog_index: Arc<crate::catalog::search::CatalogIndex>,
+    /// Point → grid lookup (in this process's memory, rebuilt when boundaries change).
+    pub grid_index: Arc<crate::grids::GridIndex>,
+    /// The key sealing personal data in the grid register, loaded on first use.
+    pub personal_data: Arc<crate::grids::PersonalDataKey>,
 }
 
 /// Every route of the platform with its access rule. Contexts contribute theirs here.
@@ -53,6 +57,7 @@ pub fn all_routes() -> Routes {
         .merge(crate::workflow::routes::routes())
         .merge(crate::catalog::routes::routes())
         .merge(crate::delegation::routes::routes())
+        .merge(crate::grids::routes::routes())
 }
 
 /// The route table, for the authorisation test and the docs.
@@ -71,12 +76,18 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
     let (router, table) = all_routes().into_parts();
     let max_body = config.max_body_bytes;
     let timeout = Duration::from_secs(config.request_timeout_seconds);
+    let personal_data = Arc::new(crate::grids::PersonalDataKey::new(
+        config.personal_data_key.clone(),
+        config.data_dir.clone(),
+    ));
     let state = AppState {
         db,
         config: Arc::new(config),
         access: Arc::new(AccessTable::new(&table)),
         processes,
         catalog_index: Arc::new(crate::catalog::search::CatalogIndex::new()),
+        grid_index: Arc::new(crate::grids::GridIndex::new()),
+        personal_data,
     };
     let x_request_id = HeaderName::from_static("x-request-id");
     router

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{audit, auth, catalog, delegation, orgs, workdays, workflow};
+use crate::{audit, auth, catalog, delegation, grids, orgs, workdays, workflow};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,6 +62,10 @@ use crate::{audit, auth, catalog, delegation, orgs, workdays, workflow};
         delegation::routes::api_admission,
         delegation::routes::api_inspections,
         delegation::routes::api_inspection_create,
+        grids::routes::api_locate,
+        grids::routes::api_workers,
+        grids::routes::api_assign,
+        grids::routes::api_households,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail))
 )]
