@@ -315,11 +315,18 @@ async fn reassignment_keeps_who_was_responsible_when(t: TestDb) {
         .json();
     let rows = list.as_array().unwrap();
     let current: Vec<_> = rows.iter().filter(|a| a["to_at"].is_null()).collect();
-    assert_eq!(current.len(), 1, "{list}");
-    assert_eq!(current[0]["worker_name"], "李接任");
+    let new = current
+        .iter()
+        .find(|a| a["worker_name"] == "李接任")
+        .expect("the new worker is current");
+    assert!(
+        current.iter().all(|a| a["worker_name"] != "王兼职"),
+        "{list}"
+    );
+    assert_eq!(rows[0]["to_at"], Value::Null, "current ones first");
     let old = rows.iter().find(|a| a["id"] == first).unwrap();
     assert_eq!(old["worker_name"], "王兼职");
-    assert_eq!(old["to_at"], current[0]["from_at"], "no gap, no overlap");
+    assert_eq!(old["to_at"], new["from_at"], "no gap, no overlap");
     // The page shows both.
     let page = app.get(&format!("/grids/{grid}"), &officer).await;
     assert!(page.body.contains("任职记录") && page.body.contains("王兼职"));
@@ -583,4 +590,25 @@ async fn personal_data_is_masked_per_role_and_unmasking_is_audited(t: TestDb) {
             "{who}: audited without the data itself"
         );
     }
+}
+
+on_both_engines!(the_demo_district_has_grid_shapes_and_workers);
+
+async fn the_demo_district_has_grid_shapes_and_workers(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let leader = app.login("xipu_leader").await;
+    let v = locate(&app, &leader, 103.88, 30.82).await;
+    assert_eq!(v["inside"], true, "{v}");
+    assert_eq!(v["grid"]["code"].as_str().map(str::len), Some(15), "{v}");
+    let r = app.get("/grids/map", &leader).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let grids = r.body.matches("class=\"area grid").count();
+    assert!(grids >= 20, "犀浦街道's grids drawn: {grids}");
+    assert!(r.body.contains("网格员："), "hover text names the workers");
+    let worker = app.login("wanggeyuan").await;
+    let page = app.get("/grids/mine", &worker).await.body;
+    assert!(page.contains("独居老人入户走访") && page.contains("<svg"));
+    let sysadmin = app.login("sysadmin").await;
+    let r = app.get("/grids/map", &sysadmin).await;
+    assert!(r.body.matches("class=\"area community").count() >= 150);
 }

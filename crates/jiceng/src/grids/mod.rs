@@ -3,6 +3,7 @@
 //! their patrols, the tasks a township gives a grid, and the grid's register of buildings,
 //! households and key places with personal data sealed and masked.
 
+pub mod demo;
 pub mod model;
 pub mod routes;
 pub mod secret;
