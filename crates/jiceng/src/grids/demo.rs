@@ -198,11 +198,13 @@ pub async fn load(
     if let Some(grid) = by_code.get(DEMO_GRID) {
         let building = store::insert_building(
             conn,
-            grid.id,
-            "玉龙小区 3 栋",
-            "犀浦街道玉龙路 88 号",
-            Some(7),
-            "",
+            &store::NewBuilding {
+                grid_id: grid.id,
+                name: "玉龙小区 3 栋",
+                address: "犀浦街道玉龙路 88 号",
+                floors: Some(7),
+                note: "",
+            },
             now,
             "系统:demo",
         )

@@ -1137,20 +1137,26 @@ pub async fn add_point(
     Ok(id)
 }
 
+/// What a worker writes about a problem found on a patrol.
+#[derive(Debug, Clone, Default)]
+pub struct ProblemInput {
+    pub category: String,
+    pub description: String,
+    pub lon: String,
+    pub lat: String,
+}
+
 /// Records a problem found on the worker's patrol under way.
 pub async fn add_problem(
     db: &Db,
     p: &Principal,
     actor: &Actor,
     patrol_id: i64,
-    category: &str,
-    description: &str,
-    lon: &str,
-    lat: &str,
+    input: ProblemInput,
 ) -> Result<i64> {
-    let category = model::required("category", "问题类别", category, 50)?;
-    let description = model::required("description", "问题描述", description, 2000)?;
-    let position = model::parse_position(lon, lat)?;
+    let category = model::required("category", "问题类别", &input.category, 50)?;
+    let description = model::required("description", "问题描述", &input.description, 2000)?;
+    let position = model::parse_position(&input.lon, &input.lat)?;
     let mut tx = db.begin().await?;
     let mut conn = tx.conn();
     let patrol = own_open_patrol(&mut conn, p, patrol_id).await?;
@@ -1408,20 +1414,25 @@ pub async fn add_household(
     Ok(id)
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct BuildingInput {
+    pub name: String,
+    pub address: String,
+    pub floors: String,
+    pub note: String,
+}
+
 pub async fn add_building(
     db: &Db,
     p: &Principal,
     actor: &Actor,
     grid_id: OrgId,
-    name: &str,
-    address: &str,
-    floors: &str,
-    note: &str,
+    input: BuildingInput,
 ) -> Result<i64> {
-    let name = model::required("name", "楼栋名称", name, 100)?;
-    let address = model::optional("address", "地址", address, 200)?;
-    let note = model::optional("note", "备注", note, 500)?;
-    let floors = match floors.trim() {
+    let name = model::required("name", "楼栋名称", &input.name, 100)?;
+    let address = model::optional("address", "地址", &input.address, 200)?;
+    let note = model::optional("note", "备注", &input.note, 500)?;
+    let floors = match input.floors.trim() {
         "" => None,
         f => Some(
             f.parse::<i64>()
@@ -1438,11 +1449,13 @@ pub async fn add_building(
     }
     let id = store::insert_building(
         &mut conn,
-        grid.id,
-        &name,
-        &address,
-        floors,
-        &note,
+        &store::NewBuilding {
+            grid_id: grid.id,
+            name: &name,
+            address: &address,
+            floors,
+            note: &note,
+        },
         Timestamp::now(),
         &actor.name,
     )

@@ -506,18 +506,13 @@ async fn patrol_problem(
     Path(id): Path<i64>,
     FormBody(f): FormBody<ProblemForm>,
 ) -> PageResult {
-    match super::add_problem(
-        &state.db,
-        &ctx.principal,
-        &ctx.actor,
-        id,
-        &f.category,
-        &f.description,
-        &f.lon,
-        &f.lat,
-    )
-    .await
-    {
+    let input = super::ProblemInput {
+        category: f.category,
+        description: f.description,
+        lon: f.lon,
+        lat: f.lat,
+    };
+    match super::add_problem(&state.db, &ctx.principal, &ctx.actor, id, input).await {
         Ok(_) => Ok(redirect_with("/grids/mine", "已记录发现的问题")),
         Err(e) => back(&ctx, "/grids/mine", e),
     }
@@ -648,18 +643,13 @@ async fn building_submit(
     FormBody(f): FormBody<BuildingForm>,
 ) -> PageResult {
     let to = format!("/grids/{id}/register");
-    match super::add_building(
-        &state.db,
-        &ctx.principal,
-        &ctx.actor,
-        OrgId(id),
-        &f.name,
-        &f.address,
-        &f.floors,
-        &f.note,
-    )
-    .await
-    {
+    let input = super::BuildingInput {
+        name: f.name,
+        address: f.address,
+        floors: f.floors,
+        note: f.note,
+    };
+    match super::add_building(&state.db, &ctx.principal, &ctx.actor, OrgId(id), input).await {
         Ok(_) => Ok(redirect_with(&to, "已登记楼栋")),
         Err(e) => back(&ctx, &to, e),
     }

@@ -541,20 +541,24 @@ pub struct BuildingRow {
     pub note: String,
 }
 
+pub struct NewBuilding<'a> {
+    pub grid_id: OrgId,
+    pub name: &'a str,
+    pub address: &'a str,
+    pub floors: Option<i64>,
+    pub note: &'a str,
+}
+
 pub async fn insert_building(
     conn: &mut Conn<'_>,
-    grid: OrgId,
-    name: &str,
-    address: &str,
-    floors: Option<i64>,
-    note: &str,
+    b: &NewBuilding<'_>,
     at: Timestamp,
     by: &str,
 ) -> DbResult<i64> {
     Ok(on_conn!(conn, c => sqlx::query_scalar(
         "INSERT INTO grid_buildings (grid_id, name, address, floors, note, created_at, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"
-    ).bind(grid).bind(name).bind(address).bind(floors).bind(note).bind(at).bind(by)
+    ).bind(b.grid_id).bind(b.name).bind(b.address).bind(b.floors).bind(b.note).bind(at).bind(by)
     .fetch_one(&mut *c).await?))
 }
 
