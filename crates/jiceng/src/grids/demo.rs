@@ -110,7 +110,8 @@ pub async fn load(
         }
     }
 
-    // Workers: accounts for three grids of 犀浦街道, named part-timers for the others.
+    // Workers: accounts for three grids of 犀浦街道, named part-timers for the others. The two
+    // extra accounts belong to their community, so a grid can be retired without them.
     let mut accounts = Vec::new();
     let mut assigned: HashMap<&str, UserId> = HashMap::new();
     if let Some(me) = super::store::worker_accounts_within(conn, "/")
@@ -120,10 +121,10 @@ pub async fn load(
         assigned.insert(DEMO_GRID, me.id);
     }
     for (username, name, grid) in [
-        ("wgy_yulong2", "任晓燕", "510117006001002"),
-        ("wgy_xihe1", "孙建华", "510117006002001"),
+        ("wgy_xihe1", "任晓燕", "510117006002001"),
+        ("wgy_xihe2", "孙建华", "510117006002002"),
     ] {
-        if let Some(org) = by_code.get(grid) {
+        if let Some(org) = by_code.get(&grid[..12]) {
             let id = auth::create_account_unchecked(
                 conn,
                 actor,
