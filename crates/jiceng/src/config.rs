@@ -34,6 +34,9 @@ pub struct Settings {
     pub scheduler_interval_seconds: u64,
     /// Open311 service requests one API key may file per minute.
     pub open311_requests_per_minute: u32,
+    /// AES-256 key (64 hex digits) for personal data at rest (ID numbers in the grid register).
+    /// When unset, `personal_data.key` in the data directory is used, created on first use.
+    pub personal_data_key: Option<String>,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             process_dir: None,
             scheduler_interval_seconds: 30,
             open311_requests_per_minute: 30,
+            personal_data_key: None,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod db;
 pub mod delegation;
 pub mod demo;
 pub mod error;
+pub mod grids;
 pub mod ids;
 pub mod open311;
 pub mod orgs;

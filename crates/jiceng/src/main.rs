@@ -133,6 +133,17 @@ enum ImportCommand {
         #[arg(long)]
         district: Option<String>,
     },
+    /// Import community and grid boundaries from a GeoJSON FeatureCollection (property `code`:
+    /// the 12-digit community or 15-digit grid code), all features or none.
+    Grids {
+        file: PathBuf,
+        /// The district's 12-digit code; needed only when the database holds several.
+        #[arg(long)]
+        district: Option<String>,
+        /// Coordinates are GCJ-02 (AMap, Tencent maps): convert them to WGS-84.
+        #[arg(long)]
+        gcj02: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -351,6 +362,36 @@ async fn main() -> Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{key}");
+        }
+        Command::Import {
+            command:
+                ImportCommand::Grids {
+                    file,
+                    district,
+                    gcj02,
+                },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("无法读取文件 {}（须为 UTF-8 文本）", file.display()))?;
+            let db = open(&settings).await?;
+            db.migrate().await.context("数据库迁移失败")?;
+            let district = jiceng::catalog::district_by_code(&db, district.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let done = jiceng::grids::import_boundaries(
+                &db,
+                &jiceng::grids::GridIndex::new(),
+                &audit::Actor::system("import"),
+                &format!("/{district}/"),
+                &text,
+                gcj02,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "已导入 {} 个村（社区）、{} 个网格的边界",
+                done.communities, done.grids
+            );
         }
         Command::Eval {
             command: EvalCommand::Routing { train, test },

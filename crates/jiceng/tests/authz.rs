@@ -53,6 +53,13 @@ const CASE_ACTORS: Who = Only(&[
 ]);
 const DISPATCHER: Who = Only(&["dispatcher"]);
 const CATEGORY_EDITORS: Who = Only(&["establishment_office", "dispatcher"]);
+const GRID_IMPORTERS: Who = Only(&["township_officer", "system_admin"]);
+const GRID_STAFF: Who = Only(&["township_leader", "township_officer"]);
+const GRID_WORKER: Who = Only(&["grid_worker"]);
+/// A grid's register: its workers and the township's staff (phones and IDs masked).
+const GRID_REGISTER: Who = Only(&["grid_worker", "township_leader", "township_officer"]);
+/// Unmasked personal data: the grid's own worker and the township leader only.
+const GRID_REVEAL: Who = Only(&["grid_worker", "township_leader"]);
 
 /// The expected access of every route. Adding a route means adding a row here.
 const EXPECTED: &[(&str, &str, Who)] = &[
@@ -228,6 +235,28 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/public/cases", Anyone),
     ("GET", "/api/v1/public/cases/{code}", Anyone),
     ("POST", "/api/v1/public/cases/{code}/rating", Anyone),
+    ("GET", "/grids/map", SignedIn),
+    ("GET", "/grids/import", GRID_IMPORTERS),
+    ("POST", "/grids/import", GRID_IMPORTERS),
+    ("GET", "/grids/mine", GRID_WORKER),
+    ("POST", "/grids/patrols", GRID_WORKER),
+    ("POST", "/grids/patrols/{id}/points", GRID_WORKER),
+    ("POST", "/grids/patrols/{id}/problems", GRID_WORKER),
+    ("POST", "/grids/patrols/{id}/finish", GRID_WORKER),
+    ("GET", "/grids/{id}", SignedIn),
+    ("POST", "/grids/{id}/workers", GRID_STAFF),
+    ("POST", "/grids/assignments/{id}/end", GRID_STAFF),
+    ("POST", "/grids/{id}/tasks", GRID_STAFF),
+    ("POST", "/grids/tasks/{id}/done", GRID_REGISTER),
+    ("GET", "/grids/{id}/register", GRID_REGISTER),
+    ("POST", "/grids/{id}/households", GRID_REGISTER),
+    ("POST", "/grids/{id}/buildings", GRID_REGISTER),
+    ("POST", "/grids/{id}/places", GRID_REGISTER),
+    ("POST", "/grids/households/{id}/reveal", GRID_REVEAL),
+    ("GET", "/api/v1/grids/locate", SignedIn),
+    ("GET", "/api/v1/grids/{id}/workers", SignedIn),
+    ("POST", "/api/v1/grids/{id}/workers", GRID_STAFF),
+    ("GET", "/api/v1/grids/{id}/households", GRID_REGISTER),
     // These end the session that calls them, so they run last for each role.
     ("POST", "/logout", SignedIn),
     ("DELETE", "/api/v1/session", SignedIn),

@@ -42,7 +42,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cases",
         sql: include_str!("migrations/0006_cases.sql"),
     },
-    // Versions 7 and 8 belong to work being merged (grids, more of cases).
+    Migration {
+        version: 7,
+        name: "grids",
+        sql: include_str!("migrations/0007_grids.sql"),
+    },
+    // Version 8 belongs to work being merged (more of cases).
     Migration {
         version: 9,
         name: "open311",

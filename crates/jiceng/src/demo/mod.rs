@@ -121,6 +121,16 @@ pub async fn load(db: &Db) -> Result<DemoSummary> {
         .get("510117000000")
         .ok_or_else(|| Error::internal("demo district"))?
         .id;
+    for (username, display_name) in
+        crate::grids::demo::load(&mut conn, &actor, &by_code, &hash).await?
+    {
+        accounts.push(DemoAccount {
+            username,
+            display_name,
+            role: Role::GridWorker,
+            org_name: "犀浦街道网格".to_owned(),
+        });
+    }
     let catalog = crate::catalog::load_demo(&mut conn, district).await?;
     let n = demo.orgs.len();
     audit::record(

@@ -38,6 +38,10 @@ pub struct AppState {
     pub catalog_index: Arc<crate::catalog::search::CatalogIndex>,
     /// Open311 filing rate per API key.
     pub open311_limiter: Arc<crate::open311::model::Limiter>,
+    /// Point → grid lookup (in this process's memory, rebuilt when boundaries change).
+    pub grid_index: Arc<crate::grids::GridIndex>,
+    /// The key sealing personal data in the grid register, loaded on first use.
+    pub personal_data: Arc<crate::grids::PersonalDataKey>,
 }
 
 /// Every route of the platform with its access rule. Contexts contribute theirs here.
@@ -57,6 +61,7 @@ pub fn all_routes() -> Routes {
         .merge(crate::delegation::routes::routes())
         .merge(crate::open311::routes::routes())
         .merge(crate::cases::routes::routes())
+        .merge(crate::grids::routes::routes())
 }
 
 /// The route table, for the authorisation test and the docs.
@@ -75,6 +80,10 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
     let (router, table) = all_routes().into_parts();
     let max_body = config.max_body_bytes;
     let timeout = Duration::from_secs(config.request_timeout_seconds);
+    let personal_data = Arc::new(crate::grids::PersonalDataKey::new(
+        config.personal_data_key.clone(),
+        config.data_dir.clone(),
+    ));
     let open311_limiter = Arc::new(crate::open311::model::Limiter::new(
         config.open311_requests_per_minute,
     ));
@@ -85,6 +94,8 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
         access: Arc::new(AccessTable::new(&table)),
         processes,
         catalog_index: Arc::new(crate::catalog::search::CatalogIndex::new()),
+        grid_index: Arc::new(crate::grids::GridIndex::new()),
+        personal_data,
     };
     let x_request_id = HeaderName::from_static("x-request-id");
     router

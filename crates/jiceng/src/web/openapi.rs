@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{audit, auth, cases, catalog, delegation, orgs, workdays, workflow};
+use crate::{audit, auth, cases, catalog, delegation, grids, orgs, workdays, workflow};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -74,6 +74,10 @@ use crate::{audit, auth, cases, catalog, delegation, orgs, workdays, workflow};
         cases::routes::api_public_intake,
         cases::routes::api_track,
         cases::routes::api_public_rate,
+        grids::routes::api_locate,
+        grids::routes::api_workers,
+        grids::routes::api_assign,
+        grids::routes::api_households,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail))
 )]

@@ -105,6 +105,16 @@ pub fn nav_for(p: &Principal) -> Vec<NavItem> {
             label: "下放与准入",
         });
     }
+    if p.has(Role::GridWorker) {
+        nav.push(NavItem {
+            href: "/grids/mine",
+            label: "我的网格",
+        });
+    }
+    nav.push(NavItem {
+        href: "/grids/map",
+        label: "网格地图",
+    });
     if p.has(Role::SystemAdmin) {
         nav.push(NavItem {
             href: "/admin/workdays",
