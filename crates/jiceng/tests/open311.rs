@@ -50,12 +50,26 @@ async fn issue_key(app: &TestApp) -> String {
     key
 }
 
-fn request_pairs<'a>(key: &'a str, description: &'a str) -> Vec<(&'a str, &'a str)> {
+/// A point inside grid 510117006001001 of 犀浦街道 (the demo's boundaries), to 7 decimals.
+async fn xipu_point(app: &TestApp) -> (String, String) {
+    let grid = jiceng::ids::OrgId(app.org_id("510117006001001").await);
+    let (lon, lat) = jiceng::grids::interior_point(app.db(), grid)
+        .await
+        .unwrap()
+        .expect("the demo grid has a boundary");
+    (format!("{lat:.7}"), format!("{lon:.7}"))
+}
+
+fn request_pairs<'a>(
+    key: &'a str,
+    description: &'a str,
+    point: &'a (String, String),
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("api_key", key),
         ("service_code", "0501"),
-        ("lat", "30.7987654"),
-        ("long", "103.8876543"),
+        ("lat", point.0.as_str()),
+        ("long", point.1.as_str()),
         ("address_string", "犀浦街道围城南路与校园路交叉口"),
         ("description", description),
         ("first_name", "明"),
@@ -133,7 +147,8 @@ async fn discovery_and_services_describe_the_district(t: TestDb) {
     let township = &def["attributes"][0];
     assert_eq!(township["code"], "township");
     assert_eq!(township["datatype"], "singlevaluelist");
-    assert_eq!(township["required"], true);
+    // A point in the district finds the township; without one the township is needed.
+    assert_eq!(township["required"], false);
     assert!(
         township["values"]
             .as_array()
@@ -158,7 +173,12 @@ async fn a_request_filed_with_a_key_reads_back_in_json_and_xml(t: TestDb) {
     let app = TestApp::with_demo(t).await;
     let key = issue_key(&app).await;
     let code = a_service_code(&app).await;
-    let mut pairs = request_pairs(&key, "路口有流动摊贩占道经营，傍晚尤其严重，影响通行");
+    let point = xipu_point(&app).await;
+    let mut pairs = request_pairs(
+        &key,
+        "路口有流动摊贩占道经营，傍晚尤其严重，影响通行",
+        &point,
+    );
     pairs[1] = ("service_code", &code);
     let r = post_form(&app, "/open311/v2/requests.json", &pairs).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -187,8 +207,8 @@ async fn a_request_filed_with_a_key_reads_back_in_json_and_xml(t: TestDb) {
     assert_eq!(r0["service_request_id"], id.as_str());
     assert_eq!(r0["status"], "open");
     assert_eq!(r0["service_code"], code.as_str());
-    assert_eq!(r0["lat"], serde_json::json!(30.7987654));
-    assert_eq!(r0["long"], serde_json::json!(103.8876543));
+    assert_eq!(r0["lat"].to_string(), point.0.trim_end_matches('0'));
+    assert_eq!(r0["long"].to_string(), point.1.trim_end_matches('0'));
     assert_eq!(r0["agency_responsible"], "犀浦街道");
     assert!(
         r0["requested_datetime"]
@@ -213,7 +233,10 @@ async fn a_request_filed_with_a_key_reads_back_in_json_and_xml(t: TestDb) {
         "{}",
         xml.body
     );
-    assert!(xml.body.contains("<lat>30.7987654</lat>"));
+    assert!(
+        xml.body
+            .contains(&format!("<lat>{}</lat>", point.0.trim_end_matches('0')))
+    );
 
     let tok = get(&app, &format!("/open311/v2/tokens/{token}.json"))
         .await
@@ -226,7 +249,7 @@ async fn a_request_filed_with_a_key_reads_back_in_json_and_xml(t: TestDb) {
     );
 
     // The XML endpoint files too, and answers in XML.
-    let mut pairs = request_pairs(&key, "小区门口垃圾桶满溢三天无人清运，气味很大");
+    let mut pairs = request_pairs(&key, "小区门口垃圾桶满溢三天无人清运，气味很大", &point);
     pairs[1] = ("service_code", &code);
     let r = post_form(&app, "/open311/v2/requests.xml", &pairs).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -242,12 +265,13 @@ async fn requests_are_filtered_as_the_spec_says(t: TestDb) {
     let app = TestApp::with_demo(t).await;
     let key = issue_key(&app).await;
     let code = a_service_code(&app).await;
+    let point = xipu_point(&app).await;
     let mut ids = Vec::new();
     for text in [
         "围城南路人行道上有人摆摊卖水果",
         "校园路口夜市摊位占道，晚上很吵",
     ] {
-        let mut pairs = request_pairs(&key, text);
+        let mut pairs = request_pairs(&key, text, &point);
         pairs[1] = ("service_code", &code);
         let r = post_form(&app, "/open311/v2/requests.json", &pairs).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -322,11 +346,13 @@ async fn bad_requests_get_the_specs_errors(t: TestDb) {
     let app = TestApp::with_demo(t).await;
     let key = issue_key(&app).await;
     let code = a_service_code(&app).await;
+    let point = xipu_point(&app).await;
     let with = |changes: &[(&str, Option<&str>)]| -> Vec<(String, String)> {
-        let mut pairs: Vec<(String, String)> = request_pairs(&key, "路口摊贩占道经营，影响通行")
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let mut pairs: Vec<(String, String)> =
+            request_pairs(&key, "路口摊贩占道经营，影响通行", &point)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
         pairs[1].1 = code.clone();
         for (name, value) in changes {
             pairs.retain(|(k, _)| k != name);
@@ -355,12 +381,31 @@ async fn bad_requests_get_the_specs_errors(t: TestDb) {
             "lat",
         ),
         (
-            with(&[("attribute[township]", None)]),
+            with(&[("attribute[township]", None), ("lat", None), ("long", None)]),
             400,
             "attribute[township]",
         ),
         (
-            with(&[("attribute[township]", Some("510117999000"))]),
+            with(&[("attribute[township]", Some("510117001000"))]),
+            400,
+            "不符",
+        ),
+        (
+            with(&[("lat", Some("39.9")), ("long", Some("116.4"))]),
+            400,
+            "不在本区",
+        ),
+        (
+            with(&[("lat", Some("north")), ("long", Some("116.4"))]),
+            400,
+            "lat",
+        ),
+        (
+            with(&[
+                ("lat", None),
+                ("long", None),
+                ("attribute[township]", Some("510117999000")),
+            ]),
             400,
             "镇（街道）",
         ),
@@ -399,6 +444,23 @@ async fn bad_requests_get_the_specs_errors(t: TestDb) {
             .len(),
         0
     );
+    // With a point in the district the township may be left out: the point finds it, and
+    // the case its grid.
+    let r = send(&app, with(&[("attribute[township]", None)])).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let dispatch = app.login("xipu_dispatch").await;
+    let listed = app.get("/api/v1/cases", &dispatch).await.json();
+    let grid_name = listed["items"][0]["grid_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!grid_name.is_empty(), "{listed}");
+    let r = send(
+        &app,
+        with(&[("service_code", Some("0101")), ("api_key", None)]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
     // XML errors have the spec's shape.
     let r = post_form(
         &app,
@@ -469,7 +531,8 @@ async fn keys_are_issued_and_revoked_by_the_system_administrator(t: TestDb) {
 
     // The key files a request, within its rate.
     let code = a_service_code(&app).await;
-    let mut pairs = request_pairs(&key, "人行道井盖缺失，有安全隐患");
+    let point = xipu_point(&app).await;
+    let mut pairs = request_pairs(&key, "人行道井盖缺失，有安全隐患", &point);
     pairs[1] = ("service_code", &code);
     let r = post_form(&app, "/open311/v2/requests.json", &pairs).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);

@@ -124,6 +124,25 @@ impl GridIndex {
     }
 }
 
+/// A point (lon, lat) inside an organisation's boundary — not merely its centroid, which
+/// may fall outside a concave shape — for placing things that have only an area.
+pub async fn interior_point(db: &Db, org: OrgId) -> Result<Option<(f64, f64)>> {
+    use geo::InteriorPoint;
+    let mut c = db.acquire().await?;
+    let Some(json) = store::boundary_of(&mut c.conn(), org).await? else {
+        return Ok(None);
+    };
+    Ok(model::geometry_from_json(&json)?
+        .interior_point()
+        .map(|p| (p.x(), p.y())))
+}
+
+/// Whether any grid has a boundary: without boundaries a point says nothing, and callers fall
+/// back to asking for the township.
+pub async fn has_boundaries(db: &Db, index: &GridIndex) -> Result<bool> {
+    Ok(!index.current(db).await?.info.is_empty())
+}
+
 /// Finds the grid that contains the WGS-84 point (`lon`, `lat`), with its community and
 /// township; `Ok(None)` when the point is in no grid of the district (say
 /// [`model::OUTSIDE_MESSAGE`] to the user). Points on a border shared by two grids belong to

@@ -689,3 +689,11 @@ pub async fn places_of(conn: &mut Conn<'_>, grid: OrgId, q: &str) -> DbResult<Ve
          ORDER BY kind, name, id LIMIT 1000"
     ).bind(grid).bind(pattern).fetch_all(&mut *c).await?))
 }
+
+/// One organisation's boundary (a GeoJSON MultiPolygon), if it has one.
+pub async fn boundary_of(conn: &mut Conn<'_>, org: OrgId) -> DbResult<Option<String>> {
+    Ok(
+        on_conn!(conn, c => sqlx::query_scalar("SELECT geojson FROM area_boundaries WHERE org_id = $1")
+        .bind(org).fetch_optional(&mut *c).await?),
+    )
+}

@@ -17,6 +17,7 @@ use crate::cases::{self, NewCase, Reporter, model::Source, model::Urgency};
 use crate::catalog;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::grids;
 use crate::ids::{CaseId, OrgId};
 use crate::time::Timestamp;
 use model::{Limiter, Open311Error, Value};
@@ -202,10 +203,13 @@ pub async fn service_definition(db: &Db, district: OrgId, code: &str) -> O311<Va
                         ("variable", Value::Bool(true)),
                         ("code", Value::text("township")),
                         ("datatype", Value::text("singlevaluelist")),
-                        ("required", Value::Bool(true)),
+                        // The point (lat, long) finds the township when it is in the district.
+                        ("required", Value::Bool(false)),
                         (
                             "datatype_description",
-                            Value::text("问题所在镇（街道）的 12 位统计用区划代码"),
+                            Value::text(
+                                "问题所在镇（街道）的 12 位统计用区划代码；提供本区范围内的 lat、long 时可不填",
+                            ),
                         ),
                         ("order", Value::Int(1)),
                         ("description", Value::text("镇（街道）")),
@@ -242,6 +246,7 @@ pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'
 pub async fn post_request(
     db: &Db,
     registry: &Registry,
+    grid_index: &grids::GridIndex,
     limiter: &Limiter,
     actor: &Actor,
     params: &[(String, String)],
@@ -268,9 +273,45 @@ pub async fn post_request(
             "须提供位置：lat 和 long，或 address_string，或 address_id",
         ));
     }
-    let township = param(params, "attribute[township]").ok_or_else(|| {
-        Open311Error::new(400, "缺少必填属性 attribute[township]（镇（街道）代码）")
-    })?;
+    // A point inside the district names its grid and township; the attribute is then only
+    // checked against it. Without a point (or before boundaries exist) it is required.
+    let located = match (lat, lon) {
+        (Some(la), Some(lo)) => {
+            let (Ok(la), Ok(lo)) = (la.parse::<f64>(), lo.parse::<f64>()) else {
+                return Err(Open311Error::new(400, "lat、long 应为十进制度数"));
+            };
+            if grids::has_boundaries(db, grid_index).await? {
+                Some(
+                    grids::locate(db, grid_index, lo, la)
+                        .await?
+                        .ok_or_else(|| Open311Error::new(400, grids::model::OUTSIDE_MESSAGE))?,
+                )
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    let attribute = param(params, "attribute[township]");
+    let (township, grid) = match (&located, attribute) {
+        (Some(l), Some(t)) if t != l.township.code => {
+            return Err(Open311Error::new(
+                400,
+                format!(
+                    "attribute[township]「{t}」与位置所在的{}不符",
+                    l.township.name
+                ),
+            ));
+        }
+        (Some(l), _) => (l.township.code.clone(), Some(l.grid.code.clone())),
+        (None, Some(t)) => (t.to_owned(), None),
+        (None, None) => {
+            return Err(Open311Error::new(
+                400,
+                "缺少属性 attribute[township]（镇（街道）代码），或请提供本区范围内的 lat、long",
+            ));
+        }
+    };
     let urgency = match param(params, "attribute[urgency]") {
         None => None,
         Some(u) => Some(Urgency::parse(u).ok_or_else(|| {
@@ -300,7 +341,8 @@ pub async fn post_request(
         &actor,
         Reporter::Public(Source::CitizenApi),
         NewCase {
-            township_code: Some(township.to_owned()),
+            township_code: Some(township),
+            grid_code: grid,
             category_code: code.to_owned(),
             urgency,
             description,

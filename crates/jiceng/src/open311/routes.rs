@@ -203,6 +203,7 @@ async fn post(
         super::post_request(
             &state.db,
             &state.processes,
+            &state.grid_index,
             &state.open311_limiter,
             &actor,
             &params,
