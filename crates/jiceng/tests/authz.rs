@@ -50,6 +50,22 @@ const CASE_ACTORS: Who = Only(&[
 ]);
 const DISPATCHER: Who = Only(&["dispatcher"]);
 const CATEGORY_EDITORS: Who = Only(&["establishment_office", "dispatcher"]);
+const PART_OPENERS: Who = Only(&["dispatcher", "township_leader"]);
+const PART_ACTORS: Who = Only(&[
+    "dispatcher",
+    "township_leader",
+    "station_head",
+    "township_officer",
+    "department_officer",
+]);
+const METRICS_VIEWERS: Who = Only(&[
+    "dispatcher",
+    "township_leader",
+    "township_officer",
+    "station_head",
+    "department_officer",
+    "establishment_office",
+]);
 
 /// The expected access of every route. Adding a route means adding a row here.
 const EXPECTED: &[(&str, &str, Who)] = &[
@@ -191,6 +207,11 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/cases/{id}/act", CASE_ACTORS),
     ("POST", "/cases/{id}/merge", DISPATCHER),
     ("POST", "/cases/{id}/rate", DISPATCHER),
+    ("POST", "/cases/{id}/parts", PART_OPENERS),
+    ("POST", "/cases/parts/{id}/act", PART_ACTORS),
+    ("GET", "/cases/metrics", METRICS_VIEWERS),
+    ("GET", "/cases/metrics.xlsx", METRICS_VIEWERS),
+    ("GET", "/cases/summons", METRICS_VIEWERS),
     ("GET", "/public/cases/new", Anyone),
     ("POST", "/public/cases", Anyone),
     ("GET", "/public/cases/track", Anyone),
@@ -204,6 +225,10 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/cases/{id}/actions", CASE_ACTORS),
     ("POST", "/api/v1/cases/{id}/merge", DISPATCHER),
     ("POST", "/api/v1/cases/{id}/rating", DISPATCHER),
+    ("POST", "/api/v1/cases/{id}/parts", PART_OPENERS),
+    ("POST", "/api/v1/cases/parts/{id}/actions", PART_ACTORS),
+    ("GET", "/api/v1/cases/metrics", METRICS_VIEWERS),
+    ("GET", "/api/v1/cases/summons", METRICS_VIEWERS),
     ("POST", "/api/v1/public/cases", Anyone),
     ("GET", "/api/v1/public/cases/{code}", Anyone),
     ("POST", "/api/v1/public/cases/{code}/rating", Anyone),

@@ -7,7 +7,9 @@
 //! intake, a reopening starts the next. Every action goes through [`act`], which writes the
 //! transition, this context's records and the audit row in one transaction.
 
+pub mod metrics;
 pub mod model;
+pub mod parts;
 pub mod routes;
 pub mod store;
 
@@ -74,7 +76,10 @@ async fn can_see(conn: &mut Conn<'_>, p: &Principal, c: &CaseRow) -> Result<bool
     Ok(match visibility(p) {
         None => false,
         Some(Visibility::Township(t)) => c.township_id == t,
-        Some(Visibility::Unit(o)) => store::unit_has_ticket(conn, c.id, o).await?,
+        Some(Visibility::Unit(o)) => {
+            store::unit_has_ticket(conn, c.id, o).await?
+                || store::unit_has_part(conn, c.id, o).await?
+        }
         Some(Visibility::Grids { path, user }) => {
             c.reporter_user_id == Some(user)
                 || match c.grid_id {
@@ -87,7 +92,11 @@ async fn can_see(conn: &mut Conn<'_>, p: &Principal, c: &CaseRow) -> Result<bool
     })
 }
 
-async fn load_visible(conn: &mut Conn<'_>, p: &Principal, id: CaseId) -> Result<CaseRow> {
+pub(crate) async fn load_visible(
+    conn: &mut Conn<'_>,
+    p: &Principal,
+    id: CaseId,
+) -> Result<CaseRow> {
     let c = store::get_case(conn, id)
         .await?
         .ok_or_else(|| Error::not_found("案件不存在"))?;
@@ -817,6 +826,17 @@ pub struct CaseDetail {
     pub units: Vec<Org>,
     /// The duty item the category cites by default.
     pub default_item: String,
+    /// Summons, joint enforcement co-units and referrals, oldest first.
+    pub parts: Vec<parts::PartView>,
+    /// Whether the viewer may summon a department, add a co-unit, refer the case.
+    pub may_summon: bool,
+    pub may_joint: bool,
+    pub may_refer: bool,
+    /// The district's departments, for summons and referrals.
+    #[schema(value_type = Vec<Object>)]
+    pub departments: Vec<Org>,
+    /// The category's default department (organisation code), preselected for summons.
+    pub default_department: String,
 }
 
 fn state_label(registry: &Registry, state: &str) -> String {
@@ -894,7 +914,7 @@ pub async fn detail(
     };
     let mut keep = Vec::new();
     for a in actions.drain(..) {
-        if a.id == "merge" {
+        if a.id == "merge" || a.id == "refer" {
             continue;
         }
         if a.id == "return" && store::has_returned(&mut conn, current.ticket.id, p.org.id).await? {
@@ -938,7 +958,32 @@ pub async fn detail(
     };
     let attachments = store::attachments(&mut conn, id).await?;
     let ratings = store::ratings(&mut conn, id).await?;
+    let open_ticket = !current.instance.terminal && row.merged_into.is_none();
+    let may_summon = open_ticket && p.has_any(&[Role::Dispatcher, Role::TownshipLeader]);
+    let may_refer = open_ticket && p.has(Role::Dispatcher);
+    let may_joint =
+        may_refer && matches!(current.instance.state.as_str(), "dispatched" | "handling");
+    let departments = if may_summon || may_refer || may_joint {
+        orgs::store::list(
+            &mut conn,
+            &OrgQuery {
+                kind: Some(OrgKind::Department),
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    } else {
+        Vec::new()
+    };
+    let units = if may_joint && units.is_empty() {
+        units_of(&mut conn, &township).await?
+    } else {
+        units
+    };
     drop(c);
+    let parts = parts::views(db, registry, p, id).await?;
     if reveal {
         let mut tx = db.begin().await?;
         audit::record(
@@ -1000,6 +1045,15 @@ pub async fn detail(
             .as_ref()
             .map(|c| c.duty_item_code.clone())
             .unwrap_or_default(),
+        default_department: category
+            .as_ref()
+            .map(|c| c.department_code.clone())
+            .unwrap_or_default(),
+        parts,
+        may_summon,
+        may_joint,
+        may_refer,
+        departments,
         case,
         tickets,
         actions: keep,
@@ -1075,6 +1129,13 @@ fn deadline_after(cal: &Calendar, limit: TimeLimit, from: Timestamp) -> Timestam
         TimeUnit::WorkingDays => cal.add_working_days(t, limit.amount),
         TimeUnit::CalendarDays => t + chrono::TimeDelta::days(i64::from(limit.amount)),
     })
+}
+
+/// Whether the instance's current state ran past its time limit: the deadline has passed, or
+/// the timer already fired it (run with a clock ahead of ours, or a deadline since moved).
+pub(crate) fn late_in_state(inst: &Instance, now: Timestamp) -> bool {
+    inst.deadline
+        .is_some_and(|d| now > d || inst.expiry_handled == Some(d))
 }
 
 /// Where a dispatch goes and what it cites, checked before the transaction.
@@ -1202,6 +1263,26 @@ pub async fn act(
     if a.action == "merge" {
         return Err(Error::invalid("action", "合并请在疑似重复案件处选择原案件"));
     }
+    if a.action == "refer" {
+        return Err(Error::invalid("action", "移送请选择移送的部门并说明理由"));
+    }
+    if a.action == "close" {
+        let mut c = db.acquire().await?;
+        let blocking = store::blocking_parts(&mut c.conn(), id).await?;
+        if !blocking.is_empty() {
+            let names: Vec<String> = blocking
+                .iter()
+                .map(|(k, u)| match k.as_str() {
+                    "joint" => format!("{u}（联合执法未反馈）"),
+                    _ => format!("{u}（吹哨未答复）"),
+                })
+                .collect();
+            return Err(Error::conflict(format!(
+                "还有未完成的部分，不能结案：{}",
+                names.join("、")
+            )));
+        }
+    }
     let route = if a.action == "dispatch" {
         Some(route_dispatch(db, &row, &township, a.unit, a.item_code.as_deref()).await?)
     } else {
@@ -1255,8 +1336,25 @@ pub async fn act(
         reassign_to,
         idempotency_key: None,
     };
-    let after = wf::act_in(&mut conn, registry, &cal, p, actor, instance.id, &input).await?;
     let now = Timestamp::now();
+    let late = late_in_state(&instance, now);
+    let after = wf::act_in(&mut conn, registry, &cal, p, actor, instance.id, &input).await?;
+    let fact = match a.action.as_str() {
+        "dispatch" => route.as_ref().map(|r| store::Fact::Dispatched {
+            unit: r.unit.id,
+            late,
+        }),
+        "accept" => Some(store::Fact::Accepted { late }),
+        "rework" => Some(store::Fact::Reworked),
+        "close" => Some(store::Fact::Closed {
+            late: after.overdue,
+        }),
+        "dismiss" => Some(store::Fact::Outcome("dismissed")),
+        _ => None,
+    };
+    if let Some(f) = fact {
+        store::record_fact(&mut conn, row.id, f, now).await?;
+    }
     let limit = match a.action.as_str() {
         "dispatch" => category.as_ref().and_then(|c| c.respond(urgency)),
         "accept" | "rework" => category.as_ref().and_then(|c| c.handle(urgency)),
@@ -1388,6 +1486,13 @@ pub async fn merge(
     };
     wf::act_in(&mut conn, registry, &cal, p, actor, instance.id, &input).await?;
     store::merge(&mut conn, d.id, o.id).await?;
+    store::record_fact(
+        &mut conn,
+        d.id,
+        store::Fact::Outcome("merged"),
+        Timestamp::now(),
+    )
+    .await?;
     audit::record(
         &mut conn,
         actor,
@@ -1514,8 +1619,16 @@ pub async fn rate(
         &format!("{}：{comment}", rating.label()),
     )
     .await?;
+    store::record_fact(
+        &mut conn,
+        root.id,
+        store::Fact::Rated(rating.as_str()),
+        Timestamp::now(),
+    )
+    .await?;
     let mut reopened = false;
     if reopen && store::mark_reopened(&mut conn, root.id, comment).await? {
+        store::record_fact(&mut conn, root.id, store::Fact::Reopened, Timestamp::now()).await?;
         let township = orgs::store::get(&mut conn, root.township_id)
             .await?
             .ok_or_else(|| Error::internal("case township"))?;
@@ -1604,6 +1717,7 @@ fn public_status(state: &str) -> &'static str {
         "closed" => "已办结",
         "dismissed" => "不予立案",
         "merged" => "已合并办理",
+        "referred" => "不属于本镇（街道）职权，已移送主管部门",
         _ => "办理中",
     }
 }
@@ -1733,9 +1847,10 @@ pub fn check_process(registry: &Registry) -> std::result::Result<(), String> {
             "checking",
             "closed",
             "merged",
+            "referred",
         ],
         &[
-            "dispatch", "return", "accept", "report", "close", "rework", "merge",
+            "dispatch", "return", "accept", "report", "close", "rework", "merge", "refer",
         ],
     )
     .map_err(|e| {
@@ -1743,7 +1858,8 @@ pub fn check_process(registry: &Registry) -> std::result::Result<(), String> {
             .map(|x| x.to_string())
             .collect::<Vec<_>>()
             .join("\n")
-    })
+    })?;
+    parts::check_processes(registry)
 }
 
 #[cfg(test)]

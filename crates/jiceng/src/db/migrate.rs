@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cases",
         sql: include_str!("migrations/0006_cases.sql"),
     },
+    Migration {
+        version: 8,
+        name: "cases_more",
+        sql: include_str!("migrations/0008_cases_more.sql"),
+    },
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

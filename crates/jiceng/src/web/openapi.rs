@@ -74,6 +74,10 @@ use crate::{audit, auth, cases, catalog, delegation, orgs, workdays, workflow};
         cases::routes::api_public_intake,
         cases::routes::api_track,
         cases::routes::api_public_rate,
+        cases::routes::api_open_part,
+        cases::routes::api_act_part,
+        cases::routes::api_metrics,
+        cases::routes::api_summons,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail))
 )]
