@@ -16,6 +16,8 @@ on_both_engines!(
     a_referred_case_goes_to_the_department_with_its_evidence,
     every_part_time_limit_fires,
     parts_refuse_bad_input_and_change_nothing,
+    a_correction_changes_the_next_suggestion,
+    metrics_count_a_hand_computed_township,
 );
 
 const XIPU: &str = "510117006000";
@@ -596,4 +598,179 @@ async fn parts_refuse_bad_input_and_change_nothing(t: TestDb) {
     let v = detail(&app, &d, id).await;
     assert!(v["parts"].as_array().unwrap().is_empty());
     assert_eq!(v["status"], "pending");
+}
+
+async fn suggestion(app: &TestApp, d: &Session, id: i64) -> Value {
+    detail(app, d, id).await["suggestion"].clone()
+}
+
+async fn a_correction_changes_the_next_suggestion(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let d = app.login("xipu_dispatch").await;
+    let text = "小区门口有人摆摊卖烤红薯，占用人行道影响通行";
+    let a = new_case(&app, &d, text).await;
+    let first = suggestion(&app, &d, a).await;
+    assert!(first["category_code"].is_string(), "{first}");
+    assert!(first["category_permille"].as_i64().unwrap() > 0);
+    let before = first["category_code"].as_str().unwrap().to_owned();
+    let corrected = if before == "0102" { "0103" } else { "0102" };
+    // Bad input changes nothing.
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/cases/{a}/classify"),
+            &d,
+            json!({"category": "9999"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/cases/{a}/classify"),
+            &d,
+            json!({"category": corrected}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let v = detail(&app, &d, a).await;
+    assert_eq!(v["case"]["category_code"], corrected);
+    let b = new_case(&app, &d, text).await;
+    assert_eq!(suggestion(&app, &d, b).await["category_code"], corrected);
+    // A second correction moves the example: the next suggestion follows it.
+    let again = if corrected == "0103" { "0104" } else { "0103" };
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/cases/{a}/classify"),
+            &d,
+            json!({"category": again}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/cases/{b}/classify"),
+            &d,
+            json!({"category": again}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let c = new_case(&app, &d, text).await;
+    assert_eq!(suggestion(&app, &d, c).await["category_code"], again);
+    // The unit is learnt at dispatch.
+    dispatch(&app, &d, c).await;
+    let e = new_case(&app, &d, text).await;
+    assert_eq!(suggestion(&app, &d, e).await["unit_name"], "犀浦市场监管所");
+    // Only before dispatch, only by the dispatcher.
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/cases/{c}/classify"),
+            &d,
+            json!({"category": again}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let page = app.get(&format!("/cases/{e}"), &d).await;
+    assert!(page.body.contains("确认分类"), "{}", page.body);
+}
+
+async fn metrics_count_a_hand_computed_township(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let d = app.login("xipu_dispatch").await;
+    let suozhang = app.login("suozhang").await;
+    let dept = app.org_id(MARKET_DEPT).await;
+    // a: dispatched, accepted, reworked once, closed, rated 基本满意.
+    let a = new_case(&app, &d, "超市冷柜温度不达标").await;
+    dispatch(&app, &d, a).await;
+    act_ok(&app, &suozhang, a, json!({"action": "accept"})).await;
+    act_ok(
+        &app,
+        &suozhang,
+        a,
+        json!({"action": "report", "comment": "已整改"}),
+    )
+    .await;
+    act_ok(
+        &app,
+        &d,
+        a,
+        json!({"action": "rework", "comment": "温度仍不达标"}),
+    )
+    .await;
+    act_ok(
+        &app,
+        &suozhang,
+        a,
+        json!({"action": "report", "comment": "已更换冷柜"}),
+    )
+    .await;
+    act_ok(&app, &d, a, json!({"action": "close"})).await;
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/cases/{a}/rating"),
+            &d,
+            json!({"rating": "basic", "comment": "还行"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // b: dismissed; c: referred; e: dispatched and waiting.
+    let b = new_case(&app, &d, "反映内容无法核实").await;
+    act_ok(
+        &app,
+        &d,
+        b,
+        json!({"action": "dismiss", "comment": "无法核实"}),
+    )
+    .await;
+    let c = new_case(&app, &d, "药店违规销售处方药").await;
+    let r = open_part(
+        &app,
+        &d,
+        c,
+        json!({"kind": "referral", "unit_id": dept, "reason": "非下放事项"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let e = new_case(&app, &d, "菜市场缺斤短两").await;
+    dispatch(&app, &d, e).await;
+    let r = app.get("/api/v1/cases/metrics", &d).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let m = r.json();
+    let t = &m["total"];
+    assert_eq!(t["received"], 4, "{m}");
+    assert_eq!(t["dispatched"], 2);
+    assert_eq!(t["dispatched_on_time"], 2);
+    assert_eq!(t["accepted_on_time"], 1);
+    assert_eq!(t["closed"], 1);
+    assert_eq!(t["closed_on_time"], 1);
+    assert_eq!(t["reworked"], 1);
+    assert_eq!(t["dismissed"], 1);
+    assert_eq!(t["referred"], 1);
+    assert_eq!(t["rated"], 1);
+    assert_eq!(t["satisfied"], 1);
+    // 解决率 = 1 / (4 − 1 − 1) = 50 %; by source: all patrol; by category: all 0601.
+    assert_eq!(m["by_source"][0]["counts"]["received"], 4);
+    assert_eq!(m["by_category"][0]["key"], "0601");
+    let months: i64 = m["by_month"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["counts"]["received"].as_i64().unwrap())
+        .sum();
+    assert_eq!(months, 4);
+    let page = app.get("/cases/metrics", &d).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("50.0%"), "{}", page.body);
+    assert!(page.body.contains("<svg"));
+    let x = app.get("/cases/metrics.xlsx", &d).await;
+    assert_eq!(x.status, StatusCode::OK);
+    // A station sees its own figures only; bad dates are refused with a reason.
+    let r = app.get("/api/v1/cases/metrics", &suozhang).await.json();
+    assert_eq!(r["total"]["received"], 2, "{r}");
+    let r = app.get("/api/v1/cases/metrics?from=2026-13-01", &d).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }

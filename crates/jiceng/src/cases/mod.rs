@@ -12,6 +12,7 @@ pub mod model;
 pub mod parts;
 pub mod routes;
 pub mod store;
+pub mod suggest;
 
 use calendar::Calendar;
 use serde::Serialize;
@@ -423,6 +424,7 @@ async fn prepare(
 async fn insert_prepared(
     conn: &mut Conn<'_>,
     registry: &Registry,
+    router: &suggest::CaseRouter,
     cal: &Calendar,
     actor: &Actor,
     settings: Settings,
@@ -430,6 +432,7 @@ async fn insert_prepared(
 ) -> Result<Created> {
     let now = Timestamp::now();
     let receipt = model::new_receipt_code();
+    let (sc, su) = router.suggest(&p.text.description);
     let id = store::insert_case(
         conn,
         &store::NewCaseRow {
@@ -449,6 +452,8 @@ async fn insert_prepared(
             external_ref: p.external_ref.as_deref(),
             now,
             by: &actor.name,
+            suggested_category: sc.as_ref().map(|(l, c)| (l.as_str(), *c)),
+            suggested_unit: su.as_ref().map(|(l, c)| (l.as_str(), *c)),
         },
     )
     .await
@@ -564,6 +569,7 @@ async fn start_ticket(
 pub async fn intake(
     db: &Db,
     registry: &Registry,
+    router: &suggest::CaseRouter,
     actor: &Actor,
     who: Reporter<'_>,
     new: NewCase,
@@ -580,9 +586,18 @@ pub async fn intake(
     };
     let settings = settings(db, district).await?;
     let cal = wf::calendar(db).await?;
+    router.ensure(db, district).await?;
     let mut tx = db.begin().await?;
-    let created =
-        insert_prepared(&mut tx.conn(), registry, &cal, actor, settings, prepared).await?;
+    let created = insert_prepared(
+        &mut tx.conn(),
+        registry,
+        router,
+        &cal,
+        actor,
+        settings,
+        prepared,
+    )
+    .await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -605,6 +620,7 @@ pub const HOTLINE_COLUMNS: &[&str] = &[
 pub async fn import_hotline(
     db: &Db,
     registry: &Registry,
+    router: &suggest::CaseRouter,
     p: &Principal,
     actor: &Actor,
     bytes: &[u8],
@@ -714,10 +730,22 @@ pub async fn import_hotline(
     };
     let settings = settings(db, district).await?;
     let cal = wf::calendar(db).await?;
+    router.ensure(db, district).await?;
     let mut tx = db.begin().await?;
     let mut out = Vec::new();
     for prep in ready {
-        out.push(insert_prepared(&mut tx.conn(), registry, &cal, actor, settings, prep).await?);
+        out.push(
+            insert_prepared(
+                &mut tx.conn(),
+                registry,
+                router,
+                &cal,
+                actor,
+                settings,
+                prep,
+            )
+            .await?,
+        );
     }
     audit::record(
         &mut tx.conn(),
@@ -837,6 +865,13 @@ pub struct CaseDetail {
     pub departments: Vec<Org>,
     /// The category's default department (organisation code), preselected for summons.
     pub default_department: String,
+    /// The router's suggestion at intake.
+    pub suggestion: SuggestionView,
+    /// The dispatcher may confirm or correct the category (before dispatch).
+    pub may_classify: bool,
+    /// The district's active categories, for the correction.
+    #[schema(value_type = Vec<Object>)]
+    pub categories: Vec<CategoryFields>,
 }
 
 fn state_label(registry: &Registry, state: &str) -> String {
@@ -959,6 +994,7 @@ pub async fn detail(
     let attachments = store::attachments(&mut conn, id).await?;
     let ratings = store::ratings(&mut conn, id).await?;
     let open_ticket = !current.instance.terminal && row.merged_into.is_none();
+    let pending = current.instance.state == "pending";
     let may_summon = open_ticket && p.has_any(&[Role::Dispatcher, Role::TownshipLeader]);
     let may_refer = open_ticket && p.has(Role::Dispatcher);
     let may_joint =
@@ -982,8 +1018,36 @@ pub async fn detail(
     } else {
         units
     };
+    let routing = store::routing(&mut conn, id).await?;
+    let suggested_unit = match routing.suggested_unit.as_deref() {
+        Some(l) => suggest::resolve_unit(&mut conn, &township, l).await?,
+        None => None,
+    };
+    let suggested_category = match routing.suggested_category.as_deref() {
+        Some(k) => store::category(&mut conn, row.district_id, k).await?,
+        None => None,
+    };
+    let may_classify = pending && p.has(Role::Dispatcher) && row.merged_into.is_none();
+    let categories = if may_classify {
+        store::categories(&mut conn, row.district_id)
+            .await?
+            .into_iter()
+            .filter(|k| k.active)
+            .collect()
+    } else {
+        Vec::new()
+    };
     drop(c);
     let parts = parts::views(db, registry, p, id).await?;
+    let suggestion = SuggestionView {
+        category_name: suggested_category.map(|k| k.name()),
+        category_code: routing.suggested_category,
+        category_permille: routing.suggested_category_permille,
+        unit_id: suggested_unit.as_ref().map(|u| u.id),
+        unit_name: suggested_unit.map(|u| u.name),
+        unit_permille: routing.suggested_unit_permille,
+        confirmed_category: routing.learned_category,
+    };
     if reveal {
         let mut tx = db.begin().await?;
         audit::record(
@@ -996,7 +1060,6 @@ pub async fn detail(
         .await?;
         tx.commit().await?;
     }
-    let pending = current.instance.state == "pending";
     let closed = current.instance.state == "closed";
     let case = CaseView {
         id: row.id,
@@ -1050,6 +1113,9 @@ pub async fn detail(
             .map(|c| c.department_code.clone())
             .unwrap_or_default(),
         parts,
+        suggestion,
+        may_classify,
+        categories,
         may_summon,
         may_joint,
         may_refer,
@@ -1219,6 +1285,7 @@ async fn route_dispatch(
 pub async fn act(
     db: &Db,
     registry: &Registry,
+    router: &suggest::CaseRouter,
     p: &Principal,
     actor: &Actor,
     id: CaseId,
@@ -1365,11 +1432,16 @@ pub async fn act(
     }
     let no = number(row.id, row.created_at);
     let mut detail = state_label(registry, &after.state);
+    let mut learnt_unit: Option<(Option<String>, String)> = None;
     match a.action.as_str() {
         "dispatch" => {
             if let Some(r) = &route {
                 store::set_ticket_unit(&mut conn, ticket.id, r.unit.id, &r.item_code, &r.item_name)
                     .await?;
+                let label = suggest::unit_label(&mut conn, &r.unit).await?;
+                let before = store::routing(&mut conn, row.id).await?.learned_unit;
+                store::set_learned(&mut conn, row.id, None, Some(&label)).await?;
+                learnt_unit = Some((before, label));
                 detail = format!(
                     "派遣至{}{}，依据清单事项 {} {}",
                     r.unit.name,
@@ -1417,6 +1489,11 @@ pub async fn act(
     )
     .await?;
     tx.commit().await?;
+    // Taught after the commit: a refused dispatch teaches nothing.
+    if let Some((before, label)) = learnt_unit {
+        router.ensure(db, row.district_id).await?;
+        router.learn_unit(&row.description, before.as_deref(), &label);
+    }
     Ok(Acted {
         case_id: id,
         state_label: state_label(registry, &after.state),
@@ -1424,6 +1501,83 @@ pub async fn act(
         unit_name: route.map(|r| r.unit.name),
         replayed: false,
     })
+}
+
+/// The dispatcher confirms or corrects the case's category in one action (before dispatch);
+/// the router learns the confirmation, or moves a corrected example to its new category.
+pub async fn classify(
+    db: &Db,
+    router: &suggest::CaseRouter,
+    p: &Principal,
+    actor: &Actor,
+    id: CaseId,
+    code: &str,
+) -> Result<()> {
+    if !p.has(Role::Dispatcher) {
+        return Err(Error::forbidden("由综合执法办调度员确认案件分类"));
+    }
+    let code = code.trim();
+    let (row, before) = {
+        let mut c = db.acquire().await?;
+        let mut conn = c.conn();
+        let row = load_visible(&mut conn, p, id).await?;
+        let state = match row.current_ticket_id {
+            Some(t) => match store::ticket(&mut conn, t).await? {
+                Some(t) => wf::store::get(&mut conn, t.instance_id)
+                    .await?
+                    .map(|i| i.state),
+                None => None,
+            },
+            None => None,
+        };
+        if state.as_deref() != Some("pending") {
+            return Err(Error::conflict("案件派遣后不能再改分类"));
+        }
+        match store::category(&mut conn, row.district_id, code).await? {
+            Some(k) if k.active => {}
+            _ => {
+                return Err(Error::invalid(
+                    "category",
+                    format!("未知的事件类别「{code}」"),
+                ));
+            }
+        }
+        let before = store::routing(&mut conn, id).await?.learned_category;
+        (row, before)
+    };
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    store::set_learned(&mut conn, id, Some(code), None).await?;
+    audit::record(
+        &mut conn,
+        actor,
+        "case.classify",
+        &format!("案件 {}", number(row.id, row.created_at)),
+        &if row.category_code == code {
+            format!("确认分类 {code}")
+        } else {
+            format!("分类由 {} 改为 {code}", row.category_code)
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    router.ensure(db, row.district_id).await?;
+    router.learn_category(&row.description, before.as_deref(), code);
+    Ok(())
+}
+
+/// What the router suggested for a case, resolved for its township.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SuggestionView {
+    pub category_code: Option<String>,
+    pub category_name: Option<String>,
+    pub category_permille: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub unit_id: Option<OrgId>,
+    pub unit_name: Option<String>,
+    pub unit_permille: Option<i64>,
+    /// The category a dispatcher confirmed, once confirmed.
+    pub confirmed_category: Option<String>,
 }
 
 /// Merges a duplicate into the original: the duplicate's ticket ends as 已合并 and its

@@ -78,6 +78,7 @@ pub fn routes() -> Routes {
         .get("/cases/{id}", VIEWERS, detail_page)
         .upload("/cases/{id}/act", ACTORS, act_submit)
         .post("/cases/{id}/merge", DISPATCHER, merge_submit)
+        .post("/cases/{id}/classify", DISPATCHER, classify_submit)
         .post("/cases/{id}/rate", DISPATCHER, rate_submit)
         .post("/cases/{id}/parts", PART_OPENERS, part_open_submit)
         .get("/cases/metrics", METRICS_VIEWERS, metrics_page)
@@ -104,6 +105,7 @@ pub fn routes() -> Routes {
         .get("/api/v1/cases/{id}", VIEWERS, api_detail)
         .post("/api/v1/cases/{id}/actions", ACTORS, api_act)
         .post("/api/v1/cases/{id}/merge", DISPATCHER, api_merge)
+        .post("/api/v1/cases/{id}/classify", DISPATCHER, api_classify)
         .post("/api/v1/cases/{id}/rating", DISPATCHER, api_rate)
         .post("/api/v1/cases/{id}/parts", PART_OPENERS, api_open_part)
         .get("/api/v1/cases/metrics", METRICS_VIEWERS, api_metrics)
@@ -548,6 +550,7 @@ async fn intake_submit(
             super::intake(
                 &state.db,
                 &state.processes,
+                &state.case_router,
                 &ctx.actor,
                 Reporter::Staff(&ctx.principal),
                 new,
@@ -584,6 +587,7 @@ async fn import_submit(
     match super::import_hotline(
         &state.db,
         &state.processes,
+        &state.case_router,
         &ctx.principal,
         &ctx.actor,
         &file.bytes,
@@ -660,6 +664,17 @@ impl DetailPage {
 
     fn rating_label(&self, r: &str) -> &'static str {
         Rating::parse(r).map(|r| r.label()).unwrap_or("")
+    }
+
+    /// The category preselected for the dispatcher: the suggestion, or the case's own.
+    fn is_suggested(&self, code: &str) -> bool {
+        let pick = self
+            .d
+            .suggestion
+            .category_code
+            .as_deref()
+            .unwrap_or(&self.d.case.category_code);
+        pick == code
     }
 
     fn has_joint(&self) -> bool {
@@ -760,6 +775,7 @@ async fn act_submit(
             super::act(
                 &state.db,
                 &state.processes,
+                &state.case_router,
                 &ctx.principal,
                 &ctx.actor,
                 id,
@@ -1143,6 +1159,7 @@ async fn public_submit(
         super::intake(
             &state.db,
             &state.processes,
+            &state.case_router,
             &ctx.actor,
             Reporter::Public(Source::CitizenWeb),
             new,
@@ -1404,6 +1421,7 @@ pub async fn api_intake(
     let c = super::intake(
         &state.db,
         &state.processes,
+        &state.case_router,
         &ctx.actor,
         Reporter::Staff(&ctx.principal),
         body.into_new()?,
@@ -1488,6 +1506,7 @@ pub async fn api_act(
         super::act(
             &state.db,
             &state.processes,
+            &state.case_router,
             &ctx.principal,
             &ctx.actor,
             CaseId(id),
@@ -1612,6 +1631,7 @@ pub async fn api_public_intake(
     let c = super::intake(
         &state.db,
         &state.processes,
+        &state.case_router,
         &ctx.actor,
         Reporter::Public(Source::CitizenApi),
         body.into_new()?,
@@ -2170,4 +2190,59 @@ pub async fn api_summons(
     Ok(Json(SummonsOut {
         departments: super::metrics::summons(&state.db, &ctx.principal, from, to).await?,
     }))
+}
+
+// ---------- routing: confirm or correct the category ----------
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct ClassifyIn {
+    /// The category code the dispatcher confirms (the suggestion) or corrects to.
+    #[serde(default)]
+    pub category: String,
+}
+
+async fn classify_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    FormBody(f): FormBody<ClassifyIn>,
+) -> PageResult {
+    let id = CaseId(id);
+    match super::classify(
+        &state.db,
+        &state.case_router,
+        &ctx.principal,
+        &ctx.actor,
+        id,
+        &f.category,
+    )
+    .await
+    {
+        Ok(()) => Ok(redirect_with(&format!("/cases/{id}"), "已确认分类")),
+        Err(e) if refusable(&e) => render_detail(&state, &ctx, id, false, Some(e)).await,
+        Err(e) => Err(ctx.fail(e)),
+    }
+}
+
+/// Confirms or corrects a case's category before dispatch; the router learns from it.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/classify", tag = "案件", params(("id" = i64, Path)),
+    request_body = ClassifyIn,
+    responses((status = 204), (status = 409, body = crate::web::error::ErrorBody),
+              (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn api_classify(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<ClassifyIn>,
+) -> ApiResult<StatusCode> {
+    super::classify(
+        &state.db,
+        &state.case_router,
+        &ctx.principal,
+        &ctx.actor,
+        CaseId(id),
+        &b.category,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -182,20 +182,27 @@ pub struct NewCaseRow<'a> {
     pub external_ref: Option<&'a str>,
     pub now: Timestamp,
     pub by: &'a str,
+    /// The router's category and unit label, with confidences in thousandths.
+    pub suggested_category: Option<(&'a str, i64)>,
+    pub suggested_unit: Option<(&'a str, i64)>,
 }
 
 pub async fn insert_case(conn: &mut Conn<'_>, r: &NewCaseRow<'_>) -> DbResult<CaseId> {
     Ok(on_conn!(conn, c => sqlx::query_scalar(
         "INSERT INTO cases (district_id, township_id, grid_id, source, category_code, urgency,
             description, address, lon_e7, lat_e7, reporter_name, reporter_phone, reporter_user_id,
-            receipt_code, external_ref, reopen_count, created_at, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, $16, $17)
+            receipt_code, external_ref, reopen_count, created_at, created_by, suggested_category,
+            suggested_category_permille, suggested_unit, suggested_unit_permille)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, $16, $17,
+            $18, $19, $20, $21)
          RETURNING id"
     )
     .bind(r.district_id).bind(r.township_id).bind(r.grid_id).bind(r.source).bind(r.category_code)
     .bind(r.urgency).bind(r.description).bind(r.address).bind(r.coordinates.map(|c| c.0))
     .bind(r.coordinates.map(|c| c.1)).bind(r.reporter_name).bind(r.reporter_phone)
     .bind(r.reporter_user_id).bind(r.receipt_code).bind(r.external_ref).bind(r.now).bind(r.by)
+    .bind(r.suggested_category.map(|s| s.0)).bind(r.suggested_category.map(|s| s.1))
+    .bind(r.suggested_unit.map(|s| s.0)).bind(r.suggested_unit.map(|s| s.1))
     .fetch_one(&mut *c).await?))
 }
 

@@ -36,6 +36,8 @@ pub struct AppState {
     pub processes: Arc<workflow::Registry>,
     /// Full-text search over duty items (in this process's memory).
     pub catalog_index: Arc<crate::catalog::search::CatalogIndex>,
+    /// Case routing suggestions (in this process's memory, built lazily from the database).
+    pub case_router: Arc<crate::cases::suggest::CaseRouter>,
 }
 
 /// Every route of the platform with its access rule. Contexts contribute theirs here.
@@ -78,6 +80,7 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
         access: Arc::new(AccessTable::new(&table)),
         processes,
         catalog_index: Arc::new(crate::catalog::search::CatalogIndex::new()),
+        case_router: Arc::new(crate::cases::suggest::CaseRouter::new()),
     };
     let x_request_id = HeaderName::from_static("x-request-id");
     router

@@ -78,6 +78,7 @@ use crate::{audit, auth, cases, catalog, delegation, orgs, workdays, workflow};
         cases::routes::api_act_part,
         cases::routes::api_metrics,
         cases::routes::api_summons,
+        cases::routes::api_classify,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail))
 )]
