@@ -7,10 +7,12 @@
 //! intake, a reopening starts the next. Every action goes through [`act`], which writes the
 //! transition, this context's records and the audit row in one transaction.
 
+pub mod bench;
 pub mod metrics;
 pub mod model;
 pub mod parts;
 pub mod routes;
+pub mod seed;
 pub mod store;
 pub mod suggest;
 
