@@ -73,6 +73,16 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Case intake: raw insert ceiling, end-to-end intake over HTTP with p50/p99, and the
+    /// metrics of one township over a year with this many cases in the table.
+    Cases {
+        /// Cases seeded before measuring.
+        #[arg(long, default_value_t = 1_000_000)]
+        cases: u64,
+        /// Also run on a throwaway database of this PostgreSQL server (postgres://…/db).
+        #[arg(long)]
+        postgres: Option<String>,
+    },
     /// Workflow transitions per second and the metrics query at scale.
     Workflow {
         /// Instances seeded before measuring.
@@ -297,6 +307,16 @@ async fn main() -> Result<()> {
                 bail!("审计链校验失败：{} 处异常", report.problems.len());
             }
             println!("审计链完整");
+        }
+        Command::Bench {
+            command: BenchCommand::Cases { cases, postgres },
+        } => {
+            let reports = jiceng::cases::bench::run_all(cases, postgres.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for r in &reports {
+                r.print();
+            }
         }
         Command::Bench {
             command:

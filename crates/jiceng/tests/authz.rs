@@ -60,6 +60,22 @@ const GRID_WORKER: Who = Only(&["grid_worker"]);
 const GRID_REGISTER: Who = Only(&["grid_worker", "township_leader", "township_officer"]);
 /// Unmasked personal data: the grid's own worker and the township leader only.
 const GRID_REVEAL: Who = Only(&["grid_worker", "township_leader"]);
+const PART_OPENERS: Who = Only(&["dispatcher", "township_leader"]);
+const PART_ACTORS: Who = Only(&[
+    "dispatcher",
+    "township_leader",
+    "station_head",
+    "township_officer",
+    "department_officer",
+]);
+const METRICS_VIEWERS: Who = Only(&[
+    "dispatcher",
+    "township_leader",
+    "township_officer",
+    "station_head",
+    "department_officer",
+    "establishment_office",
+]);
 
 /// The expected access of every route. Adding a route means adding a row here.
 const EXPECTED: &[(&str, &str, Who)] = &[
@@ -219,6 +235,12 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/cases/{id}/act", CASE_ACTORS),
     ("POST", "/cases/{id}/merge", DISPATCHER),
     ("POST", "/cases/{id}/rate", DISPATCHER),
+    ("POST", "/cases/{id}/parts", PART_OPENERS),
+    ("POST", "/cases/{id}/classify", DISPATCHER),
+    ("POST", "/cases/parts/{id}/act", PART_ACTORS),
+    ("GET", "/cases/metrics", METRICS_VIEWERS),
+    ("GET", "/cases/metrics.xlsx", METRICS_VIEWERS),
+    ("GET", "/cases/summons", METRICS_VIEWERS),
     ("GET", "/public/cases/new", Anyone),
     ("POST", "/public/cases", Anyone),
     ("GET", "/public/cases/track", Anyone),
@@ -232,6 +254,11 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/cases/{id}/actions", CASE_ACTORS),
     ("POST", "/api/v1/cases/{id}/merge", DISPATCHER),
     ("POST", "/api/v1/cases/{id}/rating", DISPATCHER),
+    ("POST", "/api/v1/cases/{id}/parts", PART_OPENERS),
+    ("POST", "/api/v1/cases/{id}/classify", DISPATCHER),
+    ("POST", "/api/v1/cases/parts/{id}/actions", PART_ACTORS),
+    ("GET", "/api/v1/cases/metrics", METRICS_VIEWERS),
+    ("GET", "/api/v1/cases/summons", METRICS_VIEWERS),
     ("POST", "/api/v1/public/cases", Anyone),
     ("GET", "/api/v1/public/cases/{code}", Anyone),
     ("POST", "/api/v1/public/cases/{code}/rating", Anyone),

@@ -155,6 +155,17 @@ pub fn action_label(action: &str) -> &'static str {
         "case.merge" => "合并重复案件",
         "case.rate" => "案件回访评价",
         "case.reopen" => "案件重新办理",
+        "case.summon" => "吹哨报到：呼叫部门",
+        "case.summon_report" => "吹哨报到：部门报到",
+        "case.summon_reply" => "吹哨报到：部门答复",
+        "case.summon_rate" => "吹哨报到：评价部门",
+        "case.joint" => "联合执法：增加协办单位",
+        "case.joint_accept" => "联合执法：协办签收",
+        "case.joint_report" => "联合执法：协办反馈",
+        "case.referral" => "移送案件",
+        "case.referral_acknowledge" => "移送：部门接收",
+        "case.referral_conclude" => "移送：抄告处理结果",
+        "case.classify" => "确认案件分类",
         _ => "其他操作",
     }
 }

@@ -7,9 +7,14 @@
 //! intake, a reopening starts the next. Every action goes through [`act`], which writes the
 //! transition, this context's records and the audit row in one transaction.
 
+pub mod bench;
+pub mod metrics;
 pub mod model;
+pub mod parts;
 pub mod routes;
+pub mod seed;
 pub mod store;
+pub mod suggest;
 
 use calendar::Calendar;
 use serde::Serialize;
@@ -74,7 +79,10 @@ async fn can_see(conn: &mut Conn<'_>, p: &Principal, c: &CaseRow) -> Result<bool
     Ok(match visibility(p) {
         None => false,
         Some(Visibility::Township(t)) => c.township_id == t,
-        Some(Visibility::Unit(o)) => store::unit_has_ticket(conn, c.id, o).await?,
+        Some(Visibility::Unit(o)) => {
+            store::unit_has_ticket(conn, c.id, o).await?
+                || store::unit_has_part(conn, c.id, o).await?
+        }
         Some(Visibility::Grids { path, user }) => {
             c.reporter_user_id == Some(user)
                 || match c.grid_id {
@@ -87,7 +95,11 @@ async fn can_see(conn: &mut Conn<'_>, p: &Principal, c: &CaseRow) -> Result<bool
     })
 }
 
-async fn load_visible(conn: &mut Conn<'_>, p: &Principal, id: CaseId) -> Result<CaseRow> {
+pub(crate) async fn load_visible(
+    conn: &mut Conn<'_>,
+    p: &Principal,
+    id: CaseId,
+) -> Result<CaseRow> {
     let c = store::get_case(conn, id)
         .await?
         .ok_or_else(|| Error::not_found("案件不存在"))?;
@@ -414,6 +426,7 @@ async fn prepare(
 async fn insert_prepared(
     conn: &mut Conn<'_>,
     registry: &Registry,
+    router: &suggest::CaseRouter,
     cal: &Calendar,
     actor: &Actor,
     settings: Settings,
@@ -421,6 +434,7 @@ async fn insert_prepared(
 ) -> Result<Created> {
     let now = Timestamp::now();
     let receipt = model::new_receipt_code();
+    let (sc, su) = router.suggest(&p.text.description);
     let id = store::insert_case(
         conn,
         &store::NewCaseRow {
@@ -440,6 +454,8 @@ async fn insert_prepared(
             external_ref: p.external_ref.as_deref(),
             now,
             by: &actor.name,
+            suggested_category: sc.as_ref().map(|(l, c)| (l.as_str(), *c)),
+            suggested_unit: su.as_ref().map(|(l, c)| (l.as_str(), *c)),
         },
     )
     .await
@@ -555,6 +571,7 @@ async fn start_ticket(
 pub async fn intake(
     db: &Db,
     registry: &Registry,
+    router: &suggest::CaseRouter,
     actor: &Actor,
     who: Reporter<'_>,
     new: NewCase,
@@ -571,9 +588,18 @@ pub async fn intake(
     };
     let settings = settings(db, district).await?;
     let cal = wf::calendar(db).await?;
+    router.ensure(db, district).await?;
     let mut tx = db.begin().await?;
-    let created =
-        insert_prepared(&mut tx.conn(), registry, &cal, actor, settings, prepared).await?;
+    let created = insert_prepared(
+        &mut tx.conn(),
+        registry,
+        router,
+        &cal,
+        actor,
+        settings,
+        prepared,
+    )
+    .await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -596,6 +622,7 @@ pub const HOTLINE_COLUMNS: &[&str] = &[
 pub async fn import_hotline(
     db: &Db,
     registry: &Registry,
+    router: &suggest::CaseRouter,
     p: &Principal,
     actor: &Actor,
     bytes: &[u8],
@@ -705,10 +732,22 @@ pub async fn import_hotline(
     };
     let settings = settings(db, district).await?;
     let cal = wf::calendar(db).await?;
+    router.ensure(db, district).await?;
     let mut tx = db.begin().await?;
     let mut out = Vec::new();
     for prep in ready {
-        out.push(insert_prepared(&mut tx.conn(), registry, &cal, actor, settings, prep).await?);
+        out.push(
+            insert_prepared(
+                &mut tx.conn(),
+                registry,
+                router,
+                &cal,
+                actor,
+                settings,
+                prep,
+            )
+            .await?,
+        );
     }
     audit::record(
         &mut tx.conn(),
@@ -817,6 +856,24 @@ pub struct CaseDetail {
     pub units: Vec<Org>,
     /// The duty item the category cites by default.
     pub default_item: String,
+    /// Summons, joint enforcement co-units and referrals, oldest first.
+    pub parts: Vec<parts::PartView>,
+    /// Whether the viewer may summon a department, add a co-unit, refer the case.
+    pub may_summon: bool,
+    pub may_joint: bool,
+    pub may_refer: bool,
+    /// The district's departments, for summons and referrals.
+    #[schema(value_type = Vec<Object>)]
+    pub departments: Vec<Org>,
+    /// The category's default department (organisation code), preselected for summons.
+    pub default_department: String,
+    /// The router's suggestion at intake.
+    pub suggestion: SuggestionView,
+    /// The dispatcher may confirm or correct the category (before dispatch).
+    pub may_classify: bool,
+    /// The district's active categories, for the correction.
+    #[schema(value_type = Vec<Object>)]
+    pub categories: Vec<CategoryFields>,
 }
 
 fn state_label(registry: &Registry, state: &str) -> String {
@@ -894,7 +951,7 @@ pub async fn detail(
     };
     let mut keep = Vec::new();
     for a in actions.drain(..) {
-        if a.id == "merge" {
+        if a.id == "merge" || a.id == "refer" {
             continue;
         }
         if a.id == "return" && store::has_returned(&mut conn, current.ticket.id, p.org.id).await? {
@@ -938,7 +995,61 @@ pub async fn detail(
     };
     let attachments = store::attachments(&mut conn, id).await?;
     let ratings = store::ratings(&mut conn, id).await?;
+    let open_ticket = !current.instance.terminal && row.merged_into.is_none();
+    let pending = current.instance.state == "pending";
+    let may_summon = open_ticket && p.has_any(&[Role::Dispatcher, Role::TownshipLeader]);
+    let may_refer = open_ticket && p.has(Role::Dispatcher);
+    let may_joint =
+        may_refer && matches!(current.instance.state.as_str(), "dispatched" | "handling");
+    let departments = if may_summon || may_refer || may_joint {
+        orgs::store::list(
+            &mut conn,
+            &OrgQuery {
+                kind: Some(OrgKind::Department),
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .await?
+        .0
+    } else {
+        Vec::new()
+    };
+    let units = if may_joint && units.is_empty() {
+        units_of(&mut conn, &township).await?
+    } else {
+        units
+    };
+    let routing = store::routing(&mut conn, id).await?;
+    let suggested_unit = match routing.suggested_unit.as_deref() {
+        Some(l) => suggest::resolve_unit(&mut conn, &township, l).await?,
+        None => None,
+    };
+    let suggested_category = match routing.suggested_category.as_deref() {
+        Some(k) => store::category(&mut conn, row.district_id, k).await?,
+        None => None,
+    };
+    let may_classify = pending && p.has(Role::Dispatcher) && row.merged_into.is_none();
+    let categories = if may_classify {
+        store::categories(&mut conn, row.district_id)
+            .await?
+            .into_iter()
+            .filter(|k| k.active)
+            .collect()
+    } else {
+        Vec::new()
+    };
     drop(c);
+    let parts = parts::views(db, registry, p, id).await?;
+    let suggestion = SuggestionView {
+        category_name: suggested_category.map(|k| k.name()),
+        category_code: routing.suggested_category,
+        category_permille: routing.suggested_category_permille,
+        unit_id: suggested_unit.as_ref().map(|u| u.id),
+        unit_name: suggested_unit.map(|u| u.name),
+        unit_permille: routing.suggested_unit_permille,
+        confirmed_category: routing.learned_category,
+    };
     if reveal {
         let mut tx = db.begin().await?;
         audit::record(
@@ -951,7 +1062,6 @@ pub async fn detail(
         .await?;
         tx.commit().await?;
     }
-    let pending = current.instance.state == "pending";
     let closed = current.instance.state == "closed";
     let case = CaseView {
         id: row.id,
@@ -1000,6 +1110,18 @@ pub async fn detail(
             .as_ref()
             .map(|c| c.duty_item_code.clone())
             .unwrap_or_default(),
+        default_department: category
+            .as_ref()
+            .map(|c| c.department_code.clone())
+            .unwrap_or_default(),
+        parts,
+        suggestion,
+        may_classify,
+        categories,
+        may_summon,
+        may_joint,
+        may_refer,
+        departments,
         case,
         tickets,
         actions: keep,
@@ -1075,6 +1197,13 @@ fn deadline_after(cal: &Calendar, limit: TimeLimit, from: Timestamp) -> Timestam
         TimeUnit::WorkingDays => cal.add_working_days(t, limit.amount),
         TimeUnit::CalendarDays => t + chrono::TimeDelta::days(i64::from(limit.amount)),
     })
+}
+
+/// Whether the instance's current state ran past its time limit: the deadline has passed, or
+/// the timer already fired it (run with a clock ahead of ours, or a deadline since moved).
+pub(crate) fn late_in_state(inst: &Instance, now: Timestamp) -> bool {
+    inst.deadline
+        .is_some_and(|d| now > d || inst.expiry_handled == Some(d))
 }
 
 /// Where a dispatch goes and what it cites, checked before the transaction.
@@ -1158,6 +1287,7 @@ async fn route_dispatch(
 pub async fn act(
     db: &Db,
     registry: &Registry,
+    router: &suggest::CaseRouter,
     p: &Principal,
     actor: &Actor,
     id: CaseId,
@@ -1201,6 +1331,26 @@ pub async fn act(
     };
     if a.action == "merge" {
         return Err(Error::invalid("action", "合并请在疑似重复案件处选择原案件"));
+    }
+    if a.action == "refer" {
+        return Err(Error::invalid("action", "移送请选择移送的部门并说明理由"));
+    }
+    if a.action == "close" {
+        let mut c = db.acquire().await?;
+        let blocking = store::blocking_parts(&mut c.conn(), id).await?;
+        if !blocking.is_empty() {
+            let names: Vec<String> = blocking
+                .iter()
+                .map(|(k, u)| match k.as_str() {
+                    "joint" => format!("{u}（联合执法未反馈）"),
+                    _ => format!("{u}（吹哨未答复）"),
+                })
+                .collect();
+            return Err(Error::conflict(format!(
+                "还有未完成的部分，不能结案：{}",
+                names.join("、")
+            )));
+        }
     }
     let route = if a.action == "dispatch" {
         Some(route_dispatch(db, &row, &township, a.unit, a.item_code.as_deref()).await?)
@@ -1255,8 +1405,25 @@ pub async fn act(
         reassign_to,
         idempotency_key: None,
     };
-    let after = wf::act_in(&mut conn, registry, &cal, p, actor, instance.id, &input).await?;
     let now = Timestamp::now();
+    let late = late_in_state(&instance, now);
+    let after = wf::act_in(&mut conn, registry, &cal, p, actor, instance.id, &input).await?;
+    let fact = match a.action.as_str() {
+        "dispatch" => route.as_ref().map(|r| store::Fact::Dispatched {
+            unit: r.unit.id,
+            late,
+        }),
+        "accept" => Some(store::Fact::Accepted { late }),
+        "rework" => Some(store::Fact::Reworked),
+        "close" => Some(store::Fact::Closed {
+            late: after.overdue,
+        }),
+        "dismiss" => Some(store::Fact::Outcome("dismissed")),
+        _ => None,
+    };
+    if let Some(f) = fact {
+        store::record_fact(&mut conn, row.id, f, now).await?;
+    }
     let limit = match a.action.as_str() {
         "dispatch" => category.as_ref().and_then(|c| c.respond(urgency)),
         "accept" | "rework" => category.as_ref().and_then(|c| c.handle(urgency)),
@@ -1267,11 +1434,16 @@ pub async fn act(
     }
     let no = number(row.id, row.created_at);
     let mut detail = state_label(registry, &after.state);
+    let mut learnt_unit: Option<(Option<String>, String)> = None;
     match a.action.as_str() {
         "dispatch" => {
             if let Some(r) = &route {
                 store::set_ticket_unit(&mut conn, ticket.id, r.unit.id, &r.item_code, &r.item_name)
                     .await?;
+                let label = suggest::unit_label(&mut conn, &r.unit).await?;
+                let before = store::routing(&mut conn, row.id).await?.learned_unit;
+                store::set_learned(&mut conn, row.id, None, Some(&label)).await?;
+                learnt_unit = Some((before, label));
                 detail = format!(
                     "派遣至{}{}，依据清单事项 {} {}",
                     r.unit.name,
@@ -1319,6 +1491,11 @@ pub async fn act(
     )
     .await?;
     tx.commit().await?;
+    // Taught after the commit: a refused dispatch teaches nothing.
+    if let Some((before, label)) = learnt_unit {
+        router.ensure(db, row.district_id).await?;
+        router.learn_unit(&row.description, before.as_deref(), &label);
+    }
     Ok(Acted {
         case_id: id,
         state_label: state_label(registry, &after.state),
@@ -1326,6 +1503,83 @@ pub async fn act(
         unit_name: route.map(|r| r.unit.name),
         replayed: false,
     })
+}
+
+/// The dispatcher confirms or corrects the case's category in one action (before dispatch);
+/// the router learns the confirmation, or moves a corrected example to its new category.
+pub async fn classify(
+    db: &Db,
+    router: &suggest::CaseRouter,
+    p: &Principal,
+    actor: &Actor,
+    id: CaseId,
+    code: &str,
+) -> Result<()> {
+    if !p.has(Role::Dispatcher) {
+        return Err(Error::forbidden("由综合执法办调度员确认案件分类"));
+    }
+    let code = code.trim();
+    let (row, before) = {
+        let mut c = db.acquire().await?;
+        let mut conn = c.conn();
+        let row = load_visible(&mut conn, p, id).await?;
+        let state = match row.current_ticket_id {
+            Some(t) => match store::ticket(&mut conn, t).await? {
+                Some(t) => wf::store::get(&mut conn, t.instance_id)
+                    .await?
+                    .map(|i| i.state),
+                None => None,
+            },
+            None => None,
+        };
+        if state.as_deref() != Some("pending") {
+            return Err(Error::conflict("案件派遣后不能再改分类"));
+        }
+        match store::category(&mut conn, row.district_id, code).await? {
+            Some(k) if k.active => {}
+            _ => {
+                return Err(Error::invalid(
+                    "category",
+                    format!("未知的事件类别「{code}」"),
+                ));
+            }
+        }
+        let before = store::routing(&mut conn, id).await?.learned_category;
+        (row, before)
+    };
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    store::set_learned(&mut conn, id, Some(code), None).await?;
+    audit::record(
+        &mut conn,
+        actor,
+        "case.classify",
+        &format!("案件 {}", number(row.id, row.created_at)),
+        &if row.category_code == code {
+            format!("确认分类 {code}")
+        } else {
+            format!("分类由 {} 改为 {code}", row.category_code)
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    router.ensure(db, row.district_id).await?;
+    router.learn_category(&row.description, before.as_deref(), code);
+    Ok(())
+}
+
+/// What the router suggested for a case, resolved for its township.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SuggestionView {
+    pub category_code: Option<String>,
+    pub category_name: Option<String>,
+    pub category_permille: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub unit_id: Option<OrgId>,
+    pub unit_name: Option<String>,
+    pub unit_permille: Option<i64>,
+    /// The category a dispatcher confirmed, once confirmed.
+    pub confirmed_category: Option<String>,
 }
 
 /// Merges a duplicate into the original: the duplicate's ticket ends as 已合并 and its
@@ -1388,6 +1642,13 @@ pub async fn merge(
     };
     wf::act_in(&mut conn, registry, &cal, p, actor, instance.id, &input).await?;
     store::merge(&mut conn, d.id, o.id).await?;
+    store::record_fact(
+        &mut conn,
+        d.id,
+        store::Fact::Outcome("merged"),
+        Timestamp::now(),
+    )
+    .await?;
     audit::record(
         &mut conn,
         actor,
@@ -1514,8 +1775,16 @@ pub async fn rate(
         &format!("{}：{comment}", rating.label()),
     )
     .await?;
+    store::record_fact(
+        &mut conn,
+        root.id,
+        store::Fact::Rated(rating.as_str()),
+        Timestamp::now(),
+    )
+    .await?;
     let mut reopened = false;
     if reopen && store::mark_reopened(&mut conn, root.id, comment).await? {
+        store::record_fact(&mut conn, root.id, store::Fact::Reopened, Timestamp::now()).await?;
         let township = orgs::store::get(&mut conn, root.township_id)
             .await?
             .ok_or_else(|| Error::internal("case township"))?;
@@ -1604,6 +1873,7 @@ fn public_status(state: &str) -> &'static str {
         "closed" => "已办结",
         "dismissed" => "不予立案",
         "merged" => "已合并办理",
+        "referred" => "不属于本镇（街道）职权，已移送主管部门",
         _ => "办理中",
     }
 }
@@ -1733,9 +2003,10 @@ pub fn check_process(registry: &Registry) -> std::result::Result<(), String> {
             "checking",
             "closed",
             "merged",
+            "referred",
         ],
         &[
-            "dispatch", "return", "accept", "report", "close", "rework", "merge",
+            "dispatch", "return", "accept", "report", "close", "rework", "merge", "refer",
         ],
     )
     .map_err(|e| {
@@ -1743,7 +2014,8 @@ pub fn check_process(registry: &Registry) -> std::result::Result<(), String> {
             .map(|x| x.to_string())
             .collect::<Vec<_>>()
             .join("\n")
-    })
+    })?;
+    parts::check_processes(registry)
 }
 
 #[cfg(test)]

@@ -43,6 +43,25 @@ const ACTORS: Access = Access::Roles(&[
     Role::GridWorker,
 ]);
 const DISPATCHER: Access = Access::Roles(&[Role::Dispatcher]);
+/// Who reads the metrics and the departments' summons assessment.
+const METRICS_VIEWERS: Access = Access::Roles(&[
+    Role::Dispatcher,
+    Role::TownshipLeader,
+    Role::TownshipOfficer,
+    Role::StationHead,
+    Role::DepartmentOfficer,
+    Role::EstablishmentOffice,
+]);
+/// Who opens parts: the dispatcher (all kinds) and township leaders (summons).
+const PART_OPENERS: Access = Access::Roles(&[Role::Dispatcher, Role::TownshipLeader]);
+/// Who acts on parts: the units asked, and the township that rates a summons.
+const PART_ACTORS: Access = Access::Roles(&[
+    Role::Dispatcher,
+    Role::TownshipLeader,
+    Role::StationHead,
+    Role::TownshipOfficer,
+    Role::DepartmentOfficer,
+]);
 const CATEGORY_EDITORS: Access = Access::Roles(&[Role::EstablishmentOffice, Role::Dispatcher]);
 
 pub fn routes() -> Routes {
@@ -59,7 +78,13 @@ pub fn routes() -> Routes {
         .get("/cases/{id}", VIEWERS, detail_page)
         .upload("/cases/{id}/act", ACTORS, act_submit)
         .post("/cases/{id}/merge", DISPATCHER, merge_submit)
+        .post("/cases/{id}/classify", DISPATCHER, classify_submit)
         .post("/cases/{id}/rate", DISPATCHER, rate_submit)
+        .post("/cases/{id}/parts", PART_OPENERS, part_open_submit)
+        .get("/cases/metrics", METRICS_VIEWERS, metrics_page)
+        .get("/cases/metrics.xlsx", METRICS_VIEWERS, metrics_export)
+        .get("/cases/summons", METRICS_VIEWERS, summons_page)
+        .post("/cases/parts/{id}/act", PART_ACTORS, part_act_submit)
         .get("/public/cases/new", Access::Public, public_new)
         .upload("/public/cases", Access::Public, public_submit)
         .get("/public/cases/track", Access::Public, public_track)
@@ -80,7 +105,16 @@ pub fn routes() -> Routes {
         .get("/api/v1/cases/{id}", VIEWERS, api_detail)
         .post("/api/v1/cases/{id}/actions", ACTORS, api_act)
         .post("/api/v1/cases/{id}/merge", DISPATCHER, api_merge)
+        .post("/api/v1/cases/{id}/classify", DISPATCHER, api_classify)
         .post("/api/v1/cases/{id}/rating", DISPATCHER, api_rate)
+        .post("/api/v1/cases/{id}/parts", PART_OPENERS, api_open_part)
+        .get("/api/v1/cases/metrics", METRICS_VIEWERS, api_metrics)
+        .get("/api/v1/cases/summons", METRICS_VIEWERS, api_summons)
+        .post(
+            "/api/v1/cases/parts/{id}/actions",
+            PART_ACTORS,
+            api_act_part,
+        )
         .post("/api/v1/public/cases", Access::Public, api_public_intake)
         .get("/api/v1/public/cases/{code}", Access::Public, api_track)
         .post(
@@ -516,6 +550,7 @@ async fn intake_submit(
             super::intake(
                 &state.db,
                 &state.processes,
+                &state.case_router,
                 &ctx.actor,
                 Reporter::Staff(&ctx.principal),
                 new,
@@ -552,6 +587,7 @@ async fn import_submit(
     match super::import_hotline(
         &state.db,
         &state.processes,
+        &state.case_router,
         &ctx.principal,
         &ctx.actor,
         &file.bytes,
@@ -628,6 +664,25 @@ impl DetailPage {
 
     fn rating_label(&self, r: &str) -> &'static str {
         Rating::parse(r).map(|r| r.label()).unwrap_or("")
+    }
+
+    /// The category preselected for the dispatcher: the suggestion, or the case's own.
+    fn is_suggested(&self, code: &str) -> bool {
+        let pick = self
+            .d
+            .suggestion
+            .category_code
+            .as_deref()
+            .unwrap_or(&self.d.case.category_code);
+        pick == code
+    }
+
+    fn has_joint(&self) -> bool {
+        self.d.parts.iter().any(|v| v.part.kind == "joint")
+    }
+
+    fn scores(&self) -> &'static [(i64, &'static str)] {
+        &super::parts::SCORES
     }
 }
 
@@ -720,6 +775,7 @@ async fn act_submit(
             super::act(
                 &state.db,
                 &state.processes,
+                &state.case_router,
                 &ctx.principal,
                 &ctx.actor,
                 id,
@@ -1103,6 +1159,7 @@ async fn public_submit(
         super::intake(
             &state.db,
             &state.processes,
+            &state.case_router,
             &ctx.actor,
             Reporter::Public(Source::CitizenWeb),
             new,
@@ -1364,6 +1421,7 @@ pub async fn api_intake(
     let c = super::intake(
         &state.db,
         &state.processes,
+        &state.case_router,
         &ctx.actor,
         Reporter::Staff(&ctx.principal),
         body.into_new()?,
@@ -1448,6 +1506,7 @@ pub async fn api_act(
         super::act(
             &state.db,
             &state.processes,
+            &state.case_router,
             &ctx.principal,
             &ctx.actor,
             CaseId(id),
@@ -1572,6 +1631,7 @@ pub async fn api_public_intake(
     let c = super::intake(
         &state.db,
         &state.processes,
+        &state.case_router,
         &ctx.actor,
         Reporter::Public(Source::CitizenApi),
         body.into_new()?,
@@ -1629,4 +1689,560 @@ pub async fn api_public_rate(
         )
         .await?,
     ))
+}
+
+// ---------- summons, joint enforcement, referrals ----------
+
+/// Summons a department, adds a joint enforcement co-unit, or refers the case.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct PartIn {
+    /// summon, joint or referral.
+    #[serde(default)]
+    pub kind: String,
+    /// The department (summon, referral) or co-unit (joint) organisation id.
+    #[serde(default)]
+    pub unit_id: Option<i64>,
+    #[serde(default)]
+    pub reason: String,
+    /// joint: the co-unit's deadline, YYYY-MM-DD.
+    #[serde(default)]
+    pub deadline: Option<String>,
+}
+
+impl PartIn {
+    fn into_new(self) -> Result<super::parts::NewPart, Error> {
+        Ok(super::parts::NewPart {
+            kind: super::parts::PartKind::parse(&self.kind).ok_or_else(|| {
+                Error::invalid(
+                    "kind",
+                    "应为吹哨（summon）、联合执法（joint）或移送（referral）",
+                )
+            })?,
+            unit: OrgId(
+                self.unit_id
+                    .ok_or_else(|| Error::invalid("unit", "请选择单位"))?,
+            ),
+            reason: self.reason,
+            deadline: self.deadline,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct PartForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    deadline: String,
+}
+
+async fn part_open_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    FormBody(f): FormBody<PartForm>,
+) -> PageResult {
+    let id = CaseId(id);
+    let input = PartIn {
+        kind: f.kind,
+        unit_id: f.unit.trim().parse().ok(),
+        reason: f.reason,
+        deadline: opt(&f.deadline),
+    };
+    let result = match input.into_new() {
+        Ok(n) => {
+            let label = n.kind.label();
+            super::parts::open(
+                &state.db,
+                &state.processes,
+                &ctx.principal,
+                &ctx.actor,
+                id,
+                n,
+            )
+            .await
+            .map(|_| label)
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(label) => Ok(redirect_with(
+            &format!("/cases/{id}"),
+            &format!("已{label}"),
+        )),
+        Err(e) if refusable(&e) => render_detail(&state, &ctx, id, false, Some(e)).await,
+        Err(e) => Err(ctx.fail(e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct PartActForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    expected_version: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    officer: String,
+    #[serde(default)]
+    score: String,
+}
+
+async fn part_act_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    FormBody(f): FormBody<PartActForm>,
+) -> PageResult {
+    let a = super::parts::PartAction {
+        action: f.action.trim().to_owned(),
+        expected_version: f.expected_version.trim().parse().ok(),
+        comment: opt(&f.comment),
+        officer: opt(&f.officer),
+        score: opt(&f.score),
+    };
+    let case = {
+        let mut c = state.db.acquire().await.map_err(|e| ctx.fail(e))?;
+        super::store::part(&mut c.conn(), id)
+            .await
+            .map_err(|e| ctx.fail(e))?
+            .map(|p| p.case_id)
+            .ok_or_else(|| ctx.fail(Error::not_found("该事项不存在")))?
+    };
+    match super::parts::act(
+        &state.db,
+        &state.processes,
+        &ctx.principal,
+        &ctx.actor,
+        id,
+        a,
+    )
+    .await
+    {
+        Ok(v) => Ok(redirect_with(
+            &format!("/cases/{case}"),
+            &format!("{}：{}", v.kind_label, v.state_label),
+        )),
+        Err(e) if refusable(&e) => render_detail(&state, &ctx, case, false, Some(e)).await,
+        Err(e) => Err(ctx.fail(e)),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PartOpened {
+    pub part_id: i64,
+}
+
+/// Summons a district department (吹哨报到), adds a joint enforcement co-unit, or refers the
+/// case to the competent department (移送; the ticket ends as 已移送).
+#[utoipa::path(post, path = "/api/v1/cases/{id}/parts", tag = "案件", params(("id" = i64, Path)),
+    request_body = PartIn,
+    responses((status = 201, body = PartOpened), (status = 403, body = crate::web::error::ErrorBody),
+              (status = 409, body = crate::web::error::ErrorBody), (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn api_open_part(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<PartIn>,
+) -> ApiResult<(StatusCode, Json<PartOpened>)> {
+    let part_id = super::parts::open(
+        &state.db,
+        &state.processes,
+        &ctx.principal,
+        &ctx.actor,
+        CaseId(id),
+        b.into_new()?,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(PartOpened { part_id })))
+}
+
+/// An action on a part: summon report (with `officer`), reply, rate (with `score` 1–5); joint
+/// accept, report; referral acknowledge, conclude.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct PartActionIn {
+    pub action: String,
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub officer: Option<String>,
+    #[serde(default)]
+    pub score: Option<i64>,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/parts/{id}/actions", tag = "案件", params(("id" = i64, Path)),
+    request_body = PartActionIn,
+    responses((status = 200, body = super::parts::PartView), (status = 403, body = crate::web::error::ErrorBody),
+              (status = 409, body = crate::web::error::ErrorBody), (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn api_act_part(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<PartActionIn>,
+) -> ApiResult<Json<super::parts::PartView>> {
+    let a = super::parts::PartAction {
+        action: b.action,
+        expected_version: b.expected_version,
+        comment: b.comment,
+        officer: b.officer,
+        score: b.score.map(|s| s.to_string()),
+    };
+    Ok(Json(
+        super::parts::act(
+            &state.db,
+            &state.processes,
+            &ctx.principal,
+            &ctx.actor,
+            id,
+            a,
+        )
+        .await?,
+    ))
+}
+
+// ---------- metrics ----------
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct MetricsQuery {
+    /// A township, station or department (organisation id); by default the viewer's own.
+    #[serde(default)]
+    org: Option<String>,
+    /// First day, YYYY-MM-DD (default: 1 January of this year).
+    #[serde(default)]
+    from: Option<String>,
+    /// Last day, inclusive (default: today).
+    #[serde(default)]
+    to: Option<String>,
+}
+
+impl MetricsQuery {
+    fn org(&self) -> Result<Option<OrgId>, Error> {
+        match self.org.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => s
+                .parse()
+                .map(|v| Some(OrgId(v)))
+                .map_err(|_| Error::invalid("org", "单位无效")),
+        }
+    }
+
+    fn query(&self) -> String {
+        query_string(&[
+            ("org", self.org.as_deref()),
+            ("from", self.from.as_deref()),
+            ("to", self.to.as_deref()),
+        ])
+    }
+}
+
+async fn compute_metrics(
+    state: &AppState,
+    p: &crate::auth::Principal,
+    q: &MetricsQuery,
+) -> Result<super::metrics::Report, Error> {
+    let (from, to) = super::metrics::period(q.from.as_deref(), q.to.as_deref())?;
+    let (scope, name) = super::metrics::scope_for(&state.db, p, q.org()?).await?;
+    super::metrics::report(&state.db, &scope, &name, from, to).await
+}
+
+#[derive(Template)]
+#[template(path = "cases/metrics.html")]
+struct MetricsPage {
+    shell: Shell,
+    r: super::metrics::Report,
+    error: Option<String>,
+    orgs: Vec<Org>,
+    district: bool,
+    selected: Option<i64>,
+    from: String,
+    to: String,
+    query: String,
+    width: i64,
+    height: i64,
+    rate_height: i64,
+    rate_bars: Vec<super::metrics::Bar>,
+    month_bars: Vec<super::metrics::Bar>,
+    month_labels: Vec<(i64, String)>,
+    sections: Vec<(&'static str, Vec<super::metrics::Line>)>,
+}
+
+impl MetricsPage {
+    fn is_org(&self, id: impl std::borrow::Borrow<i64>) -> bool {
+        self.selected == Some(*id.borrow())
+    }
+
+    fn rate(&self, p: impl std::borrow::Borrow<Option<i64>>) -> String {
+        super::metrics::percent(*p.borrow())
+    }
+
+    fn pct(&self, p: &i64) -> String {
+        super::metrics::percent(Some(*p))
+    }
+}
+
+/// The townships, stations and departments a viewer may pick.
+async fn metric_orgs(state: &AppState, p: &crate::auth::Principal) -> Result<Vec<Org>, Error> {
+    use crate::orgs::model::OrgKind;
+    if !p.has_any(&[
+        Role::Dispatcher,
+        Role::TownshipLeader,
+        Role::TownshipOfficer,
+        Role::EstablishmentOffice,
+    ]) {
+        return Ok(Vec::new());
+    }
+    let mut c = state.db.acquire().await?;
+    let mut conn = c.conn();
+    let mut out = Vec::new();
+    match &p.scope {
+        crate::auth::Scope::Township { township_id, .. } => {
+            if let Some(t) = crate::orgs::store::get(&mut conn, *township_id).await? {
+                out = super::units_of(&mut conn, &t).await?;
+            }
+        }
+        crate::auth::Scope::District => {
+            for kind in [OrgKind::Township, OrgKind::Department] {
+                let (list, _) = crate::orgs::store::list(
+                    &mut conn,
+                    &crate::orgs::OrgQuery {
+                        kind: Some(kind),
+                        limit: 500,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                out.extend(list);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn local_date(t: Timestamp) -> String {
+    t.local().get(..10).unwrap_or("").to_owned()
+}
+
+async fn metrics_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<MetricsQuery>,
+) -> PageResult {
+    use super::metrics as m;
+    let (r, error) = match compute_metrics(&state, &ctx.principal, &q).await {
+        Ok(r) => (r, None),
+        Err(e) if refusable(&e) => {
+            let fallback = compute_metrics(&state, &ctx.principal, &MetricsQuery::default())
+                .await
+                .map_err(|e| ctx.fail(e))?;
+            (fallback, Some(e))
+        }
+        Err(e) => return Err(ctx.fail(e)),
+    };
+    let orgs = metric_orgs(&state, &ctx.principal)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let n = r.by_month.len().max(1) as i64;
+    let month_labels = r
+        .by_month
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            (
+                i as i64 * (m::CHART_WIDTH / n) + 2,
+                l.name.get(5..).unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let rates = r.total.rates();
+    let status = form_status(error.as_ref());
+    let resp = ctx.render(&MetricsPage {
+        shell: ctx.shell("案件统计"),
+        error: error.map(|e| e.to_string()),
+        district: ctx.principal.scope == crate::auth::Scope::District,
+        selected: q.org().ok().flatten().map(|o| o.0),
+        from: local_date(r.from),
+        to: local_date(r.to.plus_seconds(-1)),
+        query: q.query(),
+        width: m::CHART_WIDTH,
+        height: m::CHART_HEIGHT,
+        rate_height: 6 * 28,
+        rate_bars: m::rate_bars(&rates),
+        month_bars: m::month_bars(&r.by_month),
+        month_labels,
+        sections: vec![
+            (
+                "镇（街道）",
+                if r.by_township.len() > 1 {
+                    r.by_township.clone()
+                } else {
+                    Vec::new()
+                },
+            ),
+            ("承办单位", r.by_unit.clone()),
+            ("事件类别", r.by_category.clone()),
+            ("来源", r.by_source.clone()),
+            ("月份", r.by_month.clone()),
+        ],
+        orgs,
+        r,
+    })?;
+    Ok(with_status(resp, status))
+}
+
+async fn metrics_export(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<MetricsQuery>,
+) -> PageResult {
+    let r = compute_metrics(&state, &ctx.principal, &q)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let rows = super::metrics::export_rows(&r);
+    let (bytes, content_type, ext) = crate::catalog::routes::file_bytes(
+        Some("xlsx"),
+        "案件统计",
+        &super::metrics::EXPORT_HEADER,
+        &rows,
+    )
+    .map_err(|e| ctx.fail(e))?;
+    Ok(crate::catalog::routes::download(
+        &format!("案件统计-{}.{ext}", r.scope_name),
+        content_type,
+        bytes,
+    ))
+}
+
+/// The case metrics of a township, station, department or the district over a period.
+#[utoipa::path(get, path = "/api/v1/cases/metrics", tag = "案件", params(MetricsQuery),
+    responses((status = 200, body = super::metrics::Report), (status = 403, body = crate::web::error::ErrorBody),
+              (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn api_metrics(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    Query(q): Query<MetricsQuery>,
+) -> ApiResult<Json<super::metrics::Report>> {
+    Ok(Json(compute_metrics(&state, &ctx.principal, &q).await?))
+}
+
+#[derive(Template)]
+#[template(path = "cases/summons.html")]
+struct SummonsPage {
+    shell: Shell,
+    rows: Vec<super::metrics::SummonLine>,
+    error: Option<String>,
+    from: String,
+    to: String,
+}
+
+impl SummonsPage {
+    fn rate(&self, p: impl std::borrow::Borrow<Option<i64>>) -> String {
+        super::metrics::percent(*p.borrow())
+    }
+}
+
+async fn summons_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<MetricsQuery>,
+) -> PageResult {
+    let (period, error) = match super::metrics::period(q.from.as_deref(), q.to.as_deref()) {
+        Ok(p) => (p, None),
+        Err(e) => (
+            super::metrics::period(None, None).map_err(|e| ctx.fail(e))?,
+            Some(e),
+        ),
+    };
+    let rows = super::metrics::summons(&state.db, &ctx.principal, period.0, period.1)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let status = form_status(error.as_ref());
+    let resp = ctx.render(&SummonsPage {
+        shell: ctx.shell("区直部门吹哨报到考核"),
+        rows,
+        error: error.map(|e| e.to_string()),
+        from: local_date(period.0),
+        to: local_date(period.1.plus_seconds(-1)),
+    })?;
+    Ok(with_status(resp, status))
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SummonsOut {
+    pub departments: Vec<super::metrics::SummonLine>,
+}
+
+/// Each department's summons over a period: count, on-time reports, replies, scores (1–5).
+#[utoipa::path(get, path = "/api/v1/cases/summons", tag = "案件", params(MetricsQuery),
+    responses((status = 200, body = SummonsOut), (status = 403, body = crate::web::error::ErrorBody)))]
+pub async fn api_summons(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    Query(q): Query<MetricsQuery>,
+) -> ApiResult<Json<SummonsOut>> {
+    let (from, to) = super::metrics::period(q.from.as_deref(), q.to.as_deref())?;
+    Ok(Json(SummonsOut {
+        departments: super::metrics::summons(&state.db, &ctx.principal, from, to).await?,
+    }))
+}
+
+// ---------- routing: confirm or correct the category ----------
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct ClassifyIn {
+    /// The category code the dispatcher confirms (the suggestion) or corrects to.
+    #[serde(default)]
+    pub category: String,
+}
+
+async fn classify_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    FormBody(f): FormBody<ClassifyIn>,
+) -> PageResult {
+    let id = CaseId(id);
+    match super::classify(
+        &state.db,
+        &state.case_router,
+        &ctx.principal,
+        &ctx.actor,
+        id,
+        &f.category,
+    )
+    .await
+    {
+        Ok(()) => Ok(redirect_with(&format!("/cases/{id}"), "已确认分类")),
+        Err(e) if refusable(&e) => render_detail(&state, &ctx, id, false, Some(e)).await,
+        Err(e) => Err(ctx.fail(e)),
+    }
+}
+
+/// Confirms or corrects a case's category before dispatch; the router learns from it.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/classify", tag = "案件", params(("id" = i64, Path)),
+    request_body = ClassifyIn,
+    responses((status = 204), (status = 409, body = crate::web::error::ErrorBody),
+              (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn api_classify(
+    State(state): State<AppState>,
+    ctx: ApiCtx,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<ClassifyIn>,
+) -> ApiResult<StatusCode> {
+    super::classify(
+        &state.db,
+        &state.case_router,
+        &ctx.principal,
+        &ctx.actor,
+        CaseId(id),
+        &b.category,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -182,20 +182,27 @@ pub struct NewCaseRow<'a> {
     pub external_ref: Option<&'a str>,
     pub now: Timestamp,
     pub by: &'a str,
+    /// The router's category and unit label, with confidences in thousandths.
+    pub suggested_category: Option<(&'a str, i64)>,
+    pub suggested_unit: Option<(&'a str, i64)>,
 }
 
 pub async fn insert_case(conn: &mut Conn<'_>, r: &NewCaseRow<'_>) -> DbResult<CaseId> {
     Ok(on_conn!(conn, c => sqlx::query_scalar(
         "INSERT INTO cases (district_id, township_id, grid_id, source, category_code, urgency,
             description, address, lon_e7, lat_e7, reporter_name, reporter_phone, reporter_user_id,
-            receipt_code, external_ref, reopen_count, created_at, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, $16, $17)
+            receipt_code, external_ref, reopen_count, created_at, created_by, suggested_category,
+            suggested_category_permille, suggested_unit, suggested_unit_permille)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, $16, $17,
+            $18, $19, $20, $21)
          RETURNING id"
     )
     .bind(r.district_id).bind(r.township_id).bind(r.grid_id).bind(r.source).bind(r.category_code)
     .bind(r.urgency).bind(r.description).bind(r.address).bind(r.coordinates.map(|c| c.0))
     .bind(r.coordinates.map(|c| c.1)).bind(r.reporter_name).bind(r.reporter_phone)
     .bind(r.reporter_user_id).bind(r.receipt_code).bind(r.external_ref).bind(r.now).bind(r.by)
+    .bind(r.suggested_category.map(|s| s.0)).bind(r.suggested_category.map(|s| s.1))
+    .bind(r.suggested_unit.map(|s| s.0)).bind(r.suggested_unit.map(|s| s.1))
     .fetch_one(&mut *c).await?))
 }
 
@@ -560,7 +567,8 @@ pub async fn list(
     let mut clauses = vec![match vis {
         Visibility::Township(t) => format!("c.township_id = {}", t.0),
         Visibility::Unit(o) => format!(
-            "EXISTS (SELECT 1 FROM case_tickets x WHERE x.case_id = c.id AND x.unit_org_id = {})",
+            "(EXISTS (SELECT 1 FROM case_tickets x WHERE x.case_id = c.id AND x.unit_org_id = {0})
+              OR EXISTS (SELECT 1 FROM case_parts x WHERE x.case_id = c.id AND x.unit_org_id = {0}))",
             o.0
         ),
         Visibility::Grids { path, user } => format!(
@@ -631,4 +639,244 @@ pub async fn unit_has_ticket(conn: &mut Conn<'_>, case: CaseId, unit: OrgId) -> 
         "SELECT COUNT(*) FROM case_tickets WHERE case_id = $1 AND unit_org_id = $2"
     ).bind(case).bind(unit).fetch_one(&mut *c).await?);
     Ok(n > 0)
+}
+
+// ---------- parts: summons, joint enforcement co-units, referrals ----------
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct PartRow {
+    pub id: i64,
+    #[schema(value_type = i64)]
+    pub case_id: CaseId,
+    /// summon, joint or referral.
+    pub kind: String,
+    #[schema(value_type = i64)]
+    pub instance_id: InstanceId,
+    #[schema(value_type = i64)]
+    pub unit_org_id: OrgId,
+    #[schema(value_type = i64)]
+    pub township_id: OrgId,
+    pub reason: String,
+    #[schema(value_type = Option<String>)]
+    pub due_at: Option<Timestamp>,
+    pub officer: Option<String>,
+    pub reported_on_time: Option<i64>,
+    #[schema(value_type = Option<String>)]
+    pub reported_at: Option<Timestamp>,
+    pub outcome: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub done_at: Option<Timestamp>,
+    pub score: Option<i64>,
+    pub score_comment: Option<String>,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    pub created_by: String,
+}
+
+const PART_COLUMNS: &str = "id, case_id, kind, instance_id, unit_org_id, township_id, reason, \
+    due_at, officer, reported_on_time, reported_at, outcome, done_at, score, score_comment, created_at, \
+    created_by";
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_part(
+    conn: &mut Conn<'_>,
+    case: CaseId,
+    kind: &str,
+    instance: InstanceId,
+    unit: OrgId,
+    township: OrgId,
+    reason: &str,
+    due_at: Option<Timestamp>,
+    by: &str,
+) -> DbResult<i64> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "INSERT INTO case_parts (case_id, kind, instance_id, unit_org_id, township_id, reason,
+            due_at, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
+    ).bind(case).bind(kind).bind(instance).bind(unit).bind(township).bind(reason).bind(due_at)
+    .bind(Timestamp::now()).bind(by).fetch_one(&mut *c).await?))
+}
+
+pub async fn part(conn: &mut Conn<'_>, id: i64) -> DbResult<Option<PartRow>> {
+    let sql = format!("SELECT {PART_COLUMNS} FROM case_parts WHERE id = $1");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?))
+}
+
+pub async fn parts(conn: &mut Conn<'_>, case: CaseId) -> DbResult<Vec<PartRow>> {
+    let sql = format!("SELECT {PART_COLUMNS} FROM case_parts WHERE case_id = $1 ORDER BY id");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(case).fetch_all(&mut *c).await?))
+}
+
+/// How many parts of `kind` the case has, for the next part's reference.
+pub async fn count_parts(conn: &mut Conn<'_>, case: CaseId, kind: &str) -> DbResult<i64> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM case_parts WHERE case_id = $1 AND kind = $2"
+    ).bind(case).bind(kind).fetch_one(&mut *c).await?))
+}
+
+/// Parts that keep the case from closing: a co-unit not done, a summoned department that has
+/// not replied. Answers (kind, unit name).
+pub async fn blocking_parts(conn: &mut Conn<'_>, case: CaseId) -> DbResult<Vec<(String, String)>> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT p.kind, o.name FROM case_parts p
+           JOIN wf_instances w ON w.id = p.instance_id
+           JOIN orgs o ON o.id = p.unit_org_id
+         WHERE p.case_id = $1 AND ((p.kind = 'joint' AND w.terminal = FALSE)
+            OR (p.kind = 'summon' AND w.state IN ('summoned', 'reported')))
+         ORDER BY p.id"
+    ).bind(case).fetch_all(&mut *c).await?))
+}
+
+pub async fn unit_has_part(conn: &mut Conn<'_>, case: CaseId, unit: OrgId) -> DbResult<bool> {
+    let n: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM case_parts WHERE case_id = $1 AND unit_org_id = $2"
+    ).bind(case).bind(unit).fetch_one(&mut *c).await?);
+    Ok(n > 0)
+}
+
+pub async fn part_reported(
+    conn: &mut Conn<'_>,
+    id: i64,
+    officer: &str,
+    on_time: bool,
+    at: Timestamp,
+) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE case_parts SET officer = $1, reported_on_time = $2, reported_at = $3 WHERE id = $4"
+    ).bind(officer).bind(i64::from(on_time)).bind(at).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn part_done(conn: &mut Conn<'_>, id: i64, outcome: &str, at: Timestamp) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE case_parts SET outcome = $1, done_at = $2 WHERE id = $3"
+    ).bind(outcome).bind(at).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn part_scored(conn: &mut Conn<'_>, id: i64, score: i64, comment: &str) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE case_parts SET score = $1, score_comment = $2 WHERE id = $3"
+    ).bind(score).bind(comment).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+// ---------- figures kept for metrics ----------
+
+/// What an action changes in the figures a case keeps for metrics.
+#[derive(Debug, Clone, Copy)]
+pub enum Fact<'a> {
+    /// The first dispatch's time and lateness count; every dispatch moves the unit.
+    Dispatched {
+        unit: OrgId,
+        late: bool,
+    },
+    Accepted {
+        late: bool,
+    },
+    Reworked,
+    Closed {
+        late: bool,
+    },
+    Outcome(&'a str),
+    Rated(&'a str),
+    Reopened,
+}
+
+pub async fn record_fact(
+    conn: &mut Conn<'_>,
+    id: CaseId,
+    f: Fact<'_>,
+    now: Timestamp,
+) -> DbResult<()> {
+    let late = |l: bool| i64::from(l);
+    on_conn!(conn, c => match f {
+        Fact::Dispatched { unit, late: l } => sqlx::query(
+            "UPDATE cases SET unit_org_id = $1,
+                dispatch_late = CASE WHEN dispatched_at IS NULL THEN $2 ELSE dispatch_late END,
+                dispatched_at = COALESCE(dispatched_at, $3) WHERE id = $4"
+        ).bind(unit).bind(late(l)).bind(now).bind(id),
+        Fact::Accepted { late: l } => sqlx::query(
+            "UPDATE cases SET accept_late = CASE WHEN accepted_at IS NULL THEN $1 ELSE accept_late END,
+                accepted_at = COALESCE(accepted_at, $2) WHERE id = $3"
+        ).bind(late(l)).bind(now).bind(id),
+        Fact::Reworked => sqlx::query(
+            "UPDATE cases SET rework_count = rework_count + 1 WHERE id = $1 AND CAST($2 AS BIGINT) IS NOT NULL"
+        ).bind(id).bind(now),
+        Fact::Closed { late: l } => sqlx::query(
+            "UPDATE cases SET closed_at = $1, close_late = $2, outcome = 'closed' WHERE id = $3"
+        ).bind(now).bind(late(l)).bind(id),
+        Fact::Outcome(o) => sqlx::query(
+            "UPDATE cases SET outcome = $1 WHERE id = $2 AND CAST($3 AS BIGINT) IS NOT NULL"
+        ).bind(o).bind(id).bind(now),
+        Fact::Rated(r) => sqlx::query(
+            "UPDATE cases SET rating = $1 WHERE id = $2 AND CAST($3 AS BIGINT) IS NOT NULL"
+        ).bind(r).bind(id).bind(now),
+        Fact::Reopened => sqlx::query(
+            "UPDATE cases SET outcome = 'open', closed_at = NULL, close_late = 0
+             WHERE id = $1 AND CAST($2 AS BIGINT) IS NOT NULL"
+        ).bind(id).bind(now),
+    }.execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+// ---------- routing ----------
+
+pub async fn set_suggestion(
+    conn: &mut Conn<'_>,
+    id: CaseId,
+    category: Option<(&str, i64)>,
+    unit: Option<(&str, i64)>,
+) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE cases SET suggested_category = $1, suggested_category_permille = $2,
+            suggested_unit = $3, suggested_unit_permille = $4 WHERE id = $5"
+    ).bind(category.map(|c| c.0)).bind(category.map(|c| c.1)).bind(unit.map(|u| u.0))
+    .bind(unit.map(|u| u.1)).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct Routing {
+    pub suggested_category: Option<String>,
+    pub suggested_category_permille: Option<i64>,
+    pub suggested_unit: Option<String>,
+    pub suggested_unit_permille: Option<i64>,
+    pub learned_category: Option<String>,
+    pub learned_unit: Option<String>,
+}
+
+pub async fn routing(conn: &mut Conn<'_>, id: CaseId) -> DbResult<Routing> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT suggested_category, suggested_category_permille, suggested_unit,
+            suggested_unit_permille, learned_category, learned_unit FROM cases WHERE id = $1"
+    ).bind(id).fetch_optional(&mut *c).await?)
+    .unwrap_or_default())
+}
+
+/// Records what people confirmed, and (for a category) makes it the case's category.
+pub async fn set_learned(
+    conn: &mut Conn<'_>,
+    id: CaseId,
+    category: Option<&str>,
+    unit: Option<&str>,
+) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE cases SET learned_category = COALESCE($1, learned_category),
+            category_code = COALESCE($1, category_code),
+            learned_unit = COALESCE($2, learned_unit) WHERE id = $3"
+    ).bind(category).bind(unit).bind(id).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+/// Cases people have routed, newest first: (description, confirmed category, confirmed unit).
+pub async fn routed_examples(
+    conn: &mut Conn<'_>,
+    district: OrgId,
+    limit: i64,
+) -> DbResult<Vec<(String, Option<String>, Option<String>)>> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT description, learned_category, learned_unit FROM cases
+         WHERE district_id = $1 AND (learned_category IS NOT NULL OR learned_unit IS NOT NULL)
+         ORDER BY id DESC LIMIT $2"
+    ).bind(district).bind(limit).fetch_all(&mut *c).await?))
 }

@@ -47,7 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "grids",
         sql: include_str!("migrations/0007_grids.sql"),
     },
-    // Version 8 belongs to work being merged (more of cases).
+    Migration {
+        version: 8,
+        name: "cases_more",
+        sql: include_str!("migrations/0008_cases_more.sql"),
+    },
     Migration {
         version: 9,
         name: "open311",

@@ -243,14 +243,26 @@ pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'
 }
 
 /// Files a service request as a case from the citizen API.
+/// What filing a request works with besides the database.
+pub struct Filing<'a> {
+    pub registry: &'a Registry,
+    pub router: &'a cases::suggest::CaseRouter,
+    pub grid_index: &'a grids::GridIndex,
+    pub limiter: &'a Limiter,
+}
+
 pub async fn post_request(
     db: &Db,
-    registry: &Registry,
-    grid_index: &grids::GridIndex,
-    limiter: &Limiter,
+    with: Filing<'_>,
     actor: &Actor,
     params: &[(String, String)],
 ) -> O311<Value> {
+    let Filing {
+        registry,
+        router,
+        grid_index,
+        limiter,
+    } = with;
     let district = jurisdiction(db, param(params, "jurisdiction_id")).await?;
     let key = authenticate(db, limiter, district, param(params, "api_key")).await?;
     let code =
@@ -338,6 +350,7 @@ pub async fn post_request(
     let created = cases::intake(
         db,
         registry,
+        router,
         &actor,
         Reporter::Public(Source::CitizenApi),
         NewCase {

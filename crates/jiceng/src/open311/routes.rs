@@ -202,9 +202,12 @@ async fn post(
         params.extend(query(q)?);
         super::post_request(
             &state.db,
-            &state.processes,
-            &state.grid_index,
-            &state.open311_limiter,
+            super::Filing {
+                registry: &state.processes,
+                router: &state.case_router,
+                grid_index: &state.grid_index,
+                limiter: &state.open311_limiter,
+            },
             &actor,
             &params,
         )

@@ -42,6 +42,8 @@ pub struct AppState {
     pub grid_index: Arc<crate::grids::GridIndex>,
     /// The key sealing personal data in the grid register, loaded on first use.
     pub personal_data: Arc<crate::grids::PersonalDataKey>,
+    /// Case routing suggestions (in this process's memory, built lazily from the database).
+    pub case_router: Arc<crate::cases::suggest::CaseRouter>,
 }
 
 /// Every route of the platform with its access rule. Contexts contribute theirs here.
@@ -96,6 +98,7 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
         catalog_index: Arc::new(crate::catalog::search::CatalogIndex::new()),
         grid_index: Arc::new(crate::grids::GridIndex::new()),
         personal_data,
+        case_router: Arc::new(crate::cases::suggest::CaseRouter::new()),
     };
     let x_request_id = HeaderName::from_static("x-request-id");
     router

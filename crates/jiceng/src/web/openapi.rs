@@ -78,6 +78,11 @@ use crate::{audit, auth, cases, catalog, delegation, grids, orgs, workdays, work
         grids::routes::api_workers,
         grids::routes::api_assign,
         grids::routes::api_households,
+        cases::routes::api_open_part,
+        cases::routes::api_act_part,
+        cases::routes::api_metrics,
+        cases::routes::api_summons,
+        cases::routes::api_classify,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail))
 )]

@@ -32,6 +32,18 @@ pub const EMBEDDED_PROCESSES: &[(&str, &str)] = &[
         include_str!("../cases/processes/case_ticket.toml"),
     ),
     (
+        "cases/processes/case_summon.toml",
+        include_str!("../cases/processes/case_summon.toml"),
+    ),
+    (
+        "cases/processes/case_joint.toml",
+        include_str!("../cases/processes/case_joint.toml"),
+    ),
+    (
+        "cases/processes/case_referral.toml",
+        include_str!("../cases/processes/case_referral.toml"),
+    ),
+    (
         "power_handover.toml",
         include_str!("../delegation/processes/power_handover.toml"),
     ),
@@ -48,7 +60,12 @@ pub const EMBEDDED_PROCESSES: &[(&str, &str)] = &[
 /// Processes whose actions carry rules of their own context (citing a duty item, one return
 /// per unit, deadlines by category): the generic action routes refuse them, and their pages
 /// live with the context, found by the prefix of the instance's `subject_ref`.
-const CONTEXT_DRIVEN: &[(&str, &str, &str)] = &[("case_ticket", "case:", "/cases/")];
+const CONTEXT_DRIVEN: &[(&str, &str, &str)] = &[
+    ("case_ticket", "case:", "/cases/"),
+    ("case_summon", "case:", "/cases/"),
+    ("case_joint", "case:", "/cases/"),
+    ("case_referral", "case:", "/cases/"),
+];
 
 /// The context page of an instance its context drives, e.g. `/cases/12` for `case:12#1`.
 pub fn context_url(inst: &Instance) -> Option<String> {
