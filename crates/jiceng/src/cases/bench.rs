@@ -21,7 +21,7 @@ use crate::orgs::model::OrgKind;
 use crate::time::Timestamp;
 
 /// Concurrent clients, for both the raw inserts and the HTTP intake.
-const CLIENTS: usize = 4;
+const CLIENTS: usize = 8;
 
 pub struct CasesBenchReport {
     pub engine: String,

@@ -9,6 +9,7 @@ mod migrate;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
@@ -72,7 +73,11 @@ pub enum Dialect {
 /// A pool on one of the two engines.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// The pool and the queue of this process's write transactions: SQLite has one writer at
+    /// a time, and waiting in a fair in-process queue (before taking a connection) replaces
+    /// SQLite's busy-wait, which lets an unlucky writer starve past the busy timeout and lets
+    /// waiters hold every pooled connection.
+    Sqlite(SqlitePool, Arc<tokio::sync::Mutex<()>>),
     Postgres(PgPool),
 }
 
@@ -132,28 +137,32 @@ impl Pooled {
 /// and then writes waits for the lock instead of failing with "database is locked".
 /// Dropping without [`Tx::commit`] rolls back.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// The transaction and this process's writer turn, given back when the transaction ends.
+    Sqlite(
+        sqlx::Transaction<'static, Sqlite>,
+        tokio::sync::OwnedMutexGuard<()>,
+    ),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(t) => Conn::Sqlite(&mut *t),
+            Tx::Sqlite(t, _) => Conn::Sqlite(&mut *t),
             Tx::Postgres(t) => Conn::Postgres(&mut *t),
         }
     }
 
     pub fn dialect(&self) -> Dialect {
         match self {
-            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Sqlite(..) => Dialect::Sqlite,
             Tx::Postgres(_) => Dialect::Postgres,
         }
     }
 
     pub async fn commit(self) -> DbResult<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t, _turn) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -206,26 +215,29 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
             .await?;
-        Ok(Db::Sqlite(pool))
+        Ok(Db::Sqlite(pool, Arc::new(tokio::sync::Mutex::new(()))))
     }
 
     pub fn dialect(&self) -> Dialect {
         match self {
-            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Sqlite(..) => Dialect::Sqlite,
             Db::Postgres(_) => Dialect::Postgres,
         }
     }
 
     pub async fn acquire(&self) -> DbResult<Pooled> {
         Ok(match self {
-            Db::Sqlite(p) => Pooled::Sqlite(p.acquire().await?),
+            Db::Sqlite(p, _) => Pooled::Sqlite(p.acquire().await?),
             Db::Postgres(p) => Pooled::Postgres(p.acquire().await?),
         })
     }
 
     pub async fn begin(&self) -> DbResult<Tx> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p, writers) => {
+                let turn = writers.clone().lock_owned().await;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -245,7 +257,7 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p) => p.close().await,
+            Db::Sqlite(p, _) => p.close().await,
             Db::Postgres(p) => p.close().await,
         }
     }
