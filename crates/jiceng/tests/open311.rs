@@ -248,6 +248,25 @@ async fn a_request_filed_with_a_key_reads_back_in_json_and_xml(t: TestDb) {
             .contains(&format!("<service_request_id>{id}</service_request_id>"))
     );
 
+    // The case shows on the township's grid map as an open point, and in its heat view.
+    let leader = app.login("xipu_leader").await;
+    let xipu = app.org_id("510117006000").await;
+    let map = app
+        .get(&format!("/grids/map?township={xipu}"), &leader)
+        .await;
+    assert_eq!(map.status, StatusCode::OK);
+    assert!(
+        map.body.contains("case s-pending"),
+        "the open case is drawn"
+    );
+    assert!(
+        map.body.contains(&format!("案件 {id}：待派遣")),
+        "with its number and state"
+    );
+    let heat = app
+        .get(&format!("/grids/map?township={xipu}&view=heat"), &leader)
+        .await;
+    assert!(heat.body.contains("共 1 件"), "the heat view counts cases");
     // The XML endpoint files too, and answers in XML.
     let mut pairs = request_pairs(&key, "小区门口垃圾桶满溢三天无人清运，气味很大", &point);
     pairs[1] = ("service_code", &code);

@@ -880,3 +880,49 @@ pub async fn routed_examples(
          ORDER BY id DESC LIMIT $2"
     ).bind(district).bind(limit).fetch_all(&mut *c).await?))
 }
+
+/// An open case with a location, for maps.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MapPoint {
+    pub id: CaseId,
+    pub created_at: Timestamp,
+    pub lon_e7: i64,
+    pub lat_e7: i64,
+    pub state: String,
+    pub overdue: bool,
+    pub category_code: String,
+}
+
+/// Open cases with coordinates in the organisations under the materialised path `within`
+/// (their grid's, or when they have none their township's), newest first.
+pub async fn open_points(conn: &mut Conn<'_>, within: &str, limit: i64) -> DbResult<Vec<MapPoint>> {
+    let sql = format!(
+        "SELECT c.id, c.created_at, c.lon_e7, c.lat_e7, w.state, w.overdue, c.category_code
+         FROM cases c
+         JOIN case_tickets t ON t.id = c.current_ticket_id
+         JOIN wf_instances w ON w.id = t.instance_id
+         JOIN orgs tw ON tw.id = c.township_id
+         LEFT JOIN orgs g ON g.id = c.grid_id
+         WHERE NOT w.terminal AND c.merged_into IS NULL
+           AND c.lon_e7 IS NOT NULL AND c.lat_e7 IS NOT NULL
+           AND (g.path LIKE $1 OR (c.grid_id IS NULL AND tw.path LIKE $1))
+         ORDER BY c.id DESC LIMIT {limit}"
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as::<_, MapPoint>(&sql)
+        .bind(format!("{within}%")).fetch_all(&mut *c).await?))
+}
+
+/// Cases taken in per grid under `within` in [from, to), merged duplicates not counted twice.
+pub async fn counts_per_grid(
+    conn: &mut Conn<'_>,
+    within: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> DbResult<Vec<(OrgId, i64)>> {
+    Ok(on_conn!(conn, c => sqlx::query_as::<_, (OrgId, i64)>(
+        "SELECT c.grid_id, CAST(COUNT(*) AS BIGINT) FROM cases c JOIN orgs g ON g.id = c.grid_id
+         WHERE g.path LIKE $1 AND c.created_at >= $2 AND c.created_at < $3
+           AND c.merged_into IS NULL
+         GROUP BY c.grid_id"
+    ).bind(format!("{within}%")).bind(from).bind(to).fetch_all(&mut *c).await?))
+}

@@ -405,6 +405,20 @@ pub struct GridArea {
     pub geometry: MultiPolygon<f64>,
 }
 
+/// Open cases drawn on one map at most: beyond that the heat view tells more.
+const MAX_CASE_POINTS: i64 = 2000;
+
+/// The state of a case's ticket as the map's legend says it.
+fn case_state_label(state: &str) -> &'static str {
+    match state {
+        "pending" => "待派遣",
+        "dispatched" => "待签收",
+        "handling" => "处置中",
+        "checking" => "待核查",
+        _ => "办理中",
+    }
+}
+
 /// Draws grids coloured by a per-grid count (`counts`, from the caller: problems found now,
 /// cases once the cases context counts them). Grids without an entry count zero.
 pub fn heat_svg(grids: &[GridArea], counts: &HashMap<OrgId, i64>) -> String {
@@ -564,12 +578,17 @@ pub async fn map(
             .collect();
     let heat_counts = match heat {
         Some(period) => Some(
-            store::problem_counts(&mut conn, &within, period.from, period.to)
+            crate::cases::store::counts_per_grid(&mut conn, &within, period.from, period.to)
                 .await?
                 .into_iter()
                 .collect::<HashMap<_, _>>(),
         ),
         None => None,
+    };
+    let case_points = if heat.is_none() && !matches!(target, MapTarget::Default) {
+        crate::cases::store::open_points(&mut conn, &within, MAX_CASE_POINTS).await?
+    } else {
+        Vec::new()
     };
     drop(c);
 
@@ -699,7 +718,36 @@ pub async fn map(
                 });
             }
         }
-        let points: Vec<SvgPoint<'_>> = Vec::new();
+        let point_text: Vec<(String, String, String)> = case_points
+            .iter()
+            .map(|p| {
+                let label = case_state_label(&p.state);
+                (
+                    format!(
+                        "case s-{}{}",
+                        p.state,
+                        if p.overdue { " overdue" } else { "" }
+                    ),
+                    format!(
+                        "案件 {}：{label}{}",
+                        crate::cases::number(p.id, p.created_at),
+                        if p.overdue { "（逾期）" } else { "" }
+                    ),
+                    format!("/cases/{}", p.id.0),
+                )
+            })
+            .collect();
+        let points: Vec<SvgPoint<'_>> = case_points
+            .iter()
+            .zip(&point_text)
+            .map(|(p, (class, title, href))| SvgPoint {
+                lon: p.lon_e7 as f64 / 1e7,
+                lat: p.lat_e7 as f64 / 1e7,
+                class,
+                title: Some(title),
+                href: Some(href),
+            })
+            .collect();
         (
             geometry::svg::render_svg(&areas, &points, &SvgOptions::default()),
             None,
