@@ -82,6 +82,7 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/healthz", Anyone),
     ("GET", "/readyz", Anyone),
     ("GET", "/static/app.css", Anyone),
+    ("GET", "/static/locate.js", Anyone),
     ("GET", "/api/openapi.json", Anyone),
     ("GET", "/", SignedIn),
     ("GET", "/home", SignedIn),

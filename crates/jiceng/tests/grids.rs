@@ -411,10 +411,23 @@ async fn a_grid_worker_patrols_and_records_a_problem(t: TestDb) {
     let r = app.get("/grids/mine", &worker).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("开始巡查"), "{}", r.body);
+    // Reporting a problem with a photo is one tap away, and the phone can fill the location.
+    assert!(r.body.contains("href=\"/cases/new\""));
+    let js = app.get("/static/locate.js", &Session::anonymous()).await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(
+        js.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(js.body.contains("navigator.geolocation"));
     let r = app
         .form("/grids/patrols", &worker, &[("grid_id", &grid.to_string())])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let during = app.get("/grids/mine", &worker).await;
+    assert!(during.body.contains("data-geolocate"), "{}", during.body);
     // Only one patrol at a time.
     let r = app
         .form("/grids/patrols", &worker, &[("grid_id", &grid.to_string())])

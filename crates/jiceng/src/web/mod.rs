@@ -52,6 +52,7 @@ pub fn all_routes() -> Routes {
         .get("/healthz", Access::Public, healthz)
         .get("/readyz", Access::Public, readyz)
         .get("/static/app.css", Access::Public, stylesheet)
+        .get("/static/locate.js", Access::Public, locate_script)
         .get("/api/openapi.json", Access::Public, openapi::document)
         .merge(home::routes())
         .merge(crate::auth::routes::routes())
@@ -203,6 +204,18 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("static/app.css"),
+    )
+}
+
+/// The one script: fills location fields from the device when asked (same origin, so the
+/// CSP's `default-src 'self'` allows it; nothing depends on it).
+async fn locate_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("static/locate.js"),
     )
 }
 

@@ -1,0 +1,31 @@
+// Fills a form's lon/lat fields from the device's position when the user asks (a button
+// marked data-geolocate). Forms work without it: the fields can be typed.
+// Browsers report WGS-84, the platform's datum, so no conversion is needed.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest ? event.target.closest("[data-geolocate]") : null;
+  if (!button || !navigator.geolocation) {
+    return;
+  }
+  var form = button.form || button.closest("form");
+  if (!form) {
+    return;
+  }
+  var status = form.querySelector("[data-geolocate-status]");
+  var say = function (text) {
+    if (status) {
+      status.textContent = text;
+    }
+  };
+  say("正在获取位置…");
+  navigator.geolocation.getCurrentPosition(
+    function (pos) {
+      form.elements.lon.value = pos.coords.longitude.toFixed(7);
+      form.elements.lat.value = pos.coords.latitude.toFixed(7);
+      say("已填入当前位置（精度约 " + Math.round(pos.coords.accuracy) + " 米）");
+    },
+    function () {
+      say("无法获取位置，请手工填写或在地图上确认");
+    },
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 }
+  );
+});
