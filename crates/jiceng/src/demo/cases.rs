@@ -517,14 +517,22 @@ struct Facts {
     reopen_reason: Option<String>,
 }
 
-/// A pause of `min..max` hours, and now and then (`late_pct` %) several working days more.
-fn pause(r: &mut Lcg, min: i64, max: i64, late_pct: u64) -> i64 {
-    let base = min * HOUR + r.below(((max - min).max(1) * HOUR) as u64) as i64;
+/// `min..max` working hours after `from`, and now and then (`late_pct` %) one to six working
+/// days more. Working time, so that people act in office hours and on working days, while
+/// reports come in at any hour.
+fn after(
+    cal: &Calendar,
+    r: &mut Lcg,
+    from: Timestamp,
+    min: i64,
+    max: i64,
+    late_pct: u64,
+) -> Timestamp {
+    let mut micros = min * HOUR + r.below(((max - min).max(1) * HOUR) as u64) as i64;
     if r.chance(late_pct) {
-        base + (48 + r.below(200) as i64) * HOUR
-    } else {
-        base
+        micros += (8 + r.below(40) as i64) * HOUR;
     }
+    Timestamp::from(cal.add_working_time(from.to_utc(), chrono::TimeDelta::microseconds(micros)))
 }
 
 const RETURN_REASONS: &[&str] = &[
@@ -610,7 +618,7 @@ async fn play(
         // The steps of this round, each at its time; stop at the present.
         macro_rules! next {
             ($min:expr, $max:expr, $late:expr) => {{
-                at = Timestamp::from_micros(at.as_micros() + pause(r, $min, $max, $late));
+                at = after(cal, r, at, $min, $max, $late);
                 if at >= c.now {
                     flow.finish(conn, cal, c.now).await?;
                     break 'tickets;
@@ -734,7 +742,7 @@ async fn play(
         }
         let mut reworks = i64::from((140..200).contains(&roll) && seq == 1);
         loop {
-            next!(3, 60, 5);
+            next!(2, 30, 5);
             flow.step(
                 conn,
                 cal,
@@ -746,7 +754,7 @@ async fn play(
                 None,
             )
             .await?;
-            next!(1, 20, 3);
+            next!(1, 7, 3);
             let checker = if r.chance(50) { &dispatcher } else { &grid_who };
             if reworks > 0 {
                 reworks -= 1;
@@ -772,7 +780,7 @@ async fn play(
         }
         flow.finish(conn, cal, c.now).await?;
         // The reporter's revisit: most rate; a dissatisfied first rating may reopen the case.
-        next!(4, 72, 0);
+        next!(2, 24, 0);
         if !r.chance(80) {
             break;
         }
@@ -906,11 +914,11 @@ async fn refer(
         roles: "department_officer",
         org: Some(dept.id),
     };
-    at = Timestamp::from_micros(at.as_micros() + pause(r, 2, 30, 5));
+    at = after(cal, r, at, 1, 16, 5);
     if at < c.now {
         flow.step(conn, cal, "acknowledge", at, &dept_who, None, "{}", None)
             .await?;
-        let done = Timestamp::from_micros(at.as_micros() + pause(r, 48, 400, 5));
+        let done = after(cal, r, at, 16, 120, 5);
         if done < c.now {
             let outcome = "已立案查处，依法作出行政处罚决定";
             flow.step(
@@ -944,7 +952,7 @@ async fn summon(
     let Some(dept) = department(c) else {
         return Ok(true);
     };
-    *at = Timestamp::from_micros(at.as_micros() + pause(r, 2, 24, 0));
+    *at = after(cal, r, *at, 1, 16, 0);
     if *at >= c.now {
         return Ok(false);
     }
@@ -971,7 +979,7 @@ async fn summon(
         org: Some(dept.id),
     };
     let mut done = false;
-    let reported = Timestamp::from_micros(at.as_micros() + pause(r, 1, 20, 12));
+    let reported = after(cal, r, *at, 1, 8, 12);
     if reported < c.now {
         let officer = format!("{} 执法大队", r.pick(OFFICERS));
         let fields = serde_json::json!({ "officer": officer }).to_string();
@@ -981,7 +989,7 @@ async fn summon(
             )
             .await?;
         store::part_reported(conn, part, &officer, !late, reported).await?;
-        let replied = Timestamp::from_micros(reported.as_micros() + pause(r, 8, 72, 8));
+        let replied = after(cal, r, reported, 4, 32, 8);
         if replied < c.now {
             let reply = "已派员到场，会同镇街完成处置";
             flow.step(
@@ -998,7 +1006,7 @@ async fn summon(
             store::part_done(conn, part, reply, replied).await?;
             *at = replied;
             done = true;
-            let scored = Timestamp::from_micros(replied.as_micros() + pause(r, 1, 24, 0));
+            let scored = after(cal, r, replied, 1, 8, 0);
             if scored < c.now {
                 let score = if late { 3 } else { 4 + r.below(2) as i64 };
                 let comment = if late {
@@ -1046,7 +1054,7 @@ async fn joint(
     let Some(co) = co else {
         return Ok(true);
     };
-    *at = Timestamp::from_micros(at.as_micros() + pause(r, 1, 12, 0));
+    *at = after(cal, r, *at, 1, 8, 0);
     if *at >= c.now {
         return Ok(false);
     }
@@ -1076,12 +1084,12 @@ async fn joint(
         org: Some(co.id),
     };
     let mut done = false;
-    let accepted = Timestamp::from_micros(at.as_micros() + pause(r, 1, 8, 0));
+    let accepted = after(cal, r, *at, 1, 8, 0);
     if accepted < c.now {
         flow.step(conn, cal, "accept", accepted, &co_who, None, "{}", None)
             .await?;
         flow.deadline = Some(due);
-        let reported = Timestamp::from_micros(accepted.as_micros() + pause(r, 4, 48, 6));
+        let reported = after(cal, r, accepted, 2, 20, 6);
         if reported < c.now {
             let findings = "已联合现场检查，固定证据并责令当事人整改";
             flow.step(
