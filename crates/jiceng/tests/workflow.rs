@@ -91,7 +91,7 @@ fn registry() -> Arc<workflow_engine::Registry> {
 use ::workflow as workflow_engine;
 
 async fn app(t: TestDb) -> (TestApp, Arc<workflow_engine::Registry>) {
-    jiceng::demo::load(&t.db).await.expect("demo");
+    jiceng::demo::load_district(&t.db).await.expect("demo");
     let reg = registry();
     let router = jiceng::web::app_with(t.db.clone(), t.settings(), reg.clone());
     (TestApp { t, router }, reg)

@@ -1,6 +1,7 @@
 //! The demo district (郫都区): its real townships and communities, grids, departments, the
 //! stations they keep in each township, and one account per role.
 
+mod cases;
 mod data;
 
 use std::collections::HashMap;
@@ -59,8 +60,17 @@ pub async fn is_loaded(db: &Db) -> Result<bool> {
     Ok(total > 0)
 }
 
-/// Loads the demo district in one transaction: all of it, or nothing.
+/// Loads the demo district and then a year of its cases.
 pub async fn load(db: &Db) -> Result<DemoSummary> {
+    let summary = load_district(db).await?;
+    // After the district's commit: the cases read the townships' lists and grids.
+    cases::load(db).await?;
+    Ok(summary)
+}
+
+/// Loads the demo district without cases, in one transaction: all of it, or nothing. Tests
+/// that count cases by hand start from this.
+pub async fn load_district(db: &Db) -> Result<DemoSummary> {
     if is_loaded(db).await? {
         return Err(Error::conflict(
             "数据库中已有组织数据，演示数据只能载入空库",

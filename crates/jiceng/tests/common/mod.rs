@@ -222,7 +222,9 @@ impl TestApp {
 
     /// With the demo district loaded.
     pub async fn with_demo(t: TestDb) -> TestApp {
-        jiceng::demo::load(&t.db).await.expect("demo loads");
+        jiceng::demo::load_district(&t.db)
+            .await
+            .expect("demo loads");
         Self::new(t).await
     }
 
