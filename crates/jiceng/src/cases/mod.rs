@@ -423,6 +423,10 @@ async fn prepare(
     })
 }
 
+/// Duplicates offered per new case: the most similar ones. Every offer is a row written in the
+/// intake's transaction, and a dispatcher reads a short list.
+const MAX_DUPLICATES: usize = 5;
+
 async fn insert_prepared(
     conn: &mut Conn<'_>,
     registry: &Registry,
@@ -475,30 +479,31 @@ async fn insert_prepared(
     }
     // Offered, not decided: the dispatcher judges whether it is the same problem.
     let since = now.plus_seconds(-settings.duplicate_window_hours * 3600);
-    let mut duplicates = Vec::new();
-    for o in store::open_cases_near(
+    let near = store::open_cases_near(
         conn,
         p.township.id,
         p.grid.as_ref().map(|g| g.id),
         &p.category.code,
         since,
     )
-    .await?
-    {
-        let s = model::similarity_permille(&p.text.description, &o.description);
-        if s >= settings.duplicate_threshold_permille {
-            store::insert_candidate(conn, id, o.id, s).await?;
-            let created = store::get_case(conn, o.id)
-                .await?
-                .map(|c| c.created_at)
-                .unwrap_or(now);
-            duplicates.push(Candidate {
-                id: o.id,
-                number: number(o.id, created),
-                description: o.description,
-                similarity_permille: s,
-            });
-        }
+    .await?;
+    let mut duplicates = Vec::new();
+    for (o, s) in model::most_similar(
+        &p.text.description,
+        near.into_iter().map(|o| {
+            let text = o.description.clone();
+            (o, text)
+        }),
+        settings.duplicate_threshold_permille,
+        MAX_DUPLICATES,
+    ) {
+        store::insert_candidate(conn, id, o.id, s).await?;
+        duplicates.push(Candidate {
+            id: o.id,
+            number: number(o.id, o.created_at),
+            description: o.description,
+            similarity_permille: s,
+        });
     }
     duplicates.sort_by_key(|c| std::cmp::Reverse(c.similarity_permille));
     let no = number(id, now);

@@ -481,6 +481,27 @@ pub const MAX_FORM_AGE_SECONDS: i64 = 2 * 3600;
 
 /// The stamp the public form carries: when it was issued, bound to the visitor's CSRF token so
 /// that a script cannot mint its own.
+/// The `limit` items whose text is most like `text` (character-bigram Jaccard, in
+/// thousandths, at least `threshold`), most similar first; ties keep the given order.
+pub fn most_similar<T>(
+    text: &str,
+    items: impl IntoIterator<Item = (T, String)>,
+    threshold: i64,
+    limit: usize,
+) -> Vec<(T, i64)> {
+    let mut scored: Vec<(T, i64)> = items
+        .into_iter()
+        .map(|(item, other)| {
+            let s = similarity_permille(text, &other);
+            (item, s)
+        })
+        .filter(|(_, s)| *s >= threshold)
+        .collect();
+    scored.sort_by_key(|(_, s)| std::cmp::Reverse(*s));
+    scored.truncate(limit);
+    scored
+}
+
 pub fn form_stamp(token: &str, issued_micros: i64) -> String {
     let mut h = Sha256::new();
     h.update(b"jiceng-case-form|");
@@ -575,6 +596,20 @@ pub fn check_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_most_similar_are_offered() {
+        let items = vec![
+            (1, "小区门口垃圾堆积多日无人清运".to_owned()),
+            (2, "小区门口垃圾堆积无人清运".to_owned()),
+            (3, "路灯不亮".to_owned()),
+            (4, "小区门口垃圾堆积多日无人清运，气味很大".to_owned()),
+        ];
+        let best = most_similar("小区门口垃圾堆积多日无人清运", items, 300, 2);
+        let ids: Vec<i32> = best.iter().map(|(i, _)| *i).collect();
+        assert_eq!(ids, vec![1, 4]);
+        assert_eq!(best[0].1, 1000);
+    }
 
     #[test]
     fn limits_read_hours_and_days() {

@@ -404,6 +404,7 @@ pub async fn attachment(
 pub struct OpenCase {
     pub id: CaseId,
     pub description: String,
+    pub created_at: Timestamp,
 }
 
 /// Open, unmerged cases of `category` in the same grid (or, without a grid, in the same
@@ -420,7 +421,7 @@ pub async fn open_cases_near(
         None => "c.grid_id IS NULL".to_owned(),
     };
     let sql = format!(
-        "SELECT c.id, c.description FROM cases c
+        "SELECT c.id, c.description, c.created_at FROM cases c
            JOIN case_tickets t ON t.id = c.current_ticket_id
            JOIN wf_instances w ON w.id = t.instance_id
          WHERE c.township_id = $1 AND c.category_code = $2 AND c.created_at >= $3
