@@ -505,7 +505,6 @@ async fn insert_prepared(
             similarity_permille: s,
         });
     }
-    duplicates.sort_by_key(|c| std::cmp::Reverse(c.similarity_permille));
     let no = number(id, now);
     start_ticket(
         conn,

@@ -761,7 +761,6 @@ async fn handover_completed(
         .ok_or_else(|| Error::internal("power of handover missing"))?;
     let reference = model::handover_reference(h.id);
     let list = township_list(conn, power.district_id, h.township_id).await?;
-    let listed = local_items(conn, power.district_id, h.township_id).await?;
     let now = Timestamp::now();
     let version = match Direction::parse(&h.direction) {
         Some(Direction::Delegate) => {
@@ -782,6 +781,7 @@ async fn handover_completed(
         Some(Direction::Withdraw) => {
             // The township may have dropped the item itself since; then there is nothing to
             // remove, but the power is still withdrawn.
+            let listed = local_items(conn, power.district_id, h.township_id).await?;
             let v = if listed.contains_key(&power.code) {
                 let reason = format!("部门收回：{}（{reference}）", power.name);
                 Some(

@@ -292,14 +292,13 @@ pub async fn post_request(
             let (Ok(la), Ok(lo)) = (la.parse::<f64>(), lo.parse::<f64>()) else {
                 return Err(Open311Error::new(400, "lat、long 应为十进制度数"));
             };
-            if grids::has_boundaries(db, grid_index).await? {
-                Some(
-                    grids::locate(db, grid_index, lo, la)
-                        .await?
-                        .ok_or_else(|| Open311Error::new(400, grids::model::OUTSIDE_MESSAGE))?,
-                )
-            } else {
-                None
+            // Only a miss needs the second question: outside the district, or no boundaries yet.
+            match grids::locate(db, grid_index, lo, la).await? {
+                Some(l) => Some(l),
+                None if grids::has_boundaries(db, grid_index).await? => {
+                    return Err(Open311Error::new(400, grids::model::OUTSIDE_MESSAGE));
+                }
+                None => None,
             }
         }
         _ => None,
