@@ -42,6 +42,13 @@ impl Timestamp {
             .to_string()
     }
 
+    /// The year in Beijing time (a year's lists, references and indicators start there).
+    pub fn local_year(self) -> i64 {
+        i64::from(chrono::Datelike::year(
+            &self.to_utc().with_timezone(&Shanghai),
+        ))
+    }
+
     pub fn local_seconds(self) -> String {
         self.to_utc()
             .with_timezone(&Shanghai)
@@ -96,6 +103,12 @@ mod tests {
     fn shows_beijing_time() {
         let t = Timestamp::from(Utc.with_ymd_and_hms(2026, 11, 21, 16, 5, 0).unwrap());
         assert_eq!(t.local(), "2026-11-22 00:05");
+        let new_year = Timestamp::from(Utc.with_ymd_and_hms(2026, 12, 31, 16, 30, 0).unwrap());
+        assert_eq!(
+            new_year.local_year(),
+            2027,
+            "the year turns at midnight in Beijing"
+        );
     }
 
     #[test]

@@ -544,11 +544,7 @@ pub async fn propose_inspection(
     actor: &Actor,
     input: model::InspectionInput,
 ) -> Result<i64> {
-    let this_year: i64 = Timestamp::now()
-        .local()
-        .get(..4)
-        .and_then(|y| y.parse().ok())
-        .unwrap_or(2026);
+    let this_year = Timestamp::now().local_year();
     invalid(model::validate_inspection(&input, this_year))?;
     let points = model::parse_tenths(&input.points)
         .ok_or_else(|| Error::invalid("points", "分值格式不正确"))?;
@@ -816,11 +812,10 @@ async fn admission_approved(
         .await?
         .ok_or_else(|| Error::internal("admission of instance missing"))?;
     let now = Timestamp::now();
-    let local = now.local();
-    let year = local.get(..4).unwrap_or("2026");
-    let prefix = model::admission_reference_prefix(year);
+    let year = now.local_year().to_string();
+    let prefix = model::admission_reference_prefix(&year);
     let n = store::approved_in_year(conn, a.district_id, &prefix).await? + 1;
-    let reference = model::admission_reference(year, n);
+    let reference = model::admission_reference(&year, n);
     let mut item = decode_item(&a.item)?;
     item.reference = reference.clone();
     let kind = AdmissionKind::parse(&a.kind).ok_or_else(|| Error::internal("admission kind"))?;

@@ -141,11 +141,7 @@ async fn choices(state: &AppState, ctx: &Ctx, kind: OrgKind) -> Result<Vec<Org>,
 }
 
 fn this_year() -> i64 {
-    crate::time::Timestamp::now()
-        .local()
-        .get(..4)
-        .and_then(|y| y.parse().ok())
-        .unwrap_or(2026)
+    crate::time::Timestamp::now().local_year()
 }
 
 fn ids(pairs: &Pairs, name: &str) -> Vec<i64> {
