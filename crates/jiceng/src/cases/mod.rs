@@ -16,6 +16,8 @@ pub mod seed;
 pub mod store;
 pub mod suggest;
 
+use std::sync::Arc;
+
 use calendar::Calendar;
 use serde::Serialize;
 use workflow::{Registry, TimeLimit, TimeUnit};
@@ -23,7 +25,7 @@ use workflow::{Registry, TimeLimit, TimeUnit};
 use crate::audit::{self, Actor};
 use crate::auth::{Principal, Role, Scope};
 use crate::catalog::{self, Responsible};
-use crate::db::{Conn, Db};
+use crate::db::{Conn, Db, WriteFuture};
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, OrgId, TicketId};
 use crate::orgs::{self, OrgQuery, model::Org, model::OrgKind};
@@ -211,12 +213,14 @@ pub async fn save_category(
 
 pub async fn settings(db: &Db, district: OrgId) -> Result<Settings> {
     let mut c = db.acquire().await?;
-    Ok(store::settings(&mut c.conn(), district)
-        .await?
-        .unwrap_or(Settings {
-            duplicate_window_hours: model::DEFAULT_DUPLICATE_WINDOW_HOURS,
-            duplicate_threshold_permille: model::DEFAULT_DUPLICATE_THRESHOLD,
-        }))
+    settings_in(&mut c.conn(), district).await
+}
+
+async fn settings_in(conn: &mut Conn<'_>, district: OrgId) -> Result<Settings> {
+    Ok(store::settings(conn, district).await?.unwrap_or(Settings {
+        duplicate_window_hours: model::DEFAULT_DUPLICATE_WINDOW_HOURS,
+        duplicate_threshold_permille: model::DEFAULT_DUPLICATE_THRESHOLD,
+    }))
 }
 
 pub async fn save_settings(db: &Db, p: &Principal, actor: &Actor, s: Settings) -> Result<()> {
@@ -427,18 +431,38 @@ async fn prepare(
 /// intake's transaction, and a dispatcher reads a short list.
 const MAX_DUPLICATES: usize = 5;
 
+/// Open cases compared with a new one: the most recent of its township, category and grid
+/// within the window. The comparison runs inside the write transaction, where every
+/// microsecond holds up the intakes queued behind it; a repeat report of a problem comes
+/// while it is fresh.
+const DUPLICATE_SCAN: i64 = 50;
+
+/// Stores a prepared case: the part of intake that writes, run inside the transaction.
+/// Routing is suggested beforehand (`guess`), outside the writer's turn.
 async fn insert_prepared(
     conn: &mut Conn<'_>,
     registry: &Registry,
-    router: &suggest::CaseRouter,
     cal: &Calendar,
     actor: &Actor,
     settings: Settings,
     p: Prepared,
+    guess: (suggest::Guess, suggest::Guess),
 ) -> Result<Created> {
     let now = Timestamp::now();
     let receipt = model::new_receipt_code();
-    let (sc, su) = router.suggest(&p.text.description);
+    let (sc, su) = guess;
+    // Offered, not decided: the dispatcher judges whether it is the same problem. Read before
+    // the new case is stored, since it is open too.
+    let since = now.plus_seconds(-settings.duplicate_window_hours * 3600);
+    let near = store::open_cases_near(
+        conn,
+        p.township.id,
+        p.grid.as_ref().map(|g| g.id),
+        &p.category.code,
+        since,
+        DUPLICATE_SCAN,
+    )
+    .await?;
     let id = store::insert_case(
         conn,
         &store::NewCaseRow {
@@ -477,18 +501,7 @@ async fn insert_prepared(
         )
         .await?;
     }
-    // Offered, not decided: the dispatcher judges whether it is the same problem.
-    let since = now.plus_seconds(-settings.duplicate_window_hours * 3600);
-    let near = store::open_cases_near(
-        conn,
-        p.township.id,
-        p.grid.as_ref().map(|g| g.id),
-        &p.category.code,
-        since,
-    )
-    .await?;
-    let mut duplicates = Vec::new();
-    for (o, s) in model::most_similar(
+    let duplicates: Vec<Candidate> = model::most_similar(
         &p.text.description,
         near.into_iter().map(|o| {
             let text = o.description.clone();
@@ -496,15 +509,20 @@ async fn insert_prepared(
         }),
         settings.duplicate_threshold_permille,
         MAX_DUPLICATES,
-    ) {
-        store::insert_candidate(conn, id, o.id, s).await?;
-        duplicates.push(Candidate {
-            id: o.id,
-            number: number(o.id, o.created_at),
-            description: o.description,
-            similarity_permille: s,
-        });
-    }
+    )
+    .into_iter()
+    .map(|(o, s)| Candidate {
+        id: o.id,
+        number: number(o.id, o.created_at),
+        description: o.description,
+        similarity_permille: s,
+    })
+    .collect();
+    let offers: Vec<(CaseId, i64)> = duplicates
+        .iter()
+        .map(|d| (d.id, d.similarity_permille))
+        .collect();
+    store::insert_candidates(conn, id, &offers).await?;
     let no = number(id, now);
     start_ticket(
         conn,
@@ -571,41 +589,45 @@ async fn start_ticket(
 }
 
 /// Takes in one case: checks it, stores it with its attachments, offers open cases that look
-/// like the same problem, and starts its first ticket, all in one transaction.
+/// like the same problem, and starts its first ticket, all in one transaction. Everything
+/// that only reads is done before; the writing part may share its commit with concurrent
+/// intakes ([`Db::write`]).
 pub async fn intake(
     db: &Db,
-    registry: &Registry,
+    registry: &Arc<Registry>,
     router: &suggest::CaseRouter,
     actor: &Actor,
     who: Reporter<'_>,
     new: NewCase,
 ) -> Result<Created> {
-    let township = {
-        let mut c = db.acquire().await?;
-        resolve_township(&mut c.conn(), who, &new).await?
-    };
+    // The reads share one pooled connection: each checkout costs a round trip.
+    let mut c = db.acquire().await?;
+    let township = resolve_township(&mut c.conn(), who, &new).await?;
     let district = catalog::district_of(&township);
-    ensure_categories(db, district).await?;
-    let prepared = {
-        let mut c = db.acquire().await?;
-        prepare(&mut c.conn(), who, township, new).await?
-    };
-    let settings = settings(db, district).await?;
-    let cal = wf::calendar(db).await?;
-    router.ensure(db, district).await?;
-    let mut tx = db.begin().await?;
-    let created = insert_prepared(
-        &mut tx.conn(),
-        registry,
-        router,
-        &cal,
-        actor,
-        settings,
-        prepared,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(created)
+    if !router.ready(district) {
+        // Once per district and process: seeding may write, and must not wait for a second
+        // connection while holding this one.
+        drop(c);
+        ensure_categories(db, district).await?;
+        router.ensure(db, district).await?;
+        c = db.acquire().await?;
+    }
+    let mut conn = c.conn();
+    let prepared = prepare(&mut conn, who, township, new).await?;
+    let settings = settings_in(&mut conn, district).await?;
+    let cal = crate::workdays::current_in(&mut conn).await?;
+    drop(c);
+    let guess = router.suggest(&prepared.text.description);
+    let (registry, actor) = (registry.clone(), actor.clone());
+    db.write(move |mut conn| -> WriteFuture<'_, Created, Error> {
+        Box::pin(async move {
+            insert_prepared(
+                &mut conn, &registry, &cal, &actor, settings, prepared, guess,
+            )
+            .await
+        })
+    })
+    .await
 }
 
 /// The columns of a 12345 hotline export, as the import reads them.
@@ -740,17 +762,9 @@ pub async fn import_hotline(
     let mut tx = db.begin().await?;
     let mut out = Vec::new();
     for prep in ready {
+        let guess = router.suggest(&prep.text.description);
         out.push(
-            insert_prepared(
-                &mut tx.conn(),
-                registry,
-                router,
-                &cal,
-                actor,
-                settings,
-                prep,
-            )
-            .await?,
+            insert_prepared(&mut tx.conn(), registry, &cal, actor, settings, prep, guess).await?,
         );
     }
     audit::record(

@@ -3,7 +3,7 @@
 //! drift from its ticket.
 
 use super::model::CategoryFields;
-use crate::db::{Conn, DbResult, escape_like};
+use crate::db::{Conn, DbError, DbResult, Dialect, escape_like};
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -400,50 +400,86 @@ pub async fn attachment(
 // ---------- duplicates ----------
 
 /// An open case that may be the same problem as a new one.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct OpenCase {
     pub id: CaseId,
     pub description: String,
     pub created_at: Timestamp,
 }
 
-/// Open, unmerged cases of `category` in the same grid (or, without a grid, in the same
-/// township and also without a grid) created since `since`.
+/// The open cases of a township, category and grid (or of no grid) reported since `since`,
+/// newest first, at most `limit`. `outcome = 'open'` holds exactly while the current ticket
+/// is not in a final state, and is what the partial index `cases_open_idx` covers.
+///
+/// The rows come back aggregated into one JSON array: the scan runs inside the shared write
+/// transaction, and one row crosses to the driver far faster than fifty.
 pub async fn open_cases_near(
     conn: &mut Conn<'_>,
     township: OrgId,
     grid: Option<OrgId>,
     category: &str,
     since: Timestamp,
+    limit: i64,
 ) -> DbResult<Vec<OpenCase>> {
     let grid_clause = match grid {
-        Some(g) => format!("c.grid_id = {}", g.0),
-        None => "c.grid_id IS NULL".to_owned(),
+        Some(_) => "grid_id = $4",
+        None => "grid_id IS NULL AND CAST($4 AS BIGINT) IS NULL",
     };
-    let sql = format!(
-        "SELECT c.id, c.description, c.created_at FROM cases c
-           JOIN case_tickets t ON t.id = c.current_ticket_id
-           JOIN wf_instances w ON w.id = t.instance_id
-         WHERE c.township_id = $1 AND c.category_code = $2 AND c.created_at >= $3
-           AND c.merged_into IS NULL AND w.terminal = FALSE AND {grid_clause}
-         ORDER BY c.id DESC LIMIT 200"
+    let near = format!(
+        "SELECT id, created_at, description FROM cases
+         WHERE township_id = $1 AND category_code = $2 AND created_at >= $3 AND outcome = 'open'
+           AND merged_into IS NULL AND {grid_clause}
+         ORDER BY created_at DESC, id DESC LIMIT $5"
     );
-    Ok(
-        on_conn!(conn, c => sqlx::query_as(&sql).bind(township).bind(category).bind(since)
-        .fetch_all(&mut *c).await?),
-    )
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => format!(
+            "SELECT json_group_array(json_array(id, created_at, description)) FROM ({near})"
+        ),
+        Dialect::Postgres => format!(
+            "SELECT CAST(COALESCE(json_agg(json_build_array(n.id, n.created_at, n.description)),
+                '[]') AS TEXT) FROM ({near}) n"
+        ),
+    };
+    let json: String = on_conn!(conn, c => sqlx::query_scalar(&sql).bind(township).bind(category)
+        .bind(since).bind(grid).bind(limit).fetch_one(&mut *c).await?);
+    let mut rows: Vec<(i64, i64, String)> =
+        serde_json::from_str(&json).map_err(|e| DbError::Sqlx(sqlx::Error::Decode(e.into())))?;
+    // Aggregates do not promise their input's order.
+    rows.sort_by_key(|&(id, at, _)| std::cmp::Reverse((at, id)));
+    Ok(rows
+        .into_iter()
+        .map(|(id, at, description)| OpenCase {
+            id: CaseId(id),
+            description,
+            created_at: Timestamp::from_micros(at),
+        })
+        .collect())
 }
 
-pub async fn insert_candidate(
+/// Records the open cases offered to `case` as possible duplicates, in one statement.
+pub async fn insert_candidates(
     conn: &mut Conn<'_>,
     case: CaseId,
-    candidate: CaseId,
-    permille: i64,
+    offers: &[(CaseId, i64)],
 ) -> DbResult<()> {
-    on_conn!(conn, c => sqlx::query(
-        "INSERT INTO case_duplicates (case_id, candidate_id, similarity_permille)
-         VALUES ($1, $2, $3) ON CONFLICT (case_id, candidate_id) DO NOTHING"
-    ).bind(case).bind(candidate).bind(permille).execute(&mut *c).await?.rows_affected());
+    if offers.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..offers.len())
+        .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO case_duplicates (case_id, candidate_id, similarity_permille) VALUES {}
+         ON CONFLICT (case_id, candidate_id) DO NOTHING",
+        values.join(", ")
+    );
+    on_conn!(conn, c => {
+        let mut q = sqlx::query(&sql).bind(case);
+        for (candidate, permille) in offers {
+            q = q.bind(*candidate).bind(*permille);
+        }
+        q.execute(&mut *c).await?;
+    });
     Ok(())
 }
 

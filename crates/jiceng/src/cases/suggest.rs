@@ -54,7 +54,8 @@ impl CaseRouter {
         Self::default()
     }
 
-    fn ready(&self, district: OrgId) -> bool {
+    /// Whether the models of `district` are built (then its categories exist too).
+    pub fn ready(&self, district: OrgId) -> bool {
         self.models
             .read()
             .map(|m| m.as_ref().is_some_and(|m| m.district == district))

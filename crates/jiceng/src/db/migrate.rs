@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "open311",
         sql: include_str!("migrations/0009_open311.sql"),
     },
+    Migration {
+        version: 10,
+        name: "cases_open",
+        sql: include_str!("migrations/0010_cases_open.sql"),
+    },
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

@@ -245,7 +245,7 @@ pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'
 /// Files a service request as a case from the citizen API.
 /// What filing a request works with besides the database.
 pub struct Filing<'a> {
-    pub registry: &'a Registry,
+    pub registry: &'a std::sync::Arc<Registry>,
     pub router: &'a cases::suggest::CaseRouter,
     pub grid_index: &'a grids::GridIndex,
     pub limiter: &'a Limiter,
