@@ -842,23 +842,43 @@ fn department<'a>(c: &'a Case<'_>) -> Option<&'a Org> {
         .or_else(|| c.departments.first())
 }
 
+/// A part of case `c` (`kind` referral, summon or joint, named `label` in its subject) for
+/// `unit`: its own process instance and the `case_parts` row that follows it.
 #[allow(clippy::too_many_arguments)]
-async fn insert_part(
+async fn start_part<'d>(
     conn: &mut Conn<'_>,
+    cal: &Calendar,
+    def: &'d Definition,
     c: &Case<'_>,
-    kind: &str,
-    flow: &Flow<'_>,
-    unit: OrgId,
+    (kind, label): (&str, &str),
+    unit: &Org,
     reason: &str,
     due: Option<Timestamp>,
     at: Timestamp,
-) -> Result<i64> {
-    Ok(on_conn!(conn, cn => sqlx::query_scalar(
+    who: &Who<'_>,
+) -> Result<(Flow<'d>, i64)> {
+    let flow = Flow::start(
+        conn,
+        cal,
+        def,
+        Start {
+            subject: format!("案件 {} {label}：{}", c.no, unit.name),
+            subject_ref: format!("case:{}#{kind}1", c.id.0),
+            owner: c.township.org.id,
+            assignee: Some(unit.id),
+            township: c.township.org.id,
+            at,
+            who,
+        },
+    )
+    .await?;
+    let part = on_conn!(conn, cn => sqlx::query_scalar(
         "INSERT INTO case_parts (case_id, kind, instance_id, unit_org_id, township_id, reason,
             due_at, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          RETURNING id"
-    ).bind(c.id).bind(kind).bind(flow.id).bind(unit).bind(c.township.org.id).bind(reason)
-    .bind(due).bind(at).bind("系统:demo").fetch_one(&mut *cn).await?))
+    ).bind(c.id).bind(kind).bind(flow.id).bind(unit.id).bind(c.township.org.id).bind(reason)
+    .bind(due).bind(at).bind("系统:demo").fetch_one(&mut *cn).await?);
+    Ok((flow, part))
 }
 
 /// 移送: the ticket is referred and a referral part goes to the competent department, which
@@ -893,22 +913,19 @@ async fn refer(
         .await?;
     f.outcome = "referred";
     ticket.finish(conn, cal, c.now).await?;
-    let mut flow = Flow::start(
+    let (mut flow, part) = start_part(
         conn,
         cal,
         defs.referral,
-        Start {
-            subject: format!("案件 {} 移送：{}", c.no, dept.name),
-            subject_ref: format!("case:{}#referral1", c.id.0),
-            owner: c.township.org.id,
-            assignee: Some(dept.id),
-            township: c.township.org.id,
-            at,
-            who: dispatcher,
-        },
+        c,
+        ("referral", "移送"),
+        dept,
+        &reason,
+        None,
+        at,
+        dispatcher,
     )
     .await?;
-    let part = insert_part(conn, c, "referral", &flow, dept.id, &reason, None, at).await?;
     let dept_who = Who {
         name: &dept.name,
         roles: "department_officer",
@@ -957,22 +974,19 @@ async fn summon(
         return Ok(false);
     }
     let reason = format!("超出镇街处置能力，吹哨{}到场联合处置", dept.name);
-    let mut flow = Flow::start(
+    let (mut flow, part) = start_part(
         conn,
         cal,
         defs.summon,
-        Start {
-            subject: format!("案件 {} 吹哨报到：{}", c.no, dept.name),
-            subject_ref: format!("case:{}#summon1", c.id.0),
-            owner: c.township.org.id,
-            assignee: Some(dept.id),
-            township: c.township.org.id,
-            at: *at,
-            who: leader,
-        },
+        c,
+        ("summon", "吹哨报到"),
+        dept,
+        &reason,
+        None,
+        *at,
+        leader,
     )
     .await?;
-    let part = insert_part(conn, c, "summon", &flow, dept.id, &reason, None, *at).await?;
     let dept_who = Who {
         name: &dept.name,
         roles: "department_officer",
@@ -1060,24 +1074,21 @@ async fn joint(
     }
     let task = format!("请{}派员参加联合执法，负责现场取证", co.name);
     let due = Timestamp::from(cal.add_working_days(at.to_utc(), 3));
-    let mut flow = Flow::start(
+    let (mut flow, part) = start_part(
         conn,
         cal,
         defs.joint,
-        Start {
-            subject: format!("案件 {} 联合执法：{}", c.no, co.name),
-            subject_ref: format!("case:{}#joint1", c.id.0),
-            owner: c.township.org.id,
-            assignee: Some(co.id),
-            township: c.township.org.id,
-            at: *at,
-            who: dispatcher,
-        },
+        c,
+        ("joint", "联合执法"),
+        co,
+        &task,
+        Some(due),
+        *at,
+        dispatcher,
     )
     .await?;
     // The co-unit's own deadline is the one the dispatcher set.
     flow.deadline = Some(due);
-    let part = insert_part(conn, c, "joint", &flow, co.id, &task, Some(due), *at).await?;
     let co_who = Who {
         name: &co.name,
         roles: unit_role(co),
