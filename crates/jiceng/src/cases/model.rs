@@ -443,8 +443,8 @@ pub fn format_e7(v: i64) -> String {
 // Duplicates
 
 /// The distinct character bigrams of a text, sorted, each packed in one integer: intake
-/// compares a new case with up to two hundred open ones inside the write transaction, so this
-/// must be cheap.
+/// compares a new case with dozens of open ones inside the write transaction, so this must be
+/// cheap.
 fn bigrams(text: &str) -> Vec<u64> {
     let chars: Vec<char> = text
         .chars()

@@ -442,8 +442,7 @@ pub async fn open_cases_near(
     };
     let json: String = on_conn!(conn, c => sqlx::query_scalar(&sql).bind(township).bind(category)
         .bind(since).bind(grid).bind(limit).fetch_one(&mut *c).await?);
-    let mut rows: Vec<(i64, i64, String)> =
-        serde_json::from_str(&json).map_err(|e| DbError::Sqlx(sqlx::Error::Decode(e.into())))?;
+    let mut rows: Vec<(i64, i64, String)> = serde_json::from_str(&json).map_err(DbError::decode)?;
     // Aggregates do not promise their input's order.
     rows.sort_by_key(|&(id, at, _)| std::cmp::Reverse((at, id)));
     Ok(rows

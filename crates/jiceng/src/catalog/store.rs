@@ -61,7 +61,7 @@ impl Entry {
 }
 
 fn decode(r: ItemRow) -> DbResult<Entry> {
-    let bad = |e: serde_json::Error| DbError::Sqlx(sqlx::Error::Decode(e.into()));
+    let bad = |e: serde_json::Error| DbError::decode(e);
     Ok(match r.kind.as_str() {
         "exclusion" => {
             let v: serde_json::Value = serde_json::from_str(&r.fields).map_err(bad)?;

@@ -7,10 +7,10 @@
 //! behind and does not disturb the others, commits once, and only then answers each caller:
 //! no caller hears "done" before its rows are on disk.
 //!
-//! Callers queue and then wait for the turn in the fair in-process queue that plain
-//! transactions use too; a caller that gets the turn and finds its work already done by an
-//! earlier holder lets the turn go at once. The batch runs in a task of its own, so a caller
-//! that goes away (a closed connection) cannot cut the others' transaction short.
+//! Callers queue their work and then wait either for its answer (an earlier holder of the turn
+//! ran it) or for the turn, in the fair in-process queue that plain transactions use too. The
+//! batch runs in a task of its own, so a caller that goes away (a closed connection) cannot
+//! cut the others' transaction short.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -164,12 +164,12 @@ mod tests {
         (db, dir)
     }
 
-    async fn put(db: &Db, k: &'static str, fail_after: bool) -> Result<i64, DbError> {
+    async fn put(db: &Db, k: String, fail_after: bool) -> Result<i64, DbError> {
         db.write(move |mut conn: Conn<'_>| -> WriteFuture<'_, i64, DbError> {
             Box::pin(async move {
                 let n: i64 = on_conn!(&mut conn, c => sqlx::query_scalar(
                     "INSERT INTO t (k, v) VALUES ($1, (SELECT COUNT(*) FROM t)) RETURNING v"
-                ).bind(k).fetch_one(&mut *c).await?);
+                ).bind(&k).fetch_one(&mut *c).await?);
                 if fail_after {
                     return Err(DbError::Commit(format!("refused {k}")));
                 }
@@ -191,7 +191,7 @@ mod tests {
         let mut tasks = Vec::new();
         for i in 0..64usize {
             let db = db.clone();
-            let k: &'static str = Box::leak(format!("k{i:02}").into_boxed_str());
+            let k = format!("k{i:02}");
             tasks.push(tokio::spawn(async move { put(&db, k, i % 7 == 3).await }));
         }
         let mut ok = 0;
@@ -223,10 +223,10 @@ mod tests {
     #[tokio::test]
     async fn a_unique_violation_is_the_callers_alone() {
         let (db, _dir) = scratch().await;
-        put(&db, "a", false).await.unwrap();
-        let again = put(&db, "a", false).await.unwrap_err();
+        put(&db, "a".into(), false).await.unwrap();
+        let again = put(&db, "a".into(), false).await.unwrap_err();
         assert!(again.unique_violation().is_some(), "{again}");
-        put(&db, "b", false).await.unwrap();
+        put(&db, "b".into(), false).await.unwrap();
         assert_eq!(keys(&db).await, ["a", "b"]);
     }
 }

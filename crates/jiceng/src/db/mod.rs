@@ -40,6 +40,11 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// A stored value that does not read back as what it should be.
+    pub fn decode(e: impl Into<sqlx::error::BoxDynError>) -> DbError {
+        DbError::Sqlx(sqlx::Error::Decode(e.into()))
+    }
+
     /// The name of the violated unique constraint, when that is what went wrong, so the domain
     /// can say "该编码已存在" instead of failing.
     pub fn unique_violation(&self) -> Option<String> {

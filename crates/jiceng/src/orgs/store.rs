@@ -30,8 +30,7 @@ impl TryFrom<OrgRow> for Org {
     type Error = DbError;
 
     fn try_from(r: OrgRow) -> Result<Self, DbError> {
-        let bad =
-            |what: &str| DbError::Sqlx(sqlx::Error::Decode(format!("orgs.{what} 值无效").into()));
+        let bad = |what: &str| DbError::decode(format!("orgs.{what} 值无效"));
         Ok(Org {
             id: r.id,
             kind: OrgKind::parse(&r.kind).ok_or_else(|| bad("kind"))?,

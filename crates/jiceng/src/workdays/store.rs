@@ -23,11 +23,7 @@ impl TryFrom<OverrideRow> for Override {
     type Error = DbError;
 
     fn try_from(r: OverrideRow) -> Result<Self, DbError> {
-        let bad = |what: &str| {
-            DbError::Sqlx(sqlx::Error::Decode(
-                format!("calendar_days.{what} 值无效").into(),
-            ))
-        };
+        let bad = |what: &str| DbError::decode(format!("calendar_days.{what} 值无效"));
         Ok(Override {
             date: NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").map_err(|_| bad("day"))?,
             kind: Arrangement::parse(&r.kind).ok_or_else(|| bad("kind"))?,
