@@ -18,6 +18,7 @@ on_both_engines!(
     a_check_can_send_the_work_back,
     a_dissatisfied_rating_reopens_the_case_only_once,
     merged_duplicates_both_see_the_outcome,
+    reports_stored_together_are_offered_to_each_other,
     a_dispatch_must_cite_an_item_on_the_townships_list,
     a_returned_duty_goes_to_the_department,
     a_passed_time_limit_flags_the_case_and_tells_the_unit,
@@ -453,6 +454,69 @@ async fn a_dissatisfied_rating_reopens_the_case_only_once(t: TestDb) {
     let full = detail(&app, &d, id).await;
     assert_eq!(full["tickets"].as_array().unwrap().len(), 2);
     assert_eq!(full["ratings"].as_array().unwrap().len(), 2);
+}
+
+/// Reports of one problem that arrive together: on SQLite they are stored in one batch
+/// (one statement per table), and each is still offered the ones stored before it.
+async fn reports_stored_together_are_offered_to_each_other(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let texts = [
+        "玉龙路菜市场熟食摊没有防蝇罩",
+        "玉龙路菜市场的熟食摊没有防蝇罩，很不卫生",
+        "玉龙路菜市场熟食摊没有防蝇罩，苍蝇很多",
+    ];
+    // The first intake in a process builds the district's routing models, which may write.
+    citizen_report(&app, "0102", "玉龙路口垃圾桶满了没人清运").await;
+    let sqlite = app.db().dialect() == jiceng::db::Dialect::Sqlite;
+    let ids: Vec<i64> = if sqlite {
+        // Holding the writer turn lets all three queue before any is stored.
+        let held = app.db().begin().await.unwrap();
+        let (_, a, b, c) = tokio::join!(
+            async {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                drop(held);
+            },
+            citizen_report(&app, "0601", texts[0]),
+            citizen_report(&app, "0601", texts[1]),
+            citizen_report(&app, "0601", texts[2]),
+        );
+        vec![a.0, b.0, c.0]
+    } else {
+        let mut ids = Vec::new();
+        for text in texts {
+            ids.push(citizen_report(&app, "0601", text).await.0);
+        }
+        ids
+    };
+    let d = app.login("xipu_dispatch").await;
+    let mut offered = Vec::new();
+    let mut stamps = Vec::new();
+    for &id in &ids {
+        let v = detail(&app, &d, id).await;
+        stamps.push(v["case"]["created_at"].clone());
+        for c in v["candidates"].as_array().unwrap() {
+            let other = c["id"].as_i64().unwrap();
+            assert!(ids.contains(&other) && other != id, "{v}");
+            offered.push((id.min(other), id.max(other)));
+        }
+    }
+    // Every pair is similar enough: each later case is offered each earlier one, once.
+    offered.sort();
+    assert_eq!(
+        offered,
+        [(ids[0], ids[1]), (ids[0], ids[2]), (ids[1], ids[2])]
+            .map(|(a, b)| (a.min(b), a.max(b)))
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+    if sqlite {
+        assert!(
+            stamps.iter().all(|s| *s == stamps[0]),
+            "one batch: {stamps:?}"
+        );
+    }
 }
 
 async fn merged_duplicates_both_see_the_outcome(t: TestDb) {

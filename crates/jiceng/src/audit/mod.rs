@@ -179,9 +179,30 @@ pub async fn record(
     target: &str,
     detail: &str,
 ) -> Result<()> {
-    store::append(conn, actor, action, target, detail)
-        .await
-        .map_err(Error::from)
+    record_all(
+        conn,
+        &[Event {
+            actor,
+            action,
+            target: target.to_owned(),
+            detail: detail.to_owned(),
+        }],
+    )
+    .await
+}
+
+/// One event for [`record_all`].
+pub struct Event<'a> {
+    pub actor: &'a Actor,
+    pub action: &'a str,
+    pub target: String,
+    pub detail: String,
+}
+
+/// Appends events in order inside the caller's transaction, in three statements however many
+/// there are.
+pub async fn record_all(conn: &mut Conn<'_>, events: &[Event<'_>]) -> Result<()> {
+    store::append(conn, events).await.map_err(Error::from)
 }
 
 /// Appends one event in a transaction of its own (failed logins, denials: there is no change

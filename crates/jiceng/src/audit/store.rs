@@ -3,51 +3,60 @@
 use serde::Deserialize;
 
 use super::{Actor, AuditRecord, VerifyReport};
-use crate::db::{Conn, Db, DbResult, escape_like};
+use crate::db::{Conn, Db, DbResult, escape_like, value_rows};
 use crate::on_conn;
 use crate::time::Timestamp;
 
 const COLUMNS: &str =
     "seq, at, actor_id, actor, org_id, action, target, detail, ip, request_id, prev_hash, hash";
 
-pub(super) async fn append(
-    conn: &mut Conn<'_>,
-    actor: &Actor,
-    action: &str,
-    target: &str,
-    detail: &str,
-) -> DbResult<()> {
+pub(super) async fn append(conn: &mut Conn<'_>, events: &[super::Event<'_>]) -> DbResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
     // Bumping the head row takes its row lock (PostgreSQL) or is already under the write lock
-    // (SQLite), so appends from concurrent transactions and processes form one chain.
-    let (seq, prev_hash): (i64, String) = on_conn!(conn, c => sqlx::query_as(
-        "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
-    ).fetch_one(&mut *c).await?);
-    let mut rec = AuditRecord {
-        seq,
-        at: Timestamp::now(),
-        actor_id: actor.user_id,
-        actor: actor.name.clone(),
-        org_id: actor.org_id,
-        action: action.to_owned(),
-        target: target.to_owned(),
-        detail: detail.to_owned(),
-        ip: actor.ip.clone(),
-        request_id: actor.request_id.clone(),
-        prev_hash,
-        hash: String::new(),
-    };
-    rec.hash = rec.compute_hash();
+    // (SQLite), so appends from concurrent transactions and processes form one chain. One bump
+    // reserves the sequence numbers of all the events.
+    let n = events.len() as i64;
+    let (last, mut prev_hash): (i64, String) = on_conn!(conn, c => sqlx::query_as(
+        "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash"
+    ).bind(n).fetch_one(&mut *c).await?);
+    let at = Timestamp::now();
+    let mut recs = Vec::with_capacity(events.len());
+    for (seq, e) in (last - n + 1..).zip(events) {
+        let mut rec = AuditRecord {
+            seq,
+            at,
+            actor_id: e.actor.user_id,
+            actor: e.actor.name.clone(),
+            org_id: e.actor.org_id,
+            action: e.action.to_owned(),
+            target: e.target.clone(),
+            detail: e.detail.clone(),
+            ip: e.actor.ip.clone(),
+            request_id: e.actor.request_id.clone(),
+            prev_hash,
+            hash: String::new(),
+        };
+        rec.hash = rec.compute_hash();
+        prev_hash = rec.hash.clone();
+        recs.push(rec);
+    }
+    let sql = format!(
+        "INSERT INTO audit_log (seq, at, actor_id, actor, org_id, action, target, detail, ip,
+            request_id, prev_hash, hash) VALUES {}",
+        value_rows(recs.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", 1)
+    );
     on_conn!(conn, c => {
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor_id, actor, org_id, action, target, detail, ip,
-                request_id, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
-        )
-        .bind(rec.seq).bind(rec.at).bind(rec.actor_id).bind(&rec.actor).bind(rec.org_id)
-        .bind(&rec.action).bind(&rec.target).bind(&rec.detail).bind(&rec.ip)
-        .bind(&rec.request_id).bind(&rec.prev_hash).bind(&rec.hash)
-        .execute(&mut *c).await?;
+        let mut q = sqlx::query(&sql);
+        for rec in &recs {
+            q = q.bind(rec.seq).bind(rec.at).bind(rec.actor_id).bind(&rec.actor).bind(rec.org_id)
+                .bind(&rec.action).bind(&rec.target).bind(&rec.detail).bind(&rec.ip)
+                .bind(&rec.request_id).bind(&rec.prev_hash).bind(&rec.hash);
+        }
+        q.execute(&mut *c).await?;
         sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-            .bind(&rec.hash).execute(&mut *c).await?;
+            .bind(&prev_hash).execute(&mut *c).await?;
     });
     Ok(())
 }
@@ -292,17 +301,16 @@ pub(super) async fn purge(db: &Db, actor: &Actor, cutoff: Timestamp) -> DbResult
     on_conn!(&mut conn, c => sqlx::query(
         "UPDATE audit_head SET purged_through = $1, purged_hash = $2 WHERE id = 1"
     ).bind(through).bind(&anchor).execute(&mut *c).await?.rows_affected());
-    append(
-        &mut conn,
+    let event = super::Event {
         actor,
-        "audit.purge",
-        "audit_log",
-        &format!(
+        action: "audit.purge",
+        target: "audit_log".to_owned(),
+        detail: format!(
             "删除第 {} 至 {through} 行（{deleted} 行）",
             head.purged_through + 1
         ),
-    )
-    .await?;
+    };
+    append(&mut conn, &[event]).await?;
     tx.commit().await?;
     Ok(deleted)
 }

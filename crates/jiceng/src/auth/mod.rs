@@ -161,7 +161,10 @@ pub async fn login(
         .await
         .map_err(Error::from)?;
     audit::record(&mut conn, &actor, "login", &username, "").await?;
-    let principal = principal_for(&mut conn, &user, csrf, hash).await?;
+    let roles = store::roles_of(&mut conn, user.id)
+        .await
+        .map_err(Error::from)?;
+    let principal = principal_for(&mut conn, &user, roles, csrf, hash).await?;
     tx.commit().await.map_err(Error::from)?;
     Ok(NewSession { token, principal })
 }
@@ -169,13 +172,13 @@ pub async fn login(
 async fn principal_for(
     conn: &mut Conn<'_>,
     user: &UserRow,
+    roles: Vec<Role>,
     csrf_token: String,
     session_hash: String,
 ) -> Result<Principal> {
     let org = orgs::store::get(conn, user.org_id)
         .await?
         .ok_or_else(|| Error::internal(format!("user {} has no org", user.id)))?;
-    let roles = store::roles_of(conn, user.id).await?;
     Ok(Principal {
         user_id: user.id,
         username: user.username.clone(),
@@ -211,38 +214,33 @@ pub async fn resume(
         return Ok(SessionState::Missing);
     };
     let idle = now.as_micros() - s.last_seen_at.as_micros() > idle_seconds * 1_000_000;
-    let too_old = now.as_micros() - s.created_at.as_micros() > SESSION_MAX_SECONDS * 1_000_000;
-    let user = store::user_by_id(&mut conn, s.user_id).await?;
-    let user = match user {
-        Some(u) if u.status == "active" && !idle && !too_old => u,
-        other => {
-            let mut tx = db.begin().await?;
-            store::delete_session(&mut tx.conn(), &hash).await?;
-            let who = Actor {
-                user_id: Some(s.user_id),
-                name: other
-                    .as_ref()
-                    .map(|u| u.username.clone())
-                    .unwrap_or_default(),
-                org_id: other.as_ref().map(|u| u.org_id),
-                ..actor.clone()
-            };
-            audit::record(
-                &mut tx.conn(),
-                &who,
-                "session_expired",
-                &who.name,
-                "会话超时或账号已停用",
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(SessionState::Expired);
-        }
-    };
+    let too_old =
+        now.as_micros() - s.session_created_at.as_micros() > SESSION_MAX_SECONDS * 1_000_000;
+    if s.user.status != "active" || idle || too_old {
+        let mut tx = db.begin().await?;
+        store::delete_session(&mut tx.conn(), &hash).await?;
+        let who = Actor {
+            user_id: Some(s.user.id),
+            name: s.user.username.clone(),
+            org_id: Some(s.user.org_id),
+            ..actor.clone()
+        };
+        audit::record(
+            &mut tx.conn(),
+            &who,
+            "session_expired",
+            &who.name,
+            "会话超时或账号已停用",
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(SessionState::Expired);
+    }
     if now.as_micros() - s.last_seen_at.as_micros() > 60_000_000 {
         store::touch_session(&mut conn, &hash, now).await?;
     }
-    let p = principal_for(&mut conn, &user, s.csrf_token, hash).await?;
+    let roles = s.roles();
+    let p = principal_for(&mut conn, &s.user, roles, s.csrf_token, hash).await?;
     Ok(SessionState::Active(Box::new(p)))
 }
 

@@ -1,7 +1,7 @@
 //! All SQL of the accounts context: users, their roles, sessions.
 
 use super::model::Role;
-use crate::db::{Conn, DbResult, escape_like};
+use crate::db::{Conn, DbResult, Dialect, escape_like};
 use crate::ids::{OrgId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -206,11 +206,49 @@ pub async fn insert_session(
     Ok(())
 }
 
-pub async fn session(conn: &mut Conn<'_>, token_hash: &str) -> DbResult<Option<SessionRow>> {
-    Ok(on_conn!(conn, c => sqlx::query_as(
-        "SELECT token_hash, user_id, csrf_token, created_at, last_seen_at FROM sessions
-         WHERE token_hash = $1"
-    ).bind(token_hash).fetch_optional(&mut *c).await?))
+/// A session with its account and the account's roles, as resuming a session needs them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionUser {
+    pub csrf_token: String,
+    pub session_created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    /// Role identifiers, comma-separated; `None` when the account has none.
+    roles: Option<String>,
+    #[sqlx(flatten)]
+    pub user: UserRow,
+}
+
+impl SessionUser {
+    pub fn roles(&self) -> Vec<Role> {
+        let mut roles: Vec<Role> = self
+            .roles
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(Role::parse)
+            .collect();
+        roles.sort();
+        roles
+    }
+}
+
+/// The session, its account and roles in one statement: every request resumes a session.
+pub async fn session(conn: &mut Conn<'_>, token_hash: &str) -> DbResult<Option<SessionUser>> {
+    let roles = match conn.dialect() {
+        Dialect::Sqlite => "group_concat(role, ',')",
+        Dialect::Postgres => "string_agg(role, ',')",
+    };
+    let user_columns: Vec<String> = USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{}", c.trim()))
+        .collect();
+    let sql = format!(
+        "SELECT s.csrf_token, s.created_at AS session_created_at, s.last_seen_at,
+            (SELECT {roles} FROM user_roles r WHERE r.user_id = u.id) AS roles, {}
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+        user_columns.join(", ")
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(token_hash).fetch_optional(&mut *c).await?))
 }
 
 pub async fn touch_session(conn: &mut Conn<'_>, token_hash: &str, now: Timestamp) -> DbResult<()> {

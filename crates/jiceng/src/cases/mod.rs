@@ -16,6 +16,7 @@ pub mod seed;
 pub mod store;
 pub mod suggest;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use calendar::Calendar;
@@ -25,13 +26,13 @@ use workflow::{Registry, TimeLimit, TimeUnit};
 use crate::audit::{self, Actor};
 use crate::auth::{Principal, Role, Scope};
 use crate::catalog::{self, Responsible};
-use crate::db::{Conn, Db, WriteFuture};
+use crate::db::{Batch, Conn, Db, WriteFuture};
 use crate::error::{Error, Result};
-use crate::ids::{CaseId, OrgId, TicketId};
+use crate::ids::{CaseId, InstanceId, OrgId, TicketId};
 use crate::orgs::{self, OrgQuery, model::Org, model::OrgKind};
 use crate::time::Timestamp;
 use crate::workflow::{self as wf, ActionInput, AvailableAction, HistoryEntry, Instance};
-use model::{CategoryFields, CheckedFile, Rating, Source, Upload, Urgency};
+use model::{Bigrams, CategoryFields, CheckedFile, Rating, Source, Upload, Urgency};
 use store::{AttachmentMeta, CaseRow, RatingRow, Settings, TicketRow, Visibility};
 
 pub const PROCESS: &str = "case_ticket";
@@ -437,126 +438,234 @@ const MAX_DUPLICATES: usize = 5;
 /// while it is fresh.
 const DUPLICATE_SCAN: i64 = 50;
 
-/// Stores a prepared case: the part of intake that writes, run inside the transaction.
-/// Routing is suggested beforehand (`guess`), outside the writer's turn.
-async fn insert_prepared(
-    conn: &mut Conn<'_>,
-    registry: &Registry,
-    cal: &Calendar,
-    actor: &Actor,
-    settings: Settings,
-    p: Prepared,
+/// A checked case waiting for the writer: what [`intake`] stores, alone or with the cases of
+/// concurrent intakes ([`Db::write_batched`]), and what a hotline import stores in one go.
+struct Intake {
+    registry: Arc<Registry>,
+    actor: Actor,
+    prepared: Prepared,
+    /// Routing's category and unit, suggested before the writer's turn.
     guess: (suggest::Guess, suggest::Guess),
-) -> Result<Created> {
-    let now = Timestamp::now();
-    let receipt = model::new_receipt_code();
-    let (sc, su) = guess;
-    // Offered, not decided: the dispatcher judges whether it is the same problem. Read before
-    // the new case is stored, since it is open too.
-    let since = now.plus_seconds(-settings.duplicate_window_hours * 3600);
-    let near = store::open_cases_near(
-        conn,
-        p.township.id,
-        p.grid.as_ref().map(|g| g.id),
-        &p.category.code,
-        since,
-        DUPLICATE_SCAN,
-    )
-    .await?;
-    let id = store::insert_case(
-        conn,
-        &store::NewCaseRow {
-            district_id: p.district,
-            township_id: p.township.id,
-            grid_id: p.grid.as_ref().map(|g| g.id),
-            source: p.source.as_str(),
-            category_code: &p.category.code,
-            urgency: p.urgency.as_str(),
-            description: &p.text.description,
-            address: &p.text.address,
-            coordinates: p.coordinates,
-            reporter_name: &p.text.reporter_name,
-            reporter_phone: &p.text.reporter_phone,
-            reporter_user_id: p.reporter_user,
-            receipt_code: &receipt,
-            external_ref: p.external_ref.as_deref(),
-            now,
-            by: &actor.name,
-            suggested_category: sc.as_ref().map(|(l, c)| (l.as_str(), *c)),
-            suggested_unit: su.as_ref().map(|(l, c)| (l.as_str(), *c)),
-        },
-    )
-    .await
-    .map_err(|e| Error::unique_or(e, "该工单号已导入过"))?;
-    for f in &p.files {
-        store::insert_attachment(
-            conn,
-            id,
-            None,
-            &f.filename,
-            f.content_type,
-            &f.sha256,
-            &f.bytes,
-            &actor.name,
-        )
-        .await?;
-    }
-    let duplicates: Vec<Candidate> = model::most_similar(
-        &p.text.description,
-        near.into_iter().map(|o| {
-            let text = o.description.clone();
-            (o, text)
-        }),
-        settings.duplicate_threshold_permille,
-        MAX_DUPLICATES,
-    )
-    .into_iter()
-    .map(|(o, s)| Candidate {
-        id: o.id,
-        number: number(o.id, o.created_at),
-        description: o.description,
-        similarity_permille: s,
-    })
-    .collect();
-    let offers: Vec<(CaseId, i64)> = duplicates
-        .iter()
-        .map(|d| (d.id, d.similarity_permille))
-        .collect();
-    store::insert_candidates(conn, id, &offers).await?;
-    let no = number(id, now);
-    start_ticket(
-        conn,
-        registry,
-        cal,
-        actor,
-        id,
-        1,
-        &no,
-        &p.category,
-        &p.township,
-    )
-    .await?;
-    audit::record(
-        conn,
-        actor,
-        "case.intake",
-        &format!("案件 {no}"),
-        &format!(
-            "来源：{}；类别：{}；{}",
-            p.source.label(),
-            p.category.name(),
-            p.urgency.label()
-        ),
-    )
-    .await?;
-    Ok(Created {
-        id,
-        number: no,
-        receipt_code: model::format_receipt_code(&receipt),
-        duplicates,
-    })
 }
 
+impl Batch for Intake {
+    type Output = Created;
+    type Error = Error;
+
+    fn store_all<'c>(
+        mut conn: Conn<'c>,
+        items: &'c [Self],
+    ) -> WriteFuture<'c, Vec<Created>, Error> {
+        Box::pin(async move { store_intakes(&mut conn, items).await })
+    }
+}
+
+/// Rows per statement when storing cases together: well under both engines' limits on bound
+/// parameters (about 22 per case).
+const INTAKE_ROWS: usize = 200;
+
+/// Stores checked cases, each with its attachments, the open cases it may duplicate and its
+/// first ticket: all or none. The writes are one statement per table for all the cases, so a
+/// shared commit costs about the same round trips for one case as for fifty; the settings and
+/// the working calendar are read here too, once per batch rather than once per request. The
+/// registry is the first item's: a process has one.
+async fn store_intakes(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<Created>> {
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(INTAKE_ROWS) {
+        out.extend(store_intake_rows(conn, chunk).await?);
+    }
+    Ok(out)
+}
+
+async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<Created>> {
+    let Some(first) = items.first() else {
+        return Ok(Vec::new());
+    };
+    let now = Timestamp::now();
+    let cal = crate::workdays::current_in(conn).await?;
+    let mut settings: HashMap<OrgId, Settings> = HashMap::new();
+    for it in items {
+        let d = it.prepared.district;
+        if let std::collections::hash_map::Entry::Vacant(e) = settings.entry(d) {
+            e.insert(settings_in(conn, d).await?);
+        }
+    }
+    // Offered, not decided: the dispatcher judges whether it is the same problem. Read before
+    // the new cases are stored; each new case then joins its key's list for those after it.
+    let keys: Vec<store::NearKey<'_>> = items
+        .iter()
+        .map(|it| {
+            let p = &it.prepared;
+            let window = settings[&p.district].duplicate_window_hours;
+            store::NearKey {
+                township: p.township.id,
+                category: &p.category.code,
+                grid: p.grid.as_ref().map(|g| g.id),
+                since: now.plus_seconds(-window * 3600),
+            }
+        })
+        .collect();
+    let mut distinct = keys.clone();
+    distinct.sort_by_key(|k| (k.township, k.category, k.grid, k.since));
+    distinct.dedup();
+    let lists = store::open_cases_near(conn, &distinct, DUPLICATE_SCAN).await?;
+    let mut near: HashMap<store::NearKey<'_>, Vec<(store::OpenCase, Bigrams)>> = distinct
+        .into_iter()
+        .zip(lists)
+        .map(|(k, list)| {
+            let list = list
+                .into_iter()
+                .map(|o| {
+                    let b = Bigrams::of(&o.description);
+                    (o, b)
+                })
+                .collect();
+            (k, list)
+        })
+        .collect();
+    let receipts: Vec<String> = items.iter().map(|_| model::new_receipt_code()).collect();
+    let rows: Vec<store::NewCaseRow<'_>> = items
+        .iter()
+        .zip(&receipts)
+        .map(|(it, receipt)| {
+            let (p, (sc, su)) = (&it.prepared, &it.guess);
+            store::NewCaseRow {
+                district_id: p.district,
+                township_id: p.township.id,
+                grid_id: p.grid.as_ref().map(|g| g.id),
+                source: p.source.as_str(),
+                category_code: &p.category.code,
+                urgency: p.urgency.as_str(),
+                description: &p.text.description,
+                address: &p.text.address,
+                coordinates: p.coordinates,
+                reporter_name: &p.text.reporter_name,
+                reporter_phone: &p.text.reporter_phone,
+                reporter_user_id: p.reporter_user,
+                receipt_code: receipt,
+                external_ref: p.external_ref.as_deref(),
+                now,
+                by: &it.actor.name,
+                suggested_category: sc.as_ref().map(|(l, c)| (l.as_str(), *c)),
+                suggested_unit: su.as_ref().map(|(l, c)| (l.as_str(), *c)),
+            }
+        })
+        .collect();
+    let ids = store::insert_cases(conn, &rows)
+        .await
+        .map_err(|e| Error::unique_or(e, "该工单号已导入过"))?;
+    let mut offers = Vec::new();
+    let mut created = Vec::with_capacity(items.len());
+    for (((it, &id), receipt), key) in items.iter().zip(&ids).zip(&receipts).zip(&keys) {
+        let p = &it.prepared;
+        for f in &p.files {
+            store::insert_attachment(
+                conn,
+                id,
+                None,
+                &f.filename,
+                f.content_type,
+                &f.sha256,
+                &f.bytes,
+                &it.actor.name,
+            )
+            .await?;
+        }
+        let open = near.entry(*key).or_default();
+        let mine = Bigrams::of(&p.text.description);
+        let duplicates: Vec<Candidate> = model::most_similar(
+            &mine,
+            open.iter().map(|(o, b)| (o, b)),
+            settings[&p.district].duplicate_threshold_permille,
+            MAX_DUPLICATES,
+        )
+        .into_iter()
+        .map(|(o, s)| Candidate {
+            id: o.id,
+            number: number(o.id, o.created_at),
+            description: o.description.clone(),
+            similarity_permille: s,
+        })
+        .collect();
+        offers.extend(duplicates.iter().map(|d| (id, d.id, d.similarity_permille)));
+        // The newest open case of its key, for the cases after it in this batch.
+        open.insert(
+            0,
+            (
+                store::OpenCase {
+                    id,
+                    description: p.text.description.clone(),
+                    created_at: now,
+                },
+                mine,
+            ),
+        );
+        open.truncate(DUPLICATE_SCAN as usize);
+        created.push(Created {
+            id,
+            number: number(id, now),
+            receipt_code: model::format_receipt_code(receipt),
+            duplicates,
+        });
+    }
+    store::insert_candidates(conn, &offers).await?;
+    let starts: Vec<(&Actor, wf::NewInstance)> = items
+        .iter()
+        .zip(&created)
+        .map(|(it, c)| {
+            let p = &it.prepared;
+            (
+                &it.actor,
+                ticket_instance(c.id, 1, &c.number, &p.category, &p.township),
+            )
+        })
+        .collect();
+    let mut events = Vec::with_capacity(2 * items.len());
+    let instances = wf::start_all(conn, &first.registry, &cal, &starts, &mut events).await?;
+    let tickets: Vec<(CaseId, i64, InstanceId)> = ids
+        .iter()
+        .zip(&instances)
+        .map(|(&case, &instance)| (case, 1, instance))
+        .collect();
+    let tickets = store::insert_tickets(conn, &tickets).await?;
+    let current: Vec<(CaseId, TicketId)> = ids.iter().copied().zip(tickets).collect();
+    store::set_current_tickets(conn, &current).await?;
+    events.extend(items.iter().zip(&created).map(|(it, c)| {
+        let p = &it.prepared;
+        audit::Event {
+            actor: &it.actor,
+            action: "case.intake",
+            target: format!("案件 {}", c.number),
+            detail: format!(
+                "来源：{}；类别：{}；{}",
+                p.source.label(),
+                p.category.name(),
+                p.urgency.label()
+            ),
+        }
+    }));
+    audit::record_all(conn, &events).await?;
+    Ok(created)
+}
+
+/// The process instance of a case's ticket number `seq`.
+fn ticket_instance(
+    id: CaseId,
+    seq: i64,
+    no: &str,
+    category: &CategoryFields,
+    township: &Org,
+) -> wf::NewInstance {
+    wf::NewInstance {
+        process: PROCESS.to_owned(),
+        subject: format!("案件 {no} {}", category.minor),
+        subject_ref: subject_ref(id, seq),
+        owner_org: township.id,
+        assignee_org: None,
+    }
+}
+
+/// Starts a further ticket of a case (after a reopening) and makes it the current one.
 #[allow(clippy::too_many_arguments)]
 async fn start_ticket(
     conn: &mut Conn<'_>,
@@ -569,29 +678,19 @@ async fn start_ticket(
     category: &CategoryFields,
     township: &Org,
 ) -> Result<TicketId> {
-    let inst = wf::start(
-        conn,
-        registry,
-        cal,
-        actor,
-        wf::NewInstance {
-            process: PROCESS.to_owned(),
-            subject: format!("案件 {no} {}", category.minor),
-            subject_ref: subject_ref(id, seq),
-            owner_org: township.id,
-            assignee_org: None,
-        },
-    )
-    .await?;
-    let ticket = store::insert_ticket(conn, id, seq, inst.id).await?;
+    let starts = [(actor, ticket_instance(id, seq, no, category, township))];
+    let mut events = Vec::new();
+    let inst = wf::start_all(conn, registry, cal, &starts, &mut events).await?;
+    audit::record_all(conn, &events).await?;
+    let ticket = store::insert_tickets(conn, &[(id, seq, inst[0])]).await?[0];
     store::set_current_ticket(conn, id, ticket).await?;
     Ok(ticket)
 }
 
 /// Takes in one case: checks it, stores it with its attachments, offers open cases that look
 /// like the same problem, and starts its first ticket, all in one transaction. Everything
-/// that only reads is done before; the writing part may share its commit with concurrent
-/// intakes ([`Db::write`]).
+/// that only reads is done before; the writing part may share its commit, and its
+/// statements, with concurrent intakes ([`Db::write_batched`]).
 pub async fn intake(
     db: &Db,
     registry: &Arc<Registry>,
@@ -614,18 +713,13 @@ pub async fn intake(
     }
     let mut conn = c.conn();
     let prepared = prepare(&mut conn, who, township, new).await?;
-    let settings = settings_in(&mut conn, district).await?;
-    let cal = crate::workdays::current_in(&mut conn).await?;
     drop(c);
     let guess = router.suggest(&prepared.text.description);
-    let (registry, actor) = (registry.clone(), actor.clone());
-    db.write(move |mut conn| -> WriteFuture<'_, Created, Error> {
-        Box::pin(async move {
-            insert_prepared(
-                &mut conn, &registry, &cal, &actor, settings, prepared, guess,
-            )
-            .await
-        })
+    db.write_batched(Intake {
+        registry: registry.clone(),
+        actor: actor.clone(),
+        prepared,
+        guess,
     })
     .await
 }
@@ -647,7 +741,7 @@ pub const HOTLINE_COLUMNS: &[&str] = &[
 /// reported with its number and all its problems' first reason.
 pub async fn import_hotline(
     db: &Db,
-    registry: &Registry,
+    registry: &Arc<Registry>,
     router: &suggest::CaseRouter,
     p: &Principal,
     actor: &Actor,
@@ -756,17 +850,18 @@ pub async fn import_hotline(
     let Some(district) = district else {
         return Err(Error::invalid("file", "文件中没有工单"));
     };
-    let settings = settings(db, district).await?;
-    let cal = wf::calendar(db).await?;
     router.ensure(db, district).await?;
+    let items: Vec<Intake> = ready
+        .into_iter()
+        .map(|prepared| Intake {
+            registry: registry.clone(),
+            actor: actor.clone(),
+            guess: router.suggest(&prepared.text.description),
+            prepared,
+        })
+        .collect();
     let mut tx = db.begin().await?;
-    let mut out = Vec::new();
-    for prep in ready {
-        let guess = router.suggest(&prep.text.description);
-        out.push(
-            insert_prepared(&mut tx.conn(), registry, &cal, actor, settings, prep, guess).await?,
-        );
-    }
+    let out = store_intakes(&mut tx.conn(), &items).await?;
     audit::record(
         &mut tx.conn(),
         actor,

@@ -443,8 +443,17 @@ pub fn format_e7(v: i64) -> String {
 // Duplicates
 
 /// The distinct character bigrams of a text, sorted, each packed in one integer: intake
-/// compares a new case with dozens of open ones inside the write transaction, so this must be
-/// cheap.
+/// compares each new case with dozens of open ones inside the write transaction, so they are
+/// computed once per text and compared by merging.
+#[derive(Debug, Clone, Default)]
+pub struct Bigrams(Vec<u64>);
+
+impl Bigrams {
+    pub fn of(text: &str) -> Bigrams {
+        Bigrams(bigrams(text))
+    }
+}
+
 fn bigrams(text: &str) -> Vec<u64> {
     let chars: Vec<char> = text
         .chars()
@@ -502,21 +511,18 @@ pub const MAX_FORM_AGE_SECONDS: i64 = 2 * 3600;
 
 /// The stamp the public form carries: when it was issued, bound to the visitor's CSRF token so
 /// that a script cannot mint its own.
-/// The `limit` items whose text is most like `text` (character-bigram Jaccard, in
-/// thousandths, at least `threshold`), most similar first; ties keep the given order.
-pub fn most_similar<T>(
-    text: &str,
-    items: impl IntoIterator<Item = (T, String)>,
+/// The `limit` items whose text is most like the one with bigrams `text` (character-bigram
+/// Jaccard, in thousandths, at least `threshold`), most similar first; ties keep the given
+/// order.
+pub fn most_similar<'b, T>(
+    text: &Bigrams,
+    items: impl IntoIterator<Item = (T, &'b Bigrams)>,
     threshold: i64,
     limit: usize,
 ) -> Vec<(T, i64)> {
-    let mine = bigrams(text);
     let mut scored: Vec<(T, i64)> = items
         .into_iter()
-        .map(|(item, other)| {
-            let s = jaccard_permille(&mine, &bigrams(&other));
-            (item, s)
-        })
+        .map(|(item, other)| (item, jaccard_permille(&text.0, &other.0)))
         .filter(|(_, s)| *s >= threshold)
         .collect();
     scored.sort_by_key(|(_, s)| std::cmp::Reverse(*s));
@@ -623,13 +629,19 @@ mod tests {
 
     #[test]
     fn only_the_most_similar_are_offered() {
-        let items = vec![
-            (1, "小区门口垃圾堆积多日无人清运".to_owned()),
-            (2, "小区门口垃圾堆积无人清运".to_owned()),
-            (3, "路灯不亮".to_owned()),
-            (4, "小区门口垃圾堆积多日无人清运，气味很大".to_owned()),
-        ];
-        let best = most_similar("小区门口垃圾堆积多日无人清运", items, 300, 2);
+        let items = [
+            (1, "小区门口垃圾堆积多日无人清运"),
+            (2, "小区门口垃圾堆积无人清运"),
+            (3, "路灯不亮"),
+            (4, "小区门口垃圾堆积多日无人清运，气味很大"),
+        ]
+        .map(|(i, text)| (i, Bigrams::of(text)));
+        let best = most_similar(
+            &Bigrams::of("小区门口垃圾堆积多日无人清运"),
+            items.iter().map(|(i, b)| (*i, b)),
+            300,
+            2,
+        );
         let ids: Vec<i32> = best.iter().map(|(i, _)| *i).collect();
         assert_eq!(ids, vec![1, 4]);
         assert_eq!(best[0].1, 1000);

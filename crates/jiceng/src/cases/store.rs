@@ -2,8 +2,10 @@
 //! workflow's table (`wf_instances`), so a case's status is never a second copy that could
 //! drift from its ticket.
 
+use std::collections::HashMap;
+
 use super::model::CategoryFields;
-use crate::db::{Conn, DbError, DbResult, Dialect, escape_like};
+use crate::db::{Conn, DbError, DbResult, Dialect, escape_like, value_rows};
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -188,22 +190,49 @@ pub struct NewCaseRow<'a> {
 }
 
 pub async fn insert_case(conn: &mut Conn<'_>, r: &NewCaseRow<'_>) -> DbResult<CaseId> {
-    Ok(on_conn!(conn, c => sqlx::query_scalar(
+    Ok(insert_cases(conn, std::slice::from_ref(r)).await?[0])
+}
+
+/// Inserts cases in one statement; their ids in the rows' order.
+pub async fn insert_cases(conn: &mut Conn<'_>, rows: &[NewCaseRow<'_>]) -> DbResult<Vec<CaseId>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
         "INSERT INTO cases (district_id, township_id, grid_id, source, category_code, urgency,
             description, address, lon_e7, lat_e7, reporter_name, reporter_phone, reporter_user_id,
             receipt_code, external_ref, reopen_count, created_at, created_by, suggested_category,
             suggested_category_permille, suggested_unit, suggested_unit_permille)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, $16, $17,
-            $18, $19, $20, $21)
-         RETURNING id"
-    )
-    .bind(r.district_id).bind(r.township_id).bind(r.grid_id).bind(r.source).bind(r.category_code)
-    .bind(r.urgency).bind(r.description).bind(r.address).bind(r.coordinates.map(|c| c.0))
-    .bind(r.coordinates.map(|c| c.1)).bind(r.reporter_name).bind(r.reporter_phone)
-    .bind(r.reporter_user_id).bind(r.receipt_code).bind(r.external_ref).bind(r.now).bind(r.by)
-    .bind(r.suggested_category.map(|s| s.0)).bind(r.suggested_category.map(|s| s.1))
-    .bind(r.suggested_unit.map(|s| s.0)).bind(r.suggested_unit.map(|s| s.1))
-    .fetch_one(&mut *c).await?))
+         VALUES {} RETURNING id, receipt_code",
+        value_rows(
+            rows.len(),
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+            1
+        )
+    );
+    let made: Vec<(CaseId, String)> = on_conn!(conn, c => {
+        let mut q = sqlx::query_as(&sql);
+        for r in rows {
+            q = q.bind(r.district_id).bind(r.township_id).bind(r.grid_id).bind(r.source)
+                .bind(r.category_code).bind(r.urgency).bind(r.description).bind(r.address)
+                .bind(r.coordinates.map(|c| c.0)).bind(r.coordinates.map(|c| c.1))
+                .bind(r.reporter_name).bind(r.reporter_phone).bind(r.reporter_user_id)
+                .bind(r.receipt_code).bind(r.external_ref).bind(r.now).bind(r.by)
+                .bind(r.suggested_category.map(|s| s.0)).bind(r.suggested_category.map(|s| s.1))
+                .bind(r.suggested_unit.map(|s| s.0)).bind(r.suggested_unit.map(|s| s.1));
+        }
+        q.fetch_all(&mut *c).await?
+    });
+    // RETURNING does not promise the rows' order; receipt codes are unique.
+    let by_receipt: HashMap<&str, CaseId> = made.iter().map(|(id, r)| (r.as_str(), *id)).collect();
+    rows.iter()
+        .map(|r| {
+            by_receipt
+                .get(r.receipt_code)
+                .copied()
+                .ok_or_else(|| DbError::decode("RETURNING lost a case"))
+        })
+        .collect()
 }
 
 pub async fn get_case(conn: &mut Conn<'_>, id: CaseId) -> DbResult<Option<CaseRow>> {
@@ -224,8 +253,35 @@ pub async fn external_ref_taken(conn: &mut Conn<'_>, source: &str, r: &str) -> D
 }
 
 pub async fn set_current_ticket(conn: &mut Conn<'_>, id: CaseId, ticket: TicketId) -> DbResult<()> {
-    on_conn!(conn, c => sqlx::query("UPDATE cases SET current_ticket_id = $1 WHERE id = $2")
-        .bind(ticket).bind(id).execute(&mut *c).await?.rows_affected());
+    set_current_tickets(conn, &[(id, ticket)]).await
+}
+
+/// Points each case at its new ticket, in one statement.
+pub async fn set_current_tickets(
+    conn: &mut Conn<'_>,
+    pairs: &[(CaseId, TicketId)],
+) -> DbResult<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE cases SET current_ticket_id = CASE id {} END WHERE id IN ({})",
+        (0..pairs.len())
+            .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
+            .collect::<Vec<_>>()
+            .join(" "),
+        (0..pairs.len())
+            .map(|i| format!("${}", 2 * i + 1))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    on_conn!(conn, c => {
+        let mut q = sqlx::query(&sql);
+        for (case, ticket) in pairs {
+            q = q.bind(*case).bind(*ticket);
+        }
+        q.execute(&mut *c).await?;
+    });
     Ok(())
 }
 
@@ -273,16 +329,37 @@ pub struct TicketRow {
 const TICKET_COLUMNS: &str =
     "id, case_id, seq, instance_id, unit_org_id, duty_item_code, duty_item_name, created_at";
 
-pub async fn insert_ticket(
+/// Inserts tickets (case, sequence number, process instance) in one statement; their ids in
+/// order.
+pub async fn insert_tickets(
     conn: &mut Conn<'_>,
-    case: CaseId,
-    seq: i64,
-    instance: InstanceId,
-) -> DbResult<TicketId> {
-    Ok(on_conn!(conn, c => sqlx::query_scalar(
-        "INSERT INTO case_tickets (case_id, seq, instance_id, created_at) VALUES ($1, $2, $3, $4)
-         RETURNING id"
-    ).bind(case).bind(seq).bind(instance).bind(Timestamp::now()).fetch_one(&mut *c).await?))
+    rows: &[(CaseId, i64, InstanceId)],
+) -> DbResult<Vec<TicketId>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "INSERT INTO case_tickets (case_id, seq, instance_id, created_at) VALUES {}
+         RETURNING id, instance_id",
+        value_rows(rows.len(), "(?, ?, ?, ?)", 1)
+    );
+    let now = Timestamp::now();
+    let made: Vec<(TicketId, InstanceId)> = on_conn!(conn, c => {
+        let mut q = sqlx::query_as(&sql);
+        for (case, seq, instance) in rows {
+            q = q.bind(*case).bind(*seq).bind(*instance).bind(now);
+        }
+        q.fetch_all(&mut *c).await?
+    });
+    // RETURNING does not promise the rows' order; each ticket has its own instance.
+    rows.iter()
+        .map(|(_, _, instance)| {
+            made.iter()
+                .find(|(_, i)| i == instance)
+                .map(|(id, _)| *id)
+                .ok_or_else(|| DbError::decode("RETURNING lost a ticket"))
+        })
+        .collect()
 }
 
 pub async fn ticket(conn: &mut Conn<'_>, id: TicketId) -> DbResult<Option<TicketRow>> {
@@ -407,75 +484,104 @@ pub struct OpenCase {
     pub created_at: Timestamp,
 }
 
-/// The open cases of a township, category and grid (or of no grid) reported since `since`,
-/// newest first, at most `limit`. `outcome = 'open'` holds exactly while the current ticket
-/// is not in a final state, and is what the partial index `cases_open_idx` covers.
+/// Where to look for open cases like a new one: its township, category and grid (or no
+/// grid), reported since `since`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NearKey<'a> {
+    pub township: OrgId,
+    pub category: &'a str,
+    pub grid: Option<OrgId>,
+    pub since: Timestamp,
+}
+
+/// For each key, its open cases, newest first, at most `limit`: all keys in one statement.
+/// `outcome = 'open'` holds exactly while the current ticket is not in a final state, and is
+/// what the partial index `cases_open_idx` covers.
 ///
 /// The rows come back aggregated into one JSON array: the scan runs inside the shared write
 /// transaction, and one row crosses to the driver far faster than fifty.
 pub async fn open_cases_near(
     conn: &mut Conn<'_>,
-    township: OrgId,
-    grid: Option<OrgId>,
-    category: &str,
-    since: Timestamp,
+    keys: &[NearKey<'_>],
     limit: i64,
-) -> DbResult<Vec<OpenCase>> {
-    let grid_clause = match grid {
-        Some(_) => "grid_id = $4",
-        None => "grid_id IS NULL AND CAST($4 AS BIGINT) IS NULL",
-    };
-    let near = format!(
-        "SELECT id, created_at, description FROM cases
-         WHERE township_id = $1 AND category_code = $2 AND created_at >= $3 AND outcome = 'open'
-           AND merged_into IS NULL AND {grid_clause}
-         ORDER BY created_at DESC, id DESC LIMIT $5"
-    );
+) -> DbResult<Vec<Vec<OpenCase>>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    // $1 is the limit; then each key's township, category, since and (if any) grid.
+    let mut parts = Vec::with_capacity(keys.len());
+    let mut next = 2;
+    for (k, key) in keys.iter().enumerate() {
+        let grid = match key.grid {
+            Some(_) => format!("grid_id = ${}", next + 3),
+            None => "grid_id IS NULL".to_owned(),
+        };
+        parts.push(format!(
+            "SELECT * FROM (SELECT {k} AS k, id, created_at, description FROM cases
+               WHERE township_id = ${} AND category_code = ${} AND created_at >= ${}
+                 AND outcome = 'open' AND merged_into IS NULL AND {grid}
+               ORDER BY created_at DESC, id DESC LIMIT $1) AS near{k}",
+            next,
+            next + 1,
+            next + 2
+        ));
+        next += if key.grid.is_some() { 4 } else { 3 };
+    }
+    let near = parts.join(" UNION ALL ");
     let sql = match conn.dialect() {
         Dialect::Sqlite => format!(
-            "SELECT json_group_array(json_array(id, created_at, description)) FROM ({near})"
+            "SELECT json_group_array(json_array(k, id, created_at, description)) FROM ({near})"
         ),
         Dialect::Postgres => format!(
-            "SELECT CAST(COALESCE(json_agg(json_build_array(n.id, n.created_at, n.description)),
-                '[]') AS TEXT) FROM ({near}) n"
+            "SELECT CAST(COALESCE(json_agg(json_build_array(n.k, n.id, n.created_at,
+                n.description)), '[]') AS TEXT) FROM ({near}) n"
         ),
     };
-    let json: String = on_conn!(conn, c => sqlx::query_scalar(&sql).bind(township).bind(category)
-        .bind(since).bind(grid).bind(limit).fetch_one(&mut *c).await?);
-    let mut rows: Vec<(i64, i64, String)> = serde_json::from_str(&json).map_err(DbError::decode)?;
+    let json: String = on_conn!(conn, c => {
+        let mut q = sqlx::query_scalar(&sql).bind(limit);
+        for key in keys {
+            q = q.bind(key.township).bind(key.category).bind(key.since);
+            if let Some(g) = key.grid {
+                q = q.bind(g);
+            }
+        }
+        q.fetch_one(&mut *c).await?
+    });
+    let mut rows: Vec<(usize, i64, i64, String)> =
+        serde_json::from_str(&json).map_err(DbError::decode)?;
     // Aggregates do not promise their input's order.
-    rows.sort_by_key(|&(id, at, _)| std::cmp::Reverse((at, id)));
-    Ok(rows
-        .into_iter()
-        .map(|(id, at, description)| OpenCase {
-            id: CaseId(id),
-            description,
-            created_at: Timestamp::from_micros(at),
-        })
-        .collect())
+    rows.sort_by_key(|&(k, id, at, _)| (k, std::cmp::Reverse((at, id))));
+    let mut out: Vec<Vec<OpenCase>> = vec![Vec::new(); keys.len()];
+    for (k, id, at, description) in rows {
+        if let Some(list) = out.get_mut(k) {
+            list.push(OpenCase {
+                id: CaseId(id),
+                description,
+                created_at: Timestamp::from_micros(at),
+            });
+        }
+    }
+    Ok(out)
 }
 
-/// Records the open cases offered to `case` as possible duplicates, in one statement.
+/// Records open cases offered as possible duplicates — (new case, candidate, similarity in
+/// thousandths) — in one statement.
 pub async fn insert_candidates(
     conn: &mut Conn<'_>,
-    case: CaseId,
-    offers: &[(CaseId, i64)],
+    offers: &[(CaseId, CaseId, i64)],
 ) -> DbResult<()> {
     if offers.is_empty() {
         return Ok(());
     }
-    let values: Vec<String> = (0..offers.len())
-        .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
-        .collect();
     let sql = format!(
         "INSERT INTO case_duplicates (case_id, candidate_id, similarity_permille) VALUES {}
          ON CONFLICT (case_id, candidate_id) DO NOTHING",
-        values.join(", ")
+        value_rows(offers.len(), "(?, ?, ?)", 1)
     );
     on_conn!(conn, c => {
-        let mut q = sqlx::query(&sql).bind(case);
-        for (candidate, permille) in offers {
-            q = q.bind(*candidate).bind(*permille);
+        let mut q = sqlx::query(&sql);
+        for (case, candidate, permille) in offers {
+            q = q.bind(*case).bind(*candidate).bind(*permille);
         }
         q.execute(&mut *c).await?;
     });

@@ -12,11 +12,13 @@
 //! batch runs in a task of its own, so a caller that goes away (a closed connection) cannot
 //! cut the others' transaction short.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use sqlx::{Connection, SqlitePool};
+use sqlx::Connection;
 use tokio::sync::oneshot;
 
 use super::{Conn, Db, DbError};
@@ -37,9 +39,12 @@ struct Ran {
     answer: Answer,
 }
 
-/// The queue of work waiting for the next writer turn.
+/// The queue of work waiting for the next writer turn, and the lanes of [`Batch`] kinds.
 #[derive(Default)]
-pub struct Queue(Mutex<Vec<Job>>);
+pub struct Queue {
+    jobs: Mutex<Vec<Job>>,
+    lanes: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
 
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -49,11 +54,165 @@ impl std::fmt::Debug for Queue {
 
 impl Queue {
     fn push(&self, job: Job) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(job);
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(job);
     }
 
     fn take(&self) -> Vec<Job> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn lane<B: Batch>(&self) -> Arc<Lane<B>> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        let lane = lanes
+            .entry(TypeId::of::<B>())
+            .or_insert_with(|| Arc::new(Lane::<B>::default()))
+            .clone();
+        // The map is keyed by the type, so the entry is always a lane of `B`.
+        lane.downcast::<Lane<B>>()
+            .unwrap_or_else(|_| unreachable!("lane keyed by its type"))
+    }
+}
+
+/// Work of one kind whose items concurrent callers can share: the writer turn stores every
+/// queued item in one run, with one statement per table instead of one per item, so the
+/// round trips per commit do not grow with the number of callers.
+pub trait Batch: Sized + Send + Sync + 'static {
+    type Output: Send + 'static;
+    type Error: From<DbError> + std::fmt::Display + Send + 'static;
+
+    /// Stores every item and answers in the items' order, or fails as a whole; the caller
+    /// undoes a failed run and then stores the items one at a time, so that one refused item
+    /// fails alone.
+    fn store_all<'c>(
+        conn: Conn<'c>,
+        items: &'c [Self],
+    ) -> WriteFuture<'c, Vec<Self::Output>, Self::Error>;
+}
+
+type Reply<B> = oneshot::Sender<Result<<B as Batch>::Output, <B as Batch>::Error>>;
+
+/// The items of one [`Batch`] kind waiting for a writer turn. `scheduled` says a job that
+/// will take them is already queued.
+struct Lane<B: Batch> {
+    state: Mutex<LaneState<B>>,
+}
+
+/// The queued items, and whether a job that will take them is queued.
+type LaneState<B> = (Vec<(B, Reply<B>)>, bool);
+
+impl<B: Batch> Default for Lane<B> {
+    fn default() -> Self {
+        Lane {
+            state: Mutex::new((Vec::new(), false)),
+        }
+    }
+}
+
+impl<B: Batch> Lane<B> {
+    /// Adds an item; true when the caller must queue the job that takes the lane's items.
+    fn push(&self, item: B, reply: Reply<B>) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.0.push((item, reply));
+        !std::mem::replace(&mut s.1, true)
+    }
+
+    fn take(&self) -> Vec<(B, Reply<B>)> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.1 = false;
+        std::mem::take(&mut s.0)
+    }
+
+    /// The job's part: stores whatever the lane holds when the job runs.
+    async fn run(&self, mut conn: Conn<'_>) -> Ran {
+        let (items, replies): (Vec<B>, Vec<Reply<B>>) = self.take().into_iter().unzip();
+        tracing::debug!(
+            items = items.len(),
+            kind = std::any::type_name::<B>(),
+            "batch"
+        );
+        // A failed savepoint leaves the connection in doubt: the job's own savepoint is
+        // undone and every caller hears why.
+        let (mut results, broken) = match store_each(&mut conn, &items).await {
+            Ok(r) => (r.into_iter().map(Some).collect::<Vec<_>>(), None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        results.resize_with(replies.len(), || None);
+        Ran {
+            ok: broken.is_none(),
+            answer: Box::new(move |failed: Option<&str>| {
+                for (reply, out) in replies.into_iter().zip(results) {
+                    let out = match (failed.or(broken.as_deref()), out) {
+                        (Some(why), _) => Err(B::Error::from(DbError::Commit(why.to_owned()))),
+                        (None, Some(out)) => out,
+                        (None, None) => Err(interrupted()),
+                    };
+                    let _ = reply.send(out);
+                }
+            }),
+        }
+    }
+}
+
+/// Stores the items together if it can, else one at a time, each in a savepoint. The outer
+/// error means a savepoint itself failed: the connection is in doubt and the job's own
+/// savepoint must be undone.
+async fn store_each<B: Batch>(
+    conn: &mut Conn<'_>,
+    items: &[B],
+) -> Result<Vec<Result<B::Output, B::Error>>, DbError> {
+    if items.len() > 1
+        && let Ok(out) = store_in_savepoint(conn, items).await?
+    {
+        return Ok(out.into_iter().map(Ok).collect());
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for item in items.chunks(1) {
+        out.push(
+            store_in_savepoint(conn, item)
+                .await?
+                .map(|mut o| o.pop().expect("one output per item")),
+        );
+    }
+    Ok(out)
+}
+
+async fn store_in_savepoint<B: Batch>(
+    conn: &mut Conn<'_>,
+    items: &[B],
+) -> Result<Result<Vec<B::Output>, B::Error>, DbError> {
+    match conn {
+        Conn::Sqlite(c) => in_savepoint::<sqlx::Sqlite, B>(c, items, |c| Conn::Sqlite(c)).await,
+        Conn::Postgres(c) => {
+            in_savepoint::<sqlx::Postgres, B>(c, items, |c| Conn::Postgres(c)).await
+        }
+    }
+}
+
+async fn in_savepoint<DB: sqlx::Database, B: Batch>(
+    conn: &mut DB::Connection,
+    items: &[B],
+    wrap: fn(&mut DB::Connection) -> Conn<'_>,
+) -> Result<Result<Vec<B::Output>, B::Error>, DbError> {
+    let mut savepoint = conn.begin().await?;
+    let out = B::store_all(wrap(&mut savepoint), items).await;
+    match out {
+        Ok(o) if o.len() == items.len() => {
+            savepoint.commit().await?;
+            Ok(Ok(o))
+        }
+        Ok(_) => {
+            savepoint.rollback().await?;
+            Ok(Err(B::Error::from(DbError::Commit(
+                "批量写入的结果与条目数不符".to_owned(),
+            ))))
+        }
+        Err(e) => {
+            savepoint.rollback().await?;
+            Ok(Err(e))
+        }
     }
 }
 
@@ -68,17 +227,14 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: for<'c> FnOnce(Conn<'c>) -> WriteFuture<'c, T, E> + Send + 'static,
     {
-        let (pool, writers, queue) = match self {
-            Db::Postgres(_) => {
-                // PostgreSQL has many writers and groups commits itself.
-                let mut tx = self.begin().await?;
-                let out = work(tx.conn()).await?;
-                tx.commit().await?;
-                return Ok(out);
-            }
-            Db::Sqlite(pool, writers, queue) => (pool, writers, queue),
+        let Db::Sqlite(_, _, queue) = self else {
+            // PostgreSQL has many writers and groups commits itself.
+            let mut tx = self.begin().await?;
+            let out = work(tx.conn()).await?;
+            tx.commit().await?;
+            return Ok(out);
         };
-        let (answer, mut answered) = oneshot::channel::<Result<T, E>>();
+        let (answer, answered) = oneshot::channel::<Result<T, E>>();
         queue.push(Box::new(move |conn| {
             Box::pin(async move {
                 let out = work(conn).await;
@@ -94,8 +250,37 @@ impl Db {
                 }
             })
         }));
-        // Our work may be run by an earlier turn holder: then the answer comes first, and
-        // waiting on for a turn would only hold up those behind us.
+        self.wait(answered).await
+    }
+
+    /// Stores `item` with the other items of its kind queued for the same writer turn (see
+    /// [`Batch`]) and answers once they are committed. An item that fails undoes exactly its
+    /// own changes. On PostgreSQL too: there the turn is this process's alone and only
+    /// batched writes take it, since the round trips, not the locks, limit them.
+    pub async fn write_batched<B: Batch>(&self, item: B) -> Result<B::Output, B::Error> {
+        let queue = match self {
+            Db::Sqlite(_, _, queue) | Db::Postgres(_, _, queue) => queue,
+        };
+        let lane = queue.lane::<B>();
+        let (reply, answered) = oneshot::channel();
+        if lane.push(item, reply) {
+            queue.push(Box::new(move |conn| {
+                Box::pin(async move { lane.run(conn).await })
+            }));
+        }
+        self.wait(answered).await
+    }
+
+    /// Waits for the answer to queued work: it comes first when an earlier holder of the
+    /// writer turn ran the work, and then waiting on for a turn would only hold up those
+    /// behind us. Otherwise takes the turn and runs everything queued.
+    async fn wait<T, E: From<DbError>>(
+        &self,
+        mut answered: oneshot::Receiver<Result<T, E>>,
+    ) -> Result<T, E> {
+        let (writers, queue) = match self {
+            Db::Sqlite(_, writers, queue) | Db::Postgres(_, writers, queue) => (writers, queue),
+        };
         let turn = tokio::select! {
             biased;
             out = &mut answered => return out.unwrap_or_else(|_| Err(interrupted())),
@@ -105,14 +290,38 @@ impl Db {
         if jobs.is_empty() {
             drop(turn);
         } else {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                run(&pool, jobs).await;
+            let db = self.clone();
+            let batch = async move {
+                run(&db, jobs).await;
                 drop(turn);
-            });
+            };
+            match self {
+                Db::Sqlite(..) => drop(writer().spawn(batch)),
+                // Its connections' sockets belong to the caller's runtime.
+                Db::Postgres(..) => drop(tokio::spawn(batch)),
+            }
         }
         answered.await.unwrap_or_else(|_| Err(interrupted()))
     }
+}
+
+/// The runtime that runs SQLite batches: a thread of its own, so that each statement's answer
+/// wakes the batch at once instead of queueing it behind request handlers, while every intake
+/// waits on that batch.
+fn writer() -> &'static tokio::runtime::Handle {
+    static WRITER: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+    WRITER.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the SQLite writer");
+        let handle = rt.handle().clone();
+        std::thread::Builder::new()
+            .name("jiceng-writer".to_owned())
+            .spawn(move || rt.block_on(std::future::pending::<()>()))
+            .expect("a thread for the SQLite writer");
+        handle
+    })
 }
 
 fn interrupted<E: From<DbError>>() -> E {
@@ -120,30 +329,51 @@ fn interrupted<E: From<DbError>>() -> E {
 }
 
 /// Runs a batch in one transaction and answers every caller after the commit.
-async fn run(pool: &SqlitePool, jobs: Vec<Job>) {
+async fn run(db: &Db, jobs: Vec<Job>) {
+    let started = std::time::Instant::now();
+    let pieces = jobs.len();
     let mut ran = Vec::with_capacity(jobs.len());
-    let committed: Result<(), DbError> = async {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        for job in jobs {
-            let mut savepoint = (*tx).begin().await?;
-            let r = job(Conn::Sqlite(&mut savepoint)).await;
-            if r.ok {
-                savepoint.commit().await?;
-            } else {
-                savepoint.rollback().await?;
-            }
-            ran.push(r);
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-    .await;
+    let committed = match db {
+        Db::Sqlite(pool, ..) => match pool.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => run_in::<sqlx::Sqlite>(tx, jobs, &mut ran, |c| Conn::Sqlite(c)).await,
+            Err(e) => Err(e.into()),
+        },
+        Db::Postgres(pool, ..) => match pool.begin().await {
+            Ok(tx) => run_in::<sqlx::Postgres>(tx, jobs, &mut ran, |c| Conn::Postgres(c)).await,
+            Err(e) => Err(e.into()),
+        },
+    };
+    tracing::debug!(
+        pieces,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "group commit"
+    );
     // Work that did not get to run is dropped with its answer channel; its caller hears that
     // the write was interrupted.
     let failed = committed.err().map(|e| e.to_string());
     for r in ran {
         (r.answer)(failed.as_deref());
     }
+}
+
+async fn run_in<DB: sqlx::Database>(
+    mut tx: sqlx::Transaction<'static, DB>,
+    jobs: Vec<Job>,
+    ran: &mut Vec<Ran>,
+    wrap: fn(&mut DB::Connection) -> Conn<'_>,
+) -> Result<(), DbError> {
+    for job in jobs {
+        let mut savepoint = (*tx).begin().await?;
+        let r = job(wrap(&mut savepoint)).await;
+        if r.ok {
+            savepoint.commit().await?;
+        } else {
+            savepoint.rollback().await?;
+        }
+        ran.push(r);
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -228,5 +458,80 @@ mod tests {
         assert!(again.unique_violation().is_some(), "{again}");
         put(&db, "b".into(), false).await.unwrap();
         assert_eq!(keys(&db).await, ["a", "b"]);
+    }
+
+    /// A key stored by [`Db::write_batched`]: all of a batch in one statement, and the whole
+    /// batch refused when one of its items is marked to fail.
+    struct Put {
+        k: String,
+        fail: bool,
+    }
+
+    static LARGEST_BATCH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    impl Batch for Put {
+        type Output = String;
+        type Error = DbError;
+
+        fn store_all<'c>(
+            mut conn: Conn<'c>,
+            items: &'c [Self],
+        ) -> WriteFuture<'c, Vec<String>, DbError> {
+            Box::pin(async move {
+                LARGEST_BATCH.fetch_max(items.len(), std::sync::atomic::Ordering::Relaxed);
+                let sql = format!(
+                    "INSERT INTO t (k, v) VALUES {}",
+                    crate::db::value_rows(items.len(), "(?, 0)", 1)
+                );
+                on_conn!(&mut conn, c => {
+                    let mut q = sqlx::query(&sql);
+                    for it in items {
+                        q = q.bind(&it.k);
+                    }
+                    q.execute(&mut *c).await?;
+                });
+                if let Some(bad) = items.iter().find(|it| it.fail) {
+                    return Err(DbError::Commit(format!("refused {}", bad.k)));
+                }
+                Ok(items.iter().map(|it| it.k.clone()).collect())
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batched_items_share_a_statement_and_a_refused_one_fails_alone() {
+        let (db, _dir) = scratch().await;
+        put(&db, "k05".into(), false).await.unwrap();
+        // Holding the writer turn lets every item queue before the first batch runs.
+        let held = db.begin().await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..16usize {
+            let db = db.clone();
+            let item = Put {
+                k: format!("k{i:02}"),
+                fail: i == 9,
+            };
+            tasks.push(tokio::spawn(async move { db.write_batched(item).await }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        drop(held);
+        for (i, t) in tasks.into_iter().enumerate() {
+            match (i, t.await.unwrap()) {
+                (5, Err(e)) => assert!(e.unique_violation().is_some(), "{e}"),
+                (9, Err(e)) => assert!(e.to_string().contains("refused k09"), "{e}"),
+                (5 | 9, Ok(k)) => panic!("{k} should have failed"),
+                (_, r) => assert_eq!(r.unwrap(), format!("k{i:02}")),
+            }
+        }
+        assert_eq!(
+            LARGEST_BATCH.load(std::sync::atomic::Ordering::Relaxed),
+            16,
+            "the queued items were stored together first"
+        );
+        let expected: Vec<String> = (0..16)
+            .filter(|&i| i != 9)
+            .map(|i| format!("k{i:02}"))
+            .collect();
+        assert_eq!(keys(&db).await, expected);
     }
 }

@@ -18,7 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
-pub use group::WriteFuture;
+pub use group::{Batch, WriteFuture};
 pub use migrate::{MIGRATIONS, Migration, applied_migrations};
 
 /// Errors of the storage layer. Domain code turns these into user-facing errors.
@@ -61,6 +61,28 @@ impl DbError {
 
 pub type DbResult<T> = Result<T, DbError>;
 
+/// The rows of a multi-row `VALUES` list: `template` (e.g. `(?, ?, 1)`) once per row, its `?`
+/// numbered `$start`, `$start+1`, … across all rows, in the order the binds follow.
+pub fn value_rows(rows: usize, template: &str, start: usize) -> String {
+    let mut out = String::with_capacity(rows * (template.len() + 16));
+    let mut n = start;
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        for ch in template.chars() {
+            if ch == '?' {
+                out.push('$');
+                out.push_str(&n.to_string());
+                n += 1;
+            } else {
+                out.push(ch);
+            }
+        }
+    }
+    out
+}
+
 /// Escapes LIKE wildcards so that what a user types is matched literally; queries using it
 /// say `ESCAPE '\'` (SQLite has no default escape character).
 pub fn escape_like(s: &str) -> String {
@@ -89,7 +111,7 @@ pub enum Db {
     /// waiters hold every pooled connection. Work given to [`Db::write`] waits in the queue
     /// beside it, to be committed together.
     Sqlite(SqlitePool, Arc<tokio::sync::Mutex<()>>, Arc<group::Queue>),
-    Postgres(PgPool),
+    Postgres(PgPool, Arc<tokio::sync::Mutex<()>>, Arc<group::Queue>),
 }
 
 /// A borrowed connection of either engine: a pooled one or the inside of a transaction.
@@ -194,7 +216,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
-                Ok(Db::Postgres(pool))
+                Ok(Db::Postgres(pool, Arc::default(), Arc::default()))
             }
             Some(u) if u.starts_with("sqlite:") => {
                 let opts = SqliteConnectOptions::from_str(u)
@@ -242,14 +264,14 @@ impl Db {
     pub fn dialect(&self) -> Dialect {
         match self {
             Db::Sqlite(..) => Dialect::Sqlite,
-            Db::Postgres(_) => Dialect::Postgres,
+            Db::Postgres(..) => Dialect::Postgres,
         }
     }
 
     pub async fn acquire(&self) -> DbResult<Pooled> {
         Ok(match self {
             Db::Sqlite(p, ..) => Pooled::Sqlite(p.acquire().await?),
-            Db::Postgres(p) => Pooled::Postgres(p.acquire().await?),
+            Db::Postgres(p, ..) => Pooled::Postgres(p.acquire().await?),
         })
     }
 
@@ -259,7 +281,7 @@ impl Db {
                 let turn = writers.clone().lock_owned().await;
                 Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
             }
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Db::Postgres(p, ..) => Tx::Postgres(p.begin().await?),
         })
     }
 
@@ -279,7 +301,7 @@ impl Db {
     pub async fn close(&self) {
         match self {
             Db::Sqlite(p, ..) => p.close().await,
-            Db::Postgres(p) => p.close().await,
+            Db::Postgres(p, ..) => p.close().await,
         }
     }
 }

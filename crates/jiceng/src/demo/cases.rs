@@ -72,9 +72,9 @@ impl<'a> Flow<'a> {
         let start = def.start(s.at.to_utc(), cal);
         let terminal = def.state(&start.state).is_some_and(|st| st.terminal);
         let deadline = start.deadline.map(Timestamp::from);
-        let id = wf::store::insert(
+        let id = wf::store::insert_all(
             conn,
-            &wf::store::NewRow {
+            &[wf::store::NewRow {
                 process: def.name(),
                 subject: &s.subject,
                 subject_ref: &s.subject_ref,
@@ -85,9 +85,9 @@ impl<'a> Flow<'a> {
                 terminal,
                 now: s.at,
                 deadline,
-            },
+            }],
         )
-        .await?;
+        .await?[0];
         history(
             conn,
             id,

@@ -167,34 +167,65 @@ pub async fn start(
     actor: &Actor,
     new: NewInstance,
 ) -> Result<Instance> {
-    let def = definition(registry, &new.process)?;
+    let starts = [(actor, new)];
+    let mut events = Vec::new();
+    let ids = start_all(conn, registry, cal, &starts, &mut events).await?;
+    audit::record_all(conn, &events).await?;
+    store::get(conn, ids[0])
+        .await?
+        .ok_or_else(|| Error::internal("lost instance"))
+}
+
+/// Starts instances for several actors inside the caller's transaction, with one statement
+/// each for the instances and their history; their ids in order. Their audit events are
+/// added to `audit`, for the caller to record with its own in one go.
+pub async fn start_all<'a>(
+    conn: &mut Conn<'_>,
+    registry: &Registry,
+    cal: &Calendar,
+    starts: &'a [(&'a Actor, NewInstance)],
+    audit: &mut Vec<audit::Event<'a>>,
+) -> Result<Vec<InstanceId>> {
     let now = Timestamp::now();
-    let start = def.start(now.to_utc(), cal);
-    let state = def
-        .state(&start.state)
-        .ok_or_else(|| Error::internal("initial state"))?;
-    let township_id = township_of(conn, new.owner_org).await?;
-    let id = store::insert(
-        conn,
-        &store::NewRow {
+    let mut owners: BTreeMap<OrgId, Option<OrgId>> = BTreeMap::new();
+    let mut firsts = Vec::with_capacity(starts.len());
+    for (_, new) in starts {
+        let def = definition(registry, &new.process)?;
+        let start = def.start(now.to_utc(), cal);
+        let terminal = def
+            .state(&start.state)
+            .ok_or_else(|| Error::internal("initial state"))?
+            .terminal;
+        if let std::collections::btree_map::Entry::Vacant(e) = owners.entry(new.owner_org) {
+            e.insert(township_of(conn, new.owner_org).await?);
+        }
+        firsts.push((start, terminal));
+    }
+    let rows: Vec<store::NewRow<'_>> = starts
+        .iter()
+        .zip(&firsts)
+        .map(|((_, new), (start, terminal))| store::NewRow {
             process: &new.process,
             subject: &new.subject,
             subject_ref: &new.subject_ref,
             owner_org_id: new.owner_org,
             assignee_org_id: new.assignee_org,
-            township_id,
+            township_id: owners[&new.owner_org],
             state: &start.state,
-            terminal: state.terminal,
+            terminal: *terminal,
             now,
             deadline: start.deadline.map(Timestamp::from),
-        },
-    )
-    .await
-    .map_err(|e| Error::unique_or(e, "该事项已在办理中"))?;
-    store::append_history(
-        conn,
-        &store::HistoryRow {
-            instance_id: id,
+        })
+        .collect();
+    let ids = store::insert_all(conn, &rows)
+        .await
+        .map_err(|e| Error::unique_or(e, "该事项已在办理中"))?;
+    let history: Vec<store::HistoryRow<'_>> = starts
+        .iter()
+        .zip(&firsts)
+        .zip(&ids)
+        .map(|(((actor, _), (start, _)), id)| store::HistoryRow {
+            instance_id: *id,
             at: now,
             actor_id: actor.user_id,
             actor: &actor.name,
@@ -207,20 +238,21 @@ pub async fn start(
             comment: None,
             attachments: "[]",
             fields: "{}",
-        },
-    )
-    .await?;
-    audit::record(
-        conn,
-        actor,
-        "workflow.start",
-        &format!("{}#{}", new.process, id),
-        &new.subject,
-    )
-    .await?;
-    store::get(conn, id)
-        .await?
-        .ok_or_else(|| Error::internal("lost instance"))
+        })
+        .collect();
+    store::append_history_all(conn, &history).await?;
+    audit.extend(
+        starts
+            .iter()
+            .zip(&ids)
+            .map(|((actor, new), id)| audit::Event {
+                actor,
+                action: "workflow.start",
+                target: format!("{}#{}", new.process, id),
+                detail: new.subject.clone(),
+            }),
+    );
+    Ok(ids)
 }
 
 /// An action as submitted from a page or the API.

@@ -1,6 +1,6 @@
 //! All SQL of the workflow plumbing: instances, history, idempotency keys, notices, metrics.
 
-use crate::db::{Conn, DbResult, Dialect};
+use crate::db::{Conn, DbError, DbResult, Dialect, value_rows};
 use crate::ids::{InstanceId, OrgId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -75,15 +75,35 @@ pub struct NewRow<'a> {
     pub deadline: Option<Timestamp>,
 }
 
-pub async fn insert(conn: &mut Conn<'_>, r: &NewRow<'_>) -> DbResult<InstanceId> {
-    Ok(on_conn!(conn, c => sqlx::query_scalar(
+/// Inserts instances in one statement; their ids in the rows' order.
+pub async fn insert_all(conn: &mut Conn<'_>, rows: &[NewRow<'_>]) -> DbResult<Vec<InstanceId>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
         "INSERT INTO wf_instances (process, subject, subject_ref, owner_org_id, assignee_org_id,
             township_id, state, terminal, version, created_at, entered_at, deadline, overdue)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10, FALSE) RETURNING id"
-    )
-    .bind(r.process).bind(r.subject).bind(r.subject_ref).bind(r.owner_org_id).bind(r.assignee_org_id)
-    .bind(r.township_id).bind(r.state).bind(r.terminal).bind(r.now).bind(r.deadline)
-    .fetch_one(&mut *c).await?))
+         VALUES {} RETURNING id, process, subject_ref",
+        value_rows(rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, FALSE)", 1)
+    );
+    let made: Vec<(InstanceId, String, String)> = on_conn!(conn, c => {
+        let mut q = sqlx::query_as(&sql);
+        for r in rows {
+            q = q.bind(r.process).bind(r.subject).bind(r.subject_ref).bind(r.owner_org_id)
+                .bind(r.assignee_org_id).bind(r.township_id).bind(r.state).bind(r.terminal)
+                .bind(r.now).bind(r.now).bind(r.deadline);
+        }
+        q.fetch_all(&mut *c).await?
+    });
+    // RETURNING does not promise the rows' order; (process, subject_ref) is unique.
+    rows.iter()
+        .map(|r| {
+            made.iter()
+                .find(|(_, p, s)| p == r.process && s == r.subject_ref)
+                .map(|(id, ..)| *id)
+                .ok_or_else(|| DbError::decode("RETURNING lost an instance"))
+        })
+        .collect()
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: InstanceId) -> DbResult<Option<Instance>> {
@@ -158,16 +178,32 @@ pub struct HistoryRow<'a> {
 }
 
 pub async fn append_history(conn: &mut Conn<'_>, h: &HistoryRow<'_>) -> DbResult<()> {
-    on_conn!(conn, c => sqlx::query(
+    append_history_all(conn, std::slice::from_ref(h)).await
+}
+
+/// Appends history rows in one statement, each numbered after its instance's last one; at
+/// most one row per instance (the numbers are read before any row is written).
+pub async fn append_history_all(conn: &mut Conn<'_>, rows: &[HistoryRow<'_>]) -> DbResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let template = "(?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wf_history WHERE instance_id = ?), \
+         ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let sql = format!(
         "INSERT INTO wf_history (instance_id, seq, at, actor_id, actor, roles, org_id, action,
-            action_label, from_state, to_state, comment, attachments, fields)
-         VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wf_history WHERE instance_id = $1),
-            $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    )
-    .bind(h.instance_id).bind(h.at).bind(h.actor_id).bind(h.actor).bind(h.roles).bind(h.org_id)
-    .bind(h.action).bind(h.action_label).bind(h.from_state).bind(h.to_state).bind(h.comment)
-    .bind(h.attachments).bind(h.fields)
-    .execute(&mut *c).await?.rows_affected());
+            action_label, from_state, to_state, comment, attachments, fields) VALUES {}",
+        value_rows(rows.len(), template, 1)
+    );
+    on_conn!(conn, c => {
+        let mut q = sqlx::query(&sql);
+        for h in rows {
+            q = q.bind(h.instance_id).bind(h.instance_id).bind(h.at).bind(h.actor_id).bind(h.actor)
+                .bind(h.roles).bind(h.org_id).bind(h.action).bind(h.action_label)
+                .bind(h.from_state).bind(h.to_state).bind(h.comment).bind(h.attachments)
+                .bind(h.fields);
+        }
+        q.execute(&mut *c).await?;
+    });
     Ok(())
 }
 
