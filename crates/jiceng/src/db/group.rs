@@ -11,6 +11,12 @@
 //! ran it) or for the turn, in the fair in-process queue that plain transactions use too. The
 //! batch runs in a task of its own, so a caller that goes away (a closed connection) cannot
 //! cut the others' transaction short.
+//!
+//! Sharing the commit is not enough when each piece makes a dozen round trips to the driver:
+//! the turn holder's statements, one after another, become the limit. Work of one kind can
+//! therefore be batched ([`Batch`], [`Db::write_batched`]): the items queued for a turn are
+//! stored together, one statement per table. This also pays on PostgreSQL, where the items of
+//! one process share a transaction in the same way.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -94,8 +100,7 @@ pub trait Batch: Sized + Send + Sync + 'static {
 
 type Reply<B> = oneshot::Sender<Result<<B as Batch>::Output, <B as Batch>::Error>>;
 
-/// The items of one [`Batch`] kind waiting for a writer turn. `scheduled` says a job that
-/// will take them is already queued.
+/// The items of one [`Batch`] kind waiting for a writer turn.
 struct Lane<B: Batch> {
     state: Mutex<LaneState<B>>,
 }
