@@ -465,14 +465,14 @@ mod tests {
         assert_eq!(keys(&db).await, ["a", "b"]);
     }
 
-    /// A key stored by [`Db::write_batched`]: all of a batch in one statement, and the whole
-    /// batch refused when one of its items is marked to fail.
+    /// A key stored by [`Db::write_batched`] into `table`: all of a batch in one statement,
+    /// and the whole batch refused when one of its items is marked to fail.
     struct Put {
+        table: String,
         k: String,
         fail: bool,
+        largest_batch: Arc<std::sync::atomic::AtomicUsize>,
     }
-
-    static LARGEST_BATCH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
     impl Batch for Put {
         type Output = String;
@@ -483,9 +483,12 @@ mod tests {
             items: &'c [Self],
         ) -> WriteFuture<'c, Vec<String>, DbError> {
             Box::pin(async move {
-                LARGEST_BATCH.fetch_max(items.len(), std::sync::atomic::Ordering::Relaxed);
+                items[0]
+                    .largest_batch
+                    .fetch_max(items.len(), std::sync::atomic::Ordering::Relaxed);
                 let sql = format!(
-                    "INSERT INTO t (k, v) VALUES {}",
+                    "INSERT INTO {} (k, v) VALUES {}",
+                    items[0].table,
                     crate::db::value_rows(items.len(), "(?, 0)", 1)
                 );
                 on_conn!(&mut conn, c => {
@@ -503,19 +506,25 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn batched_items_share_a_statement_and_a_refused_one_fails_alone() {
-        let (db, _dir) = scratch().await;
-        put(&db, "k05".into(), false).await.unwrap();
-        // Holding the writer turn lets every item queue before the first batch runs.
-        let held = db.begin().await.unwrap();
+    /// Sixteen items queued behind a held writer turn: stored as one batch, except that the
+    /// one whose key is taken and the one refused fail alone.
+    async fn batched_items_scenario(db: &Db, table: &str) {
+        let put = |k: &str, fail: bool, largest: &Arc<std::sync::atomic::AtomicUsize>| Put {
+            table: table.to_owned(),
+            k: k.to_owned(),
+            fail,
+            largest_batch: largest.clone(),
+        };
+        let largest = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        db.write_batched(put("k05", false, &largest)).await.unwrap();
+        let writers = match db {
+            Db::Sqlite(_, writers, _) | Db::Postgres(_, writers, _) => writers.clone(),
+        };
+        let held = writers.lock_owned().await;
         let mut tasks = Vec::new();
         for i in 0..16usize {
             let db = db.clone();
-            let item = Put {
-                k: format!("k{i:02}"),
-                fail: i == 9,
-            };
+            let item = put(&format!("k{i:02}"), i == 9, &largest);
             tasks.push(tokio::spawn(async move { db.write_batched(item).await }));
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -529,14 +538,64 @@ mod tests {
             }
         }
         assert_eq!(
-            LARGEST_BATCH.load(std::sync::atomic::Ordering::Relaxed),
+            largest.load(std::sync::atomic::Ordering::Relaxed),
             16,
             "the queued items were stored together first"
         );
+        let mut c = db.acquire().await.unwrap();
+        let mut conn = c.conn();
+        let sql = format!("SELECT k FROM {table} ORDER BY k");
+        let landed: Vec<String> =
+            on_conn!(&mut conn, c => sqlx::query_scalar(&sql).fetch_all(&mut *c).await.unwrap());
         let expected: Vec<String> = (0..16)
             .filter(|&i| i != 9)
             .map(|i| format!("k{i:02}"))
             .collect();
-        assert_eq!(keys(&db).await, expected);
+        assert_eq!(landed, expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batched_items_share_a_statement_and_a_refused_one_fails_alone() {
+        let (db, _dir) = scratch().await;
+        batched_items_scenario(&db, "t").await;
+    }
+
+    /// The same on PostgreSQL (`JICENG_TEST_PG_URL`), in a table of its own; skipped when
+    /// PostgreSQL is unreachable outside CI, failed in CI.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batched_items_on_postgres() {
+        let url = std::env::var("JICENG_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        let db = match Db::connect(Some(&url), std::path::Path::new(".")).await {
+            Ok(db) => db,
+            Err(e) if !in_ci => {
+                eprintln!("skipping PostgreSQL test: {url} unreachable ({e})");
+                return;
+            }
+            Err(e) => panic!("PostgreSQL at {url} is unreachable in CI: {e}"),
+        };
+        let table = format!(
+            "group_batch_{}_{}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let ddl = format!("CREATE TABLE {table} (k TEXT PRIMARY KEY, v BIGINT NOT NULL)");
+        db.acquire()
+            .await
+            .unwrap()
+            .conn()
+            .execute(&ddl)
+            .await
+            .unwrap();
+        batched_items_scenario(&db, &table).await;
+        let drop_table = format!("DROP TABLE {table}");
+        db.acquire()
+            .await
+            .unwrap()
+            .conn()
+            .execute(&drop_table)
+            .await
+            .unwrap();
     }
 }
