@@ -180,15 +180,6 @@ pub async fn count_locked(conn: &mut Conn<'_>, now: Timestamp) -> DbResult<i64> 
     ).bind(now).fetch_one(&mut *c).await?))
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SessionRow {
-    pub token_hash: String,
-    pub user_id: UserId,
-    pub csrf_token: String,
-    pub created_at: Timestamp,
-    pub last_seen_at: Timestamp,
-}
-
 pub async fn insert_session(
     conn: &mut Conn<'_>,
     token_hash: &str,
