@@ -42,19 +42,24 @@ pub(super) async fn append(conn: &mut Conn<'_>, events: &[super::Event<'_>]) -> 
         prev_hash = rec.hash.clone();
         recs.push(rec);
     }
-    let sql = format!(
-        "INSERT INTO audit_log (seq, at, actor_id, actor, org_id, action, target, detail, ip,
-            request_id, prev_hash, hash) VALUES {}",
-        value_rows(recs.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", 1)
-    );
+    // Rows per statement: 12 parameters each, well under both engines' limits.
+    for chunk in recs.chunks(1000) {
+        let sql = format!(
+            "INSERT INTO audit_log (seq, at, actor_id, actor, org_id, action, target, detail, ip,
+                request_id, prev_hash, hash) VALUES {}",
+            value_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        );
+        on_conn!(conn, c => {
+            let mut q = sqlx::query(&sql);
+            for rec in chunk {
+                q = q.bind(rec.seq).bind(rec.at).bind(rec.actor_id).bind(&rec.actor)
+                    .bind(rec.org_id).bind(&rec.action).bind(&rec.target).bind(&rec.detail)
+                    .bind(&rec.ip).bind(&rec.request_id).bind(&rec.prev_hash).bind(&rec.hash);
+            }
+            q.execute(&mut *c).await?;
+        });
+    }
     on_conn!(conn, c => {
-        let mut q = sqlx::query(&sql);
-        for rec in &recs {
-            q = q.bind(rec.seq).bind(rec.at).bind(rec.actor_id).bind(&rec.actor).bind(rec.org_id)
-                .bind(&rec.action).bind(&rec.target).bind(&rec.detail).bind(&rec.ip)
-                .bind(&rec.request_id).bind(&rec.prev_hash).bind(&rec.hash);
-        }
-        q.execute(&mut *c).await?;
         sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
             .bind(&prev_hash).execute(&mut *c).await?;
     });

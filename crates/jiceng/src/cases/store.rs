@@ -206,8 +206,7 @@ pub async fn insert_cases(conn: &mut Conn<'_>, rows: &[NewCaseRow<'_>]) -> DbRes
          VALUES {} RETURNING id, receipt_code",
         value_rows(
             rows.len(),
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
-            1
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)"
         )
     );
     let made: Vec<(CaseId, String)> = on_conn!(conn, c => {
@@ -341,7 +340,7 @@ pub async fn insert_tickets(
     let sql = format!(
         "INSERT INTO case_tickets (case_id, seq, instance_id, created_at) VALUES {}
          RETURNING id, instance_id",
-        value_rows(rows.len(), "(?, ?, ?, ?)", 1)
+        value_rows(rows.len(), "(?, ?, ?, ?)")
     );
     let now = Timestamp::now();
     let made: Vec<(TicketId, InstanceId)> = on_conn!(conn, c => {
@@ -576,7 +575,7 @@ pub async fn insert_candidates(
     let sql = format!(
         "INSERT INTO case_duplicates (case_id, candidate_id, similarity_permille) VALUES {}
          ON CONFLICT (case_id, candidate_id) DO NOTHING",
-        value_rows(offers.len(), "(?, ?, ?)", 1)
+        value_rows(offers.len(), "(?, ?, ?)")
     );
     on_conn!(conn, c => {
         let mut q = sqlx::query(&sql);

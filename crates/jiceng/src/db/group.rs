@@ -489,7 +489,7 @@ mod tests {
                 let sql = format!(
                     "INSERT INTO {} (k, v) VALUES {}",
                     items[0].table,
-                    crate::db::value_rows(items.len(), "(?, 0)", 1)
+                    crate::db::value_rows(items.len(), "(?, 0)")
                 );
                 on_conn!(&mut conn, c => {
                     let mut q = sqlx::query(&sql);

@@ -62,10 +62,10 @@ impl DbError {
 pub type DbResult<T> = Result<T, DbError>;
 
 /// The rows of a multi-row `VALUES` list: `template` (e.g. `(?, ?, 1)`) once per row, its `?`
-/// numbered `$start`, `$start+1`, … across all rows, in the order the binds follow.
-pub fn value_rows(rows: usize, template: &str, start: usize) -> String {
+/// numbered `$1`, `$2`, … across all rows, in the order the binds follow.
+pub fn value_rows(rows: usize, template: &str) -> String {
     let mut out = String::with_capacity(rows * (template.len() + 16));
-    let mut n = start;
+    let mut n = 1;
     for r in 0..rows {
         if r > 0 {
             out.push_str(", ");
@@ -111,6 +111,8 @@ pub enum Db {
     /// waiters hold every pooled connection. Work given to [`Db::write`] waits in the queue
     /// beside it, to be committed together.
     Sqlite(SqlitePool, Arc<tokio::sync::Mutex<()>>, Arc<group::Queue>),
+    /// The pool, and the turn and queue of this process's batched writes
+    /// ([`Db::write_batched`]); PostgreSQL's other transactions run side by side.
     Postgres(PgPool, Arc<tokio::sync::Mutex<()>>, Arc<group::Queue>),
 }
 
@@ -303,5 +305,20 @@ impl Db {
             Db::Sqlite(p, ..) => p.close().await,
             Db::Postgres(p, ..) => p.close().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value_rows;
+
+    #[test]
+    fn value_rows_number_the_parameters_across_rows() {
+        assert_eq!(value_rows(1, "(?, 0)"), "($1, 0)");
+        assert_eq!(
+            value_rows(3, "(?, ?, FALSE)"),
+            "($1, $2, FALSE), ($3, $4, FALSE), ($5, $6, FALSE)"
+        );
+        assert_eq!(value_rows(0, "(?)"), "");
     }
 }
