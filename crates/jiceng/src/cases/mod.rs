@@ -506,7 +506,7 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
         })
         .collect();
     let mut distinct = keys.clone();
-    distinct.sort_by_key(|k| (k.township, k.category, k.grid, k.since));
+    distinct.sort();
     distinct.dedup();
     let lists = store::open_cases_near(conn, &distinct, DUPLICATE_SCAN).await?;
     let mut near: HashMap<store::NearKey<'_>, Vec<(store::OpenCase, Bigrams)>> = distinct
@@ -678,11 +678,9 @@ async fn start_ticket(
     category: &CategoryFields,
     township: &Org,
 ) -> Result<TicketId> {
-    let starts = [(actor, ticket_instance(id, seq, no, category, township))];
-    let mut events = Vec::new();
-    let inst = wf::start_all(conn, registry, cal, &starts, &mut events).await?;
-    audit::record_all(conn, &events).await?;
-    let ticket = store::insert_tickets(conn, &[(id, seq, inst[0])]).await?[0];
+    let new = ticket_instance(id, seq, no, category, township);
+    let inst = wf::start(conn, registry, cal, actor, new).await?;
+    let ticket = store::insert_tickets(conn, &[(id, seq, inst.id)]).await?[0];
     store::set_current_ticket(conn, id, ticket).await?;
     Ok(ticket)
 }

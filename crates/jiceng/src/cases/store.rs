@@ -2,10 +2,8 @@
 //! workflow's table (`wf_instances`), so a case's status is never a second copy that could
 //! drift from its ticket.
 
-use std::collections::HashMap;
-
 use super::model::CategoryFields;
-use crate::db::{Conn, DbError, DbResult, Dialect, escape_like, value_rows};
+use crate::db::{Conn, DbError, DbResult, Dialect, escape_like, in_row_order, value_rows};
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -222,16 +220,8 @@ pub async fn insert_cases(conn: &mut Conn<'_>, rows: &[NewCaseRow<'_>]) -> DbRes
         }
         q.fetch_all(&mut *c).await?
     });
-    // RETURNING does not promise the rows' order; receipt codes are unique.
-    let by_receipt: HashMap<&str, CaseId> = made.iter().map(|(id, r)| (r.as_str(), *id)).collect();
-    rows.iter()
-        .map(|r| {
-            by_receipt
-                .get(r.receipt_code)
-                .copied()
-                .ok_or_else(|| DbError::decode("RETURNING lost a case"))
-        })
-        .collect()
+    // Receipt codes are unique.
+    in_row_order(rows, |r| r.receipt_code.to_owned(), made, "a case")
 }
 
 pub async fn get_case(conn: &mut Conn<'_>, id: CaseId) -> DbResult<Option<CaseRow>> {
@@ -350,15 +340,8 @@ pub async fn insert_tickets(
         }
         q.fetch_all(&mut *c).await?
     });
-    // RETURNING does not promise the rows' order; each ticket has its own instance.
-    rows.iter()
-        .map(|(_, _, instance)| {
-            made.iter()
-                .find(|(_, i)| i == instance)
-                .map(|(id, _)| *id)
-                .ok_or_else(|| DbError::decode("RETURNING lost a ticket"))
-        })
-        .collect()
+    // Each ticket has its own instance.
+    in_row_order(rows, |r| r.2, made, "a ticket")
 }
 
 pub async fn ticket(conn: &mut Conn<'_>, id: TicketId) -> DbResult<Option<TicketRow>> {
@@ -485,7 +468,7 @@ pub struct OpenCase {
 
 /// Where to look for open cases like a new one: its township, category and grid (or no
 /// grid), reported since `since`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NearKey<'a> {
     pub township: OrgId,
     pub category: &'a str,

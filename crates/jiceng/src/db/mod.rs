@@ -83,6 +83,27 @@ pub fn value_rows(rows: usize, template: &str) -> String {
     out
 }
 
+/// The ids a multi-row `INSERT … RETURNING` gave back, in the order of the rows inserted.
+/// RETURNING does not promise an order, so each returned row is `(id, key)` with a key unique
+/// among the rows, and `key` gives the same key for an inserted row.
+pub fn in_row_order<R, K: Eq + std::hash::Hash, Id: Copy>(
+    rows: &[R],
+    key: impl Fn(&R) -> K,
+    returned: Vec<(Id, K)>,
+    what: &str,
+) -> DbResult<Vec<Id>> {
+    let by_key: std::collections::HashMap<K, Id> =
+        returned.into_iter().map(|(id, k)| (k, id)).collect();
+    rows.iter()
+        .map(|r| {
+            by_key
+                .get(&key(r))
+                .copied()
+                .ok_or_else(|| DbError::decode(format!("RETURNING lost {what}")))
+        })
+        .collect()
+}
+
 /// Escapes LIKE wildcards so that what a user types is matched literally; queries using it
 /// say `ESCAPE '\'` (SQLite has no default escape character).
 pub fn escape_like(s: &str) -> String {
@@ -310,7 +331,7 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use super::value_rows;
+    use super::{in_row_order, value_rows};
 
     #[test]
     fn value_rows_number_the_parameters_across_rows() {
@@ -320,5 +341,17 @@ mod tests {
             "($1, $2, FALSE), ($3, $4, FALSE), ($5, $6, FALSE)"
         );
         assert_eq!(value_rows(0, "(?)"), "");
+    }
+
+    #[test]
+    fn returned_ids_follow_the_rows_order() {
+        let rows = ["b", "a", "c"];
+        let returned = vec![(1, "a"), (3, "c"), (2, "b")];
+        assert_eq!(
+            in_row_order(&rows, |r| *r, returned, "a row").unwrap(),
+            [2, 1, 3]
+        );
+        let lost = in_row_order(&rows, |r| *r, vec![(1, "a")], "a row").unwrap_err();
+        assert!(lost.to_string().contains("RETURNING lost a row"), "{lost}");
     }
 }

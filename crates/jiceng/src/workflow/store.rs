@@ -1,6 +1,6 @@
 //! All SQL of the workflow plumbing: instances, history, idempotency keys, notices, metrics.
 
-use crate::db::{Conn, DbError, DbResult, Dialect, value_rows};
+use crate::db::{Conn, DbResult, Dialect, in_row_order, value_rows};
 use crate::ids::{InstanceId, OrgId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -95,15 +95,13 @@ pub async fn insert_all(conn: &mut Conn<'_>, rows: &[NewRow<'_>]) -> DbResult<Ve
         }
         q.fetch_all(&mut *c).await?
     });
-    // RETURNING does not promise the rows' order; (process, subject_ref) is unique.
-    rows.iter()
-        .map(|r| {
-            made.iter()
-                .find(|(_, p, s)| p == r.process && s == r.subject_ref)
-                .map(|(id, ..)| *id)
-                .ok_or_else(|| DbError::decode("RETURNING lost an instance"))
-        })
-        .collect()
+    // (process, subject_ref) is unique.
+    in_row_order(
+        rows,
+        |r| (r.process.to_owned(), r.subject_ref.to_owned()),
+        made.into_iter().map(|(id, p, s)| (id, (p, s))).collect(),
+        "an instance",
+    )
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: InstanceId) -> DbResult<Option<Instance>> {
