@@ -79,6 +79,9 @@ enum BenchCommand {
         /// Cases seeded before measuring.
         #[arg(long, default_value_t = 1_000_000)]
         cases: u64,
+        /// Concurrent clients, raw and over HTTP: each level is measured in turn (default 8,64).
+        #[arg(long, value_delimiter = ',')]
+        clients: Vec<usize>,
         /// Also run on a throwaway database of this PostgreSQL server (postgres://…/db).
         #[arg(long)]
         postgres: Option<String>,
@@ -309,9 +312,22 @@ async fn main() -> Result<()> {
             println!("审计链完整");
         }
         Command::Bench {
-            command: BenchCommand::Cases { cases, postgres },
+            command:
+                BenchCommand::Cases {
+                    cases,
+                    clients,
+                    postgres,
+                },
         } => {
-            let reports = jiceng::cases::bench::run_all(cases, postgres.as_deref())
+            if clients.contains(&0) {
+                bail!("--clients：并发数须为正整数");
+            }
+            let clients = if clients.is_empty() {
+                jiceng::cases::bench::DEFAULT_CLIENTS.to_vec()
+            } else {
+                clients
+            };
+            let reports = jiceng::cases::bench::run_all(cases, &clients, postgres.as_deref())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             for r in &reports {

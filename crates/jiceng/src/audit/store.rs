@@ -44,10 +44,11 @@ pub(super) async fn append(conn: &mut Conn<'_>, events: &[super::Event<'_>]) -> 
     }
     // Rows per statement: 12 parameters each, well under both engines' limits.
     for chunk in recs.chunks(1000) {
-        let sql = format!(
+        let sql =
+            format!(
             "INSERT INTO audit_log (seq, at, actor_id, actor, org_id, action, target, detail, ip,
                 request_id, prev_hash, hash) VALUES {}",
-            value_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            value_rows(conn.dialect(), chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         );
         on_conn!(conn, c => {
             let mut q = sqlx::query(&sql);

@@ -20,17 +20,27 @@ use crate::ids::OrgId;
 use crate::orgs::model::OrgKind;
 use crate::time::Timestamp;
 
-/// Concurrent clients, for both the raw inserts and the HTTP intake.
-const CLIENTS: usize = 8;
+/// Concurrency levels measured when none are asked for: a handful of clerks, and a busy
+/// district's grid workers and hotline operators at once.
+pub const DEFAULT_CLIENTS: &[usize] = &[8, 64];
+
+/// Intakes per measurement, raw and over HTTP.
+const INTAKES: usize = 4_000;
+
+/// The raw and HTTP rates at one number of concurrent clients.
+pub struct Load {
+    pub clients: usize,
+    pub raw_per_second: f64,
+    pub http_per_second: f64,
+    pub http_p50_ms: f64,
+    pub http_p99_ms: f64,
+}
 
 pub struct CasesBenchReport {
     pub engine: String,
     pub cases: i64,
     pub seed_seconds: f64,
-    pub raw_per_second: f64,
-    pub http_per_second: f64,
-    pub http_p50_ms: f64,
-    pub http_p99_ms: f64,
+    pub loads: Vec<Load>,
     pub metrics_ms: Vec<f64>,
     pub township_year_cases: i64,
 }
@@ -45,17 +55,20 @@ impl CasesBenchReport {
             "[{e}] 案件 {} 件（批量写入 {:.1} s）",
             self.cases, self.seed_seconds
         );
-        println!(
-            "[{e}] 存储引擎裸写入（每件一个事务，{CLIENTS} 并发）：{:.0} 件/秒",
-            self.raw_per_second
-        );
-        println!(
-            "[{e}] HTTP 端到端受理（{CLIENTS} 并发）：{:.0} 件/秒，p50 {:.2} ms，p99 {:.2} ms，为裸写入的 {:.0}%",
-            self.http_per_second,
-            self.http_p50_ms,
-            self.http_p99_ms,
-            self.http_per_second / self.raw_per_second.max(1.0) * 100.0
-        );
+        for l in &self.loads {
+            let n = l.clients;
+            println!(
+                "[{e}] 存储引擎裸写入（每件一个事务，{n} 并发）：{:.0} 件/秒",
+                l.raw_per_second
+            );
+            println!(
+                "[{e}] HTTP 端到端受理（{n} 并发）：{:.0} 件/秒，p50 {:.2} ms，p99 {:.2} ms，为裸写入的 {:.0}%",
+                l.http_per_second,
+                l.http_p50_ms,
+                l.http_p99_ms,
+                l.http_per_second / l.raw_per_second.max(1.0) * 100.0
+            );
+        }
         println!(
             "[{e}] 一个镇街一年（{} 件）的案件统计（{} 次）：最快 {:.1} ms，中位 {:.1} ms，p90 {:.1} ms，最慢 {:.1} ms",
             self.township_year_cases,
@@ -163,17 +176,23 @@ impl Client {
     }
 }
 
-/// Raw inserts: one case row per transaction from `CLIENTS` tasks, the shape of an intake's
+/// Raw inserts: one case row per transaction from `clients` tasks, the shape of an intake's
 /// commit without any of its checks.
-async fn raw_inserts(db: &Db, township: OrgId, district: OrgId, n: usize) -> Result<f64> {
+async fn raw_inserts(
+    db: &Db,
+    township: OrgId,
+    district: OrgId,
+    n: usize,
+    clients: usize,
+) -> Result<f64> {
     let t = Instant::now();
     let mut tasks = Vec::new();
-    for k in 0..CLIENTS {
+    for k in 0..clients {
         let db = db.clone();
         tasks.push(tokio::spawn(async move {
-            for i in 0..n / CLIENTS {
+            for i in 0..n / clients {
                 let mut tx = db.begin().await?;
-                let code = format!("RAW{k:02}{i:08}");
+                let code = format!("RAW{clients}-{k:02}{i:08}");
                 super::store::insert_case(
                     &mut tx.conn(),
                     &super::store::NewCaseRow {
@@ -206,26 +225,51 @@ async fn raw_inserts(db: &Db, township: OrgId, district: OrgId, n: usize) -> Res
     for t in tasks {
         t.await.map_err(Error::internal)??;
     }
-    Ok((n / CLIENTS * CLIENTS) as f64 / t.elapsed().as_secs_f64())
+    Ok((n / clients * clients) as f64 / t.elapsed().as_secs_f64())
 }
 
-async fn http_intake(addr: SocketAddr, n: usize, tag: &'static str) -> Result<(f64, Vec<f64>)> {
+/// One intake request as the hotline's client sends it.
+fn intake_body(tag: &str, client: usize, i: usize, category: &str, text: &str) -> String {
+    serde_json::json!({
+        "source": "hotline", "category": category, "description": text,
+        "address": "犀浦镇校园路 3 号", "reporter_name": "测试", "reporter_phone": "13800000000",
+        "external_ref": format!("{tag}-{client}-{i}"),
+    })
+    .to_string()
+}
+
+async fn http_intake(
+    addr: SocketAddr,
+    n: usize,
+    clients: usize,
+    tag: String,
+) -> Result<(f64, Vec<f64>)> {
+    // Signing in (a deliberately slow password hash each) and building the requests are not
+    // intake: both happen before the clock starts.
+    let mut logins = Vec::new();
+    for _ in 0..clients {
+        logins.push(tokio::spawn(Client::login(addr, "xipu_dispatch")));
+    }
+    let mut signed_in = Vec::new();
+    for l in logins {
+        signed_in.push(l.await.map_err(Error::internal)??);
+    }
     let texts = seed::sample_texts(n);
+    let requests: Vec<Vec<String>> = (0..clients)
+        .map(|k| {
+            let mine = texts.iter().skip(k).step_by(clients).enumerate();
+            mine.map(|(i, (category, text))| intake_body(&tag, k, i, category, text))
+                .collect()
+        })
+        .collect();
     let t = Instant::now();
     let mut tasks = Vec::new();
-    for k in 0..CLIENTS {
-        let mine: Vec<(String, String)> = texts.iter().skip(k).step_by(CLIENTS).cloned().collect();
+    for (mut c, bodies) in signed_in.into_iter().zip(requests) {
         tasks.push(tokio::spawn(async move {
-            let mut c = Client::login(addr, "xipu_dispatch").await?;
-            let mut lat = Vec::with_capacity(mine.len());
-            for (i, (category, text)) in mine.iter().enumerate() {
-                let body = serde_json::json!({
-                    "source": "hotline", "category": category, "description": text,
-                    "address": "犀浦镇校园路 3 号", "reporter_name": "测试", "reporter_phone": "13800000000",
-                    "external_ref": format!("{tag}-{k}-{i}"),
-                });
+            let mut lat = Vec::with_capacity(bodies.len());
+            for body in &bodies {
                 let s = Instant::now();
-                let (code, _, text) = c.post("/api/v1/cases", &body.to_string()).await?;
+                let (code, _, text) = c.post("/api/v1/cases", body).await?;
                 if code != 201 {
                     eprintln!("受理失败 {code}: {text}");
                     return Err(Error::internal(format!("intake {code}: {text}")));
@@ -246,6 +290,7 @@ pub async fn run(
     db: &Db,
     engine: &str,
     cases: u64,
+    clients: &[usize],
     data_dir: &std::path::Path,
 ) -> Result<CasesBenchReport> {
     db.migrate().await?;
@@ -285,7 +330,6 @@ pub async fn run(
             conn.execute("ANALYZE").await?;
         }
     }
-    let raw_per_second = raw_inserts(db, xipu.id, district, 4_000).await?;
 
     let settings = Settings {
         data_dir: data_dir.to_owned(),
@@ -304,11 +348,22 @@ pub async fn run(
         .await;
     });
     // Warm up: the router builds its models and jieba loads its dictionary.
-    http_intake(addr, CLIENTS * 4, "WARM").await?;
-    let (http_per_second, mut lat) = http_intake(addr, 4_000, "BENCH").await?;
+    http_intake(addr, 32, 8, "WARM".to_owned()).await?;
+    let mut loads = Vec::new();
+    for &n in clients {
+        let raw_per_second = raw_inserts(db, xipu.id, district, INTAKES, n).await?;
+        let (http_per_second, mut lat) = http_intake(addr, INTAKES, n, format!("BENCH{n}")).await?;
+        lat.sort_by(f64::total_cmp);
+        let q = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
+        loads.push(Load {
+            clients: n,
+            raw_per_second,
+            http_per_second,
+            http_p50_ms: q(0.5),
+            http_p99_ms: q(0.99),
+        });
+    }
     server.abort();
-    lat.sort_by(f64::total_cmp);
-    let q = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
 
     let scope = MetricsScope::Township(xipu.id);
     let mut metrics_ms = Vec::new();
@@ -328,21 +383,22 @@ pub async fn run(
         engine: engine.to_owned(),
         cases: total,
         seed_seconds,
-        raw_per_second,
-        http_per_second,
-        http_p50_ms: q(0.5),
-        http_p99_ms: q(0.99),
+        loads,
         metrics_ms,
         township_year_cases,
     })
 }
 
 /// Runs on a throwaway SQLite file, and on a throwaway database of `postgres_url` if given.
-pub async fn run_all(cases: u64, postgres_url: Option<&str>) -> Result<Vec<CasesBenchReport>> {
+pub async fn run_all(
+    cases: u64,
+    clients: &[usize],
+    postgres_url: Option<&str>,
+) -> Result<Vec<CasesBenchReport>> {
     let mut reports = Vec::new();
     let dir = std::env::temp_dir().join(format!("jiceng-bench-cases-{}", std::process::id()));
     let db = Db::connect(None, &dir).await?;
-    let r = run(&db, "SQLite", cases, &dir).await;
+    let r = run(&db, "SQLite", cases, clients, &dir).await;
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
     reports.push(r?);
@@ -360,7 +416,7 @@ pub async fn run_all(cases: u64, postgres_url: Option<&str>) -> Result<Vec<Cases
             None => format!("{url}/{name}"),
         };
         let db = Db::connect(Some(&target), &dir).await?;
-        let r = run(&db, "PostgreSQL", cases, &dir).await;
+        let r = run(&db, "PostgreSQL", cases, clients, &dir).await;
         db.close().await;
         admin
             .acquire()

@@ -304,6 +304,10 @@ struct Prepared {
     files: Vec<CheckedFile>,
     external_ref: Option<String>,
     reporter_user: Option<crate::ids::UserId>,
+    /// The district's duplicate settings and the working calendar, read with the other checks
+    /// rather than by the writer, whose every statement holds up the intakes behind it.
+    settings: Settings,
+    calendar: Arc<Calendar>,
 }
 
 /// What intake answers.
@@ -410,7 +414,11 @@ async fn prepare(
     {
         return Err(Error::invalid("external_ref", "工单号不超过 64 个字符"));
     }
+    let settings = settings_in(conn, district).await?;
+    let calendar = crate::workdays::current_in(conn).await?;
     Ok(Prepared {
+        settings,
+        calendar,
         district,
         township,
         grid,
@@ -466,9 +474,9 @@ const INTAKE_ROWS: usize = 200;
 
 /// Stores checked cases, each with its attachments, the open cases it may duplicate and its
 /// first ticket: all or none. The writes are one statement per table for all the cases, so a
-/// shared commit costs about the same round trips for one case as for fifty; the settings and
-/// the working calendar are read here too, once per batch rather than once per request. The
-/// registry is the first item's: a process has one.
+/// shared commit costs about the same round trips for one case as for fifty. The registry and
+/// the working calendar are the first item's: a process has one registry, and the items of a
+/// batch read the calendar moments apart.
 async fn store_intakes(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<Created>> {
     let mut out = Vec::with_capacity(items.len());
     for chunk in items.chunks(INTAKE_ROWS) {
@@ -482,21 +490,14 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
         return Ok(Vec::new());
     };
     let now = Timestamp::now();
-    let cal = crate::workdays::current_in(conn).await?;
-    let mut settings: HashMap<OrgId, Settings> = HashMap::new();
-    for it in items {
-        let d = it.prepared.district;
-        if let std::collections::hash_map::Entry::Vacant(e) = settings.entry(d) {
-            e.insert(settings_in(conn, d).await?);
-        }
-    }
+    let cal = &first.prepared.calendar;
     // Offered, not decided: the dispatcher judges whether it is the same problem. Read before
     // the new cases are stored; each new case then joins its key's list for those after it.
     let keys: Vec<store::NearKey<'_>> = items
         .iter()
         .map(|it| {
             let p = &it.prepared;
-            let window = settings[&p.district].duplicate_window_hours;
+            let window = p.settings.duplicate_window_hours;
             store::NearKey {
                 township: p.township.id,
                 category: &p.category.code,
@@ -576,7 +577,7 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
         let duplicates: Vec<Candidate> = model::most_similar(
             &mine,
             open.iter().map(|(o, b)| (o, b)),
-            settings[&p.district].duplicate_threshold_permille,
+            p.settings.duplicate_threshold_permille,
             MAX_DUPLICATES,
         )
         .into_iter()
@@ -621,7 +622,10 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
         })
         .collect();
     let mut events = Vec::with_capacity(2 * items.len());
-    let instances = wf::start_all(conn, &first.registry, &cal, &starts, &mut events).await?;
+    // The owners are the cases' townships, already read: the start need not read them again.
+    let owners: Vec<&Org> = items.iter().map(|it| &it.prepared.township).collect();
+    let instances =
+        wf::start_all(conn, &first.registry, cal, &starts, &owners, &mut events).await?;
     let tickets: Vec<(CaseId, i64, InstanceId)> = ids
         .iter()
         .zip(&instances)

@@ -203,6 +203,7 @@ pub async fn insert_cases(conn: &mut Conn<'_>, rows: &[NewCaseRow<'_>]) -> DbRes
             suggested_category_permille, suggested_unit, suggested_unit_permille)
          VALUES {} RETURNING id, receipt_code",
         value_rows(
+            conn.dialect(),
             rows.len(),
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)"
         )
@@ -330,7 +331,7 @@ pub async fn insert_tickets(
     let sql = format!(
         "INSERT INTO case_tickets (case_id, seq, instance_id, created_at) VALUES {}
          RETURNING id, instance_id",
-        value_rows(rows.len(), "(?, ?, ?, ?)")
+        value_rows(conn.dialect(), rows.len(), "(?, ?, ?, ?)")
     );
     let now = Timestamp::now();
     let made: Vec<(TicketId, InstanceId)> = on_conn!(conn, c => {
@@ -558,7 +559,7 @@ pub async fn insert_candidates(
     let sql = format!(
         "INSERT INTO case_duplicates (case_id, candidate_id, similarity_permille) VALUES {}
          ON CONFLICT (case_id, candidate_id) DO NOTHING",
-        value_rows(offers.len(), "(?, ?, ?)")
+        value_rows(conn.dialect(), offers.len(), "(?, ?, ?)")
     );
     on_conn!(conn, c => {
         let mut q = sqlx::query(&sql);

@@ -16,7 +16,7 @@
 //! the turn holder's statements, one after another, become the limit. Work of one kind can
 //! therefore be batched ([`Batch`], [`Db::write_batched`]): the items queued for a turn are
 //! stored together, one statement per table. This also pays on PostgreSQL, where the items of
-//! one process share a transaction in the same way.
+//! one process share a transaction in the same way (there a few such transactions run at once).
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -45,10 +45,17 @@ struct Ran {
     answer: Answer,
 }
 
+/// A job and whether it undoes its own failures. A [`Batch`] lane's job puts each attempt in a
+/// savepoint of its own, so a second one around it would only cost two more round trips.
+struct Queued {
+    job: Job,
+    isolated: bool,
+}
+
 /// The queue of work waiting for the next writer turn, and the lanes of [`Batch`] kinds.
 #[derive(Default)]
 pub struct Queue {
-    jobs: Mutex<Vec<Job>>,
+    jobs: Mutex<Vec<Queued>>,
     lanes: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
@@ -59,14 +66,14 @@ impl std::fmt::Debug for Queue {
 }
 
 impl Queue {
-    fn push(&self, job: Job) {
+    fn push(&self, job: Job, isolated: bool) {
         self.jobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(job);
+            .push(Queued { job, isolated });
     }
 
-    fn take(&self) -> Vec<Job> {
+    fn take(&self) -> Vec<Queued> {
         std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
@@ -138,11 +145,14 @@ impl<B: Batch> Lane<B> {
             kind = std::any::type_name::<B>(),
             "batch"
         );
-        // A failed savepoint leaves the connection in doubt: the job's own savepoint is
-        // undone and every caller hears why.
+        // A failed savepoint leaves the connection in doubt: the whole transaction is undone
+        // and every caller hears why.
         let (mut results, broken) = match store_each(&mut conn, &items).await {
             Ok(r) => (r.into_iter().map(Some).collect::<Vec<_>>(), None),
-            Err(e) => (Vec::new(), Some(e.to_string())),
+            Err(e) => {
+                tracing::warn!(error = %e, "batch savepoint failed; the transaction is undone");
+                (Vec::new(), Some(e.to_string()))
+            }
         };
         results.resize_with(replies.len(), || None);
         Ran {
@@ -162,8 +172,8 @@ impl<B: Batch> Lane<B> {
 }
 
 /// Stores the items together if it can, else one at a time, each in a savepoint. The outer
-/// error means a savepoint itself failed: the connection is in doubt and the job's own
-/// savepoint must be undone.
+/// error means a savepoint itself failed: the connection is in doubt and the transaction must
+/// be undone.
 async fn store_each<B: Batch>(
     conn: &mut Conn<'_>,
     items: &[B],
@@ -240,28 +250,32 @@ impl Db {
             return Ok(out);
         };
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
-        queue.push(Box::new(move |conn| {
-            Box::pin(async move {
-                let out = work(conn).await;
-                Ran {
-                    ok: out.is_ok(),
-                    answer: Box::new(move |failed: Option<&str>| {
-                        let out = match failed {
-                            None => out,
-                            Some(why) => Err(E::from(DbError::Commit(why.to_owned()))),
-                        };
-                        let _ = answer.send(out);
-                    }),
-                }
-            })
-        }));
+        queue.push(
+            Box::new(move |conn| {
+                Box::pin(async move {
+                    let out = work(conn).await;
+                    Ran {
+                        ok: out.is_ok(),
+                        answer: Box::new(move |failed: Option<&str>| {
+                            let out = match failed {
+                                None => out,
+                                Some(why) => Err(E::from(DbError::Commit(why.to_owned()))),
+                            };
+                            let _ = answer.send(out);
+                        }),
+                    }
+                })
+            }),
+            false,
+        );
         self.wait(answered).await
     }
 
     /// Stores `item` with the other items of its kind queued for the same writer turn (see
     /// [`Batch`]) and answers once they are committed. An item that fails undoes exactly its
-    /// own changes. On PostgreSQL too: there the turn is this process's alone and only
-    /// batched writes take it, since the round trips, not the locks, limit them.
+    /// own changes. On PostgreSQL too: there the turns are this process's alone and only
+    /// batched writes take them, since the round trips, not the locks, limit them; a few
+    /// batches ([`super::PG_TURNS`]) run at once, each with the items queued before it began.
     pub async fn write_batched<B: Batch>(&self, item: B) -> Result<B::Output, B::Error> {
         let queue = match self {
             Db::Sqlite(_, _, queue) | Db::Postgres(_, _, queue) => queue,
@@ -269,9 +283,10 @@ impl Db {
         let lane = queue.lane::<B>();
         let (reply, answered) = oneshot::channel();
         if lane.push(item, reply) {
-            queue.push(Box::new(move |conn| {
-                Box::pin(async move { lane.run(conn).await })
-            }));
+            queue.push(
+                Box::new(move |conn| Box::pin(async move { lane.run(conn).await })),
+                true,
+            );
         }
         self.wait(answered).await
     }
@@ -289,7 +304,7 @@ impl Db {
         let turn = tokio::select! {
             biased;
             out = &mut answered => return out.unwrap_or_else(|_| Err(interrupted())),
-            turn = writers.clone().lock_owned() => turn,
+            turn = writers.clone().acquire_owned() => turn.map_err(|_| interrupted())?,
         };
         let jobs = queue.take();
         if jobs.is_empty() {
@@ -334,7 +349,7 @@ fn interrupted<E: From<DbError>>() -> E {
 }
 
 /// Runs a batch in one transaction and answers every caller after the commit.
-async fn run(db: &Db, jobs: Vec<Job>) {
+async fn run(db: &Db, jobs: Vec<Queued>) {
     let started = std::time::Instant::now();
     let pieces = jobs.len();
     let mut ran = Vec::with_capacity(jobs.len());
@@ -363,11 +378,20 @@ async fn run(db: &Db, jobs: Vec<Job>) {
 
 async fn run_in<DB: sqlx::Database>(
     mut tx: sqlx::Transaction<'static, DB>,
-    jobs: Vec<Job>,
+    jobs: Vec<Queued>,
     ran: &mut Vec<Ran>,
     wrap: fn(&mut DB::Connection) -> Conn<'_>,
 ) -> Result<(), DbError> {
-    for job in jobs {
+    for Queued { job, isolated } in jobs {
+        if isolated {
+            let r = job(wrap(&mut tx)).await;
+            let ok = r.ok;
+            ran.push(r);
+            if !ok {
+                return Err(DbError::Commit("写入中断，已撤销".to_owned()));
+            }
+            continue;
+        }
         let mut savepoint = (*tx).begin().await?;
         let r = job(wrap(&mut savepoint)).await;
         if r.ok {
@@ -489,7 +513,7 @@ mod tests {
                 let sql = format!(
                     "INSERT INTO {} (k, v) VALUES {}",
                     items[0].table,
-                    crate::db::value_rows(items.len(), "(?, 0)")
+                    crate::db::value_rows(conn.dialect(), items.len(), "(?, 0)")
                 );
                 on_conn!(&mut conn, c => {
                     let mut q = sqlx::query(&sql);
@@ -517,10 +541,11 @@ mod tests {
         };
         let largest = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         db.write_batched(put("k05", false, &largest)).await.unwrap();
-        let writers = match db {
-            Db::Sqlite(_, writers, _) | Db::Postgres(_, writers, _) => writers.clone(),
+        let (writers, turns) = match db {
+            Db::Sqlite(_, writers, _) => (writers.clone(), 1),
+            Db::Postgres(_, writers, _) => (writers.clone(), crate::db::PG_TURNS),
         };
-        let held = writers.lock_owned().await;
+        let held = writers.acquire_many_owned(turns).await.unwrap();
         let mut tasks = Vec::new();
         for i in 0..16usize {
             let db = db.clone();

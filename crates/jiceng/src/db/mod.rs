@@ -17,6 +17,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+use tokio::sync::Semaphore;
 
 pub use group::{Batch, WriteFuture};
 pub use migrate::{MIGRATIONS, Migration, applied_migrations};
@@ -62,8 +63,12 @@ impl DbError {
 pub type DbResult<T> = Result<T, DbError>;
 
 /// The rows of a multi-row `VALUES` list: `template` (e.g. `(?, ?, 1)`) once per row, its `?`
-/// numbered `$1`, `$2`, … across all rows, in the order the binds follow.
-pub fn value_rows(rows: usize, template: &str) -> String {
+/// standing for the binds in the order they follow: numbered `$1`, `$2`, … across all rows on
+/// PostgreSQL, left as `?` on SQLite. SQLite looks each `$N` up by name, in a list as long as
+/// the statement's parameters, when it prepares the statement and again when the driver binds
+/// it: for a batch's thousand parameters that quadratic walk, not the insert, was most of the
+/// statement's time.
+pub fn value_rows(dialect: Dialect, rows: usize, template: &str) -> String {
     let mut out = String::with_capacity(rows * (template.len() + 16));
     let mut n = 1;
     for r in 0..rows {
@@ -71,7 +76,7 @@ pub fn value_rows(rows: usize, template: &str) -> String {
             out.push_str(", ");
         }
         for ch in template.chars() {
-            if ch == '?' {
+            if ch == '?' && dialect == Dialect::Postgres {
                 out.push('$');
                 out.push_str(&n.to_string());
                 n += 1;
@@ -131,11 +136,17 @@ pub enum Db {
     /// SQLite's busy-wait, which lets an unlucky writer starve past the busy timeout and lets
     /// waiters hold every pooled connection. Work given to [`Db::write`] waits in the queue
     /// beside it, to be committed together.
-    Sqlite(SqlitePool, Arc<tokio::sync::Mutex<()>>, Arc<group::Queue>),
-    /// The pool, and the turn and queue of this process's batched writes
-    /// ([`Db::write_batched`]); PostgreSQL's other transactions run side by side.
-    Postgres(PgPool, Arc<tokio::sync::Mutex<()>>, Arc<group::Queue>),
+    Sqlite(SqlitePool, Arc<Semaphore>, Arc<group::Queue>),
+    /// The pool, and the turns and queue of this process's batched writes
+    /// ([`Db::write_batched`]): [`PG_TURNS`] batches may run at once, since their round trips,
+    /// not the server, limit them. PostgreSQL's other transactions run side by side.
+    Postgres(PgPool, Arc<Semaphore>, Arc<group::Queue>),
 }
+
+/// Batches of one process that run at once on PostgreSQL: each waits on its round trips and
+/// its commit most of the time, so a few side by side keep the server busy, while the pool
+/// keeps most of its connections for reads.
+pub const PG_TURNS: u32 = 4;
 
 /// A borrowed connection of either engine: a pooled one or the inside of a transaction.
 pub enum Conn<'a> {
@@ -196,7 +207,7 @@ pub enum Tx {
     /// The transaction and this process's writer turn, given back when the transaction ends.
     Sqlite(
         sqlx::Transaction<'static, Sqlite>,
-        tokio::sync::OwnedMutexGuard<()>,
+        tokio::sync::OwnedSemaphorePermit,
     ),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
@@ -239,7 +250,11 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
-                Ok(Db::Postgres(pool, Arc::default(), Arc::default()))
+                Ok(Db::Postgres(
+                    pool,
+                    Arc::new(Semaphore::new(PG_TURNS as usize)),
+                    Arc::default(),
+                ))
             }
             Some(u) if u.starts_with("sqlite:") => {
                 let opts = SqliteConnectOptions::from_str(u)
@@ -279,7 +294,7 @@ impl Db {
             .await?;
         Ok(Db::Sqlite(
             pool,
-            Arc::new(tokio::sync::Mutex::new(())),
+            Arc::new(Semaphore::new(1)),
             Arc::default(),
         ))
     }
@@ -301,7 +316,11 @@ impl Db {
     pub async fn begin(&self) -> DbResult<Tx> {
         Ok(match self {
             Db::Sqlite(p, writers, _) => {
-                let turn = writers.clone().lock_owned().await;
+                let turn = writers
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| DbError::Commit("写入队列已关闭".to_owned()))?;
                 Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
             }
             Db::Postgres(p, ..) => Tx::Postgres(p.begin().await?),
@@ -331,16 +350,18 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use super::{in_row_order, value_rows};
+    use super::{Dialect, in_row_order, value_rows};
 
     #[test]
     fn value_rows_number_the_parameters_across_rows() {
-        assert_eq!(value_rows(1, "(?, 0)"), "($1, 0)");
+        let pg = Dialect::Postgres;
+        assert_eq!(value_rows(pg, 1, "(?, 0)"), "($1, 0)");
         assert_eq!(
-            value_rows(3, "(?, ?, FALSE)"),
+            value_rows(pg, 3, "(?, ?, FALSE)"),
             "($1, $2, FALSE), ($3, $4, FALSE), ($5, $6, FALSE)"
         );
-        assert_eq!(value_rows(0, "(?)"), "");
+        assert_eq!(value_rows(pg, 0, "(?)"), "");
+        assert_eq!(value_rows(Dialect::Sqlite, 2, "(?, 1)"), "(?, 1), (?, 1)");
     }
 
     #[test]

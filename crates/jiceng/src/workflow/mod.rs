@@ -152,10 +152,14 @@ async fn township_of(conn: &mut Conn<'_>, org: OrgId) -> Result<Option<OrgId>> {
     let o = orgs::store::get(conn, org)
         .await?
         .ok_or_else(|| Error::invalid("owner_org", "组织不存在"))?;
-    Ok(match Scope::for_org(&o) {
+    Ok(township_in(&Scope::for_org(&o)))
+}
+
+fn township_in(scope: &Scope) -> Option<OrgId> {
+    match scope {
         Scope::District => None,
-        Scope::Township { township_id, .. } => Some(township_id),
-    })
+        Scope::Township { township_id, .. } => Some(*township_id),
+    }
 }
 
 /// Starts an instance inside the caller's transaction (the domain record and its process are
@@ -169,7 +173,7 @@ pub async fn start(
 ) -> Result<Instance> {
     let starts = [(actor, new)];
     let mut events = Vec::new();
-    let ids = start_all(conn, registry, cal, &starts, &mut events).await?;
+    let ids = start_all(conn, registry, cal, &starts, &[], &mut events).await?;
     audit::record_all(conn, &events).await?;
     store::get(conn, ids[0])
         .await?
@@ -178,16 +182,21 @@ pub async fn start(
 
 /// Starts instances for several actors inside the caller's transaction, with one statement
 /// each for the instances and their history; their ids in order. Their audit events are
-/// added to `audit`, for the caller to record with its own in one go.
+/// added to `audit`, for the caller to record with its own in one go. `known` are owners the
+/// caller has already read; the others are read here.
 pub async fn start_all<'a>(
     conn: &mut Conn<'_>,
     registry: &Registry,
     cal: &Calendar,
     starts: &'a [(&'a Actor, NewInstance)],
+    known: &[&orgs::model::Org],
     audit: &mut Vec<audit::Event<'a>>,
 ) -> Result<Vec<InstanceId>> {
     let now = Timestamp::now();
-    let mut owners: BTreeMap<OrgId, Option<OrgId>> = BTreeMap::new();
+    let mut owners: BTreeMap<OrgId, Option<OrgId>> = known
+        .iter()
+        .map(|o| (o.id, township_in(&Scope::for_org(o))))
+        .collect();
     let mut firsts = Vec::with_capacity(starts.len());
     for (_, new) in starts {
         let def = definition(registry, &new.process)?;

@@ -80,11 +80,12 @@ pub async fn insert_all(conn: &mut Conn<'_>, rows: &[NewRow<'_>]) -> DbResult<Ve
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
+    let sql =
+        format!(
         "INSERT INTO wf_instances (process, subject, subject_ref, owner_org_id, assignee_org_id,
             township_id, state, terminal, version, created_at, entered_at, deadline, overdue)
          VALUES {} RETURNING id, process, subject_ref",
-        value_rows(rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, FALSE)")
+        value_rows(conn.dialect(), rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, FALSE)")
     );
     let made: Vec<(InstanceId, String, String)> = on_conn!(conn, c => {
         let mut q = sqlx::query_as(&sql);
@@ -190,7 +191,7 @@ pub async fn append_history_all(conn: &mut Conn<'_>, rows: &[HistoryRow<'_>]) ->
     let sql = format!(
         "INSERT INTO wf_history (instance_id, seq, at, actor_id, actor, roles, org_id, action,
             action_label, from_state, to_state, comment, attachments, fields) VALUES {}",
-        value_rows(rows.len(), template)
+        value_rows(conn.dialect(), rows.len(), template)
     );
     on_conn!(conn, c => {
         let mut q = sqlx::query(&sql);
