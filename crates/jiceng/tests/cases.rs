@@ -18,6 +18,7 @@ on_both_engines!(
     a_check_can_send_the_work_back,
     a_dissatisfied_rating_reopens_the_case_only_once,
     merged_duplicates_both_see_the_outcome,
+    saved_duplicate_settings_govern_the_next_intake,
     reports_stored_together_are_offered_to_each_other,
     a_dispatch_must_cite_an_item_on_the_townships_list,
     a_returned_duty_goes_to_the_department,
@@ -517,6 +518,34 @@ async fn reports_stored_together_are_offered_to_each_other(t: TestDb) {
             "one batch: {stamps:?}"
         );
     }
+}
+
+async fn saved_duplicate_settings_govern_the_next_intake(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let d = app.login("xipu_dispatch").await;
+    let (first, _) = citizen_report(&app, "0601", "玉龙路菜市场熟食摊没有防蝇罩").await;
+    let (similar, _) =
+        citizen_report(&app, "0601", "玉龙路菜市场的熟食摊没有防蝇罩，很不卫生").await;
+    let v = detail(&app, &d, similar).await;
+    assert_eq!(v["candidates"][0]["id"], first, "{v}");
+    // Only identical texts count from now on: the same kind of report is no longer offered.
+    let r = app
+        .form(
+            "/cases/settings",
+            &d,
+            &[
+                ("duplicate_window_hours", "72"),
+                ("duplicate_threshold_permille", "1000"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (later, _) = citizen_report(&app, "0601", "玉龙路菜市场的熟食摊没有防蝇罩，苍蝇很多").await;
+    let v = detail(&app, &d, later).await;
+    assert_eq!(v["candidates"], json!([]), "{v}");
+    let (same, _) = citizen_report(&app, "0601", "玉龙路菜市场熟食摊没有防蝇罩").await;
+    let v = detail(&app, &d, same).await;
+    assert_eq!(v["candidates"][0]["id"], first, "{v}");
 }
 
 async fn merged_duplicates_both_see_the_outcome(t: TestDb) {
