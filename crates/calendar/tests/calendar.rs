@@ -222,7 +222,13 @@ proptest! {
     fn add_working_days_is_monotonic(cal in calendars(), start in instants(), n in 0u32..600) {
         let a = cal.add_working_days(start, n);
         let b = cal.add_working_days(start, n + 1);
-        prop_assert!(a < b);
+        // From a rest day, zero working days and one both end on the next working day (see
+        // add_then_count_working_days); every further day is a later one.
+        if n == 0 && !cal.is_working_day(cal.local_date(start)) {
+            prop_assert_eq!(a, b);
+        } else {
+            prop_assert!(a < b);
+        }
         prop_assert!(a >= start || n == 0, "deadline {} before start {}", a, start);
     }
 
