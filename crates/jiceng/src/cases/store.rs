@@ -254,16 +254,16 @@ pub async fn set_current_tickets(
     if pairs.is_empty() {
         return Ok(());
     }
+    // A VALUES list's columns are column1, column2 on both engines; PostgreSQL needs the
+    // casts to compare them with the bigint id.
     let sql = format!(
-        "UPDATE cases SET current_ticket_id = CASE id {} END WHERE id IN ({})",
-        (0..pairs.len())
-            .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
-            .collect::<Vec<_>>()
-            .join(" "),
-        (0..pairs.len())
-            .map(|i| format!("${}", 2 * i + 1))
-            .collect::<Vec<_>>()
-            .join(", ")
+        "UPDATE cases SET current_ticket_id = t.column2
+         FROM (VALUES {}) AS t WHERE cases.id = t.column1",
+        value_rows(
+            conn.dialect(),
+            pairs.len(),
+            "(CAST(? AS BIGINT), CAST(? AS BIGINT))"
+        )
     );
     on_conn!(conn, c => {
         let mut q = sqlx::query(&sql);
