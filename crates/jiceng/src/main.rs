@@ -319,9 +319,6 @@ async fn main() -> Result<()> {
                     postgres,
                 },
         } => {
-            if clients.contains(&0) {
-                bail!("--clients：并发数须为正整数");
-            }
             let clients = if clients.is_empty() {
                 jiceng::cases::bench::DEFAULT_CLIENTS.to_vec()
             } else {

@@ -395,6 +395,14 @@ pub async fn run_all(
     clients: &[usize],
     postgres_url: Option<&str>,
 ) -> Result<Vec<CasesBenchReport>> {
+    // Each client sends at least one of the measured intakes, so that every level has
+    // latencies to report.
+    if let Some(bad) = clients.iter().find(|&&n| n == 0 || n > INTAKES) {
+        return Err(Error::invalid(
+            "clients",
+            format!("并发数须在 1 到 {INTAKES} 之间，收到 {bad}"),
+        ));
+    }
     let mut reports = Vec::new();
     let dir = std::env::temp_dir().join(format!("jiceng-bench-cases-{}", std::process::id()));
     let db = Db::connect(None, &dir).await?;
