@@ -410,16 +410,23 @@ mod tests {
     use super::*;
     use crate::on_conn;
 
-    async fn scratch() -> (Db, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(None, dir.path()).await.unwrap();
+    /// The scratch tables' columns.
+    const TABLE: &str = "(k TEXT PRIMARY KEY, v BIGINT NOT NULL)";
+
+    async fn execute(db: &Db, sql: &str) {
         db.acquire()
             .await
             .unwrap()
             .conn()
-            .execute("CREATE TABLE t (k TEXT PRIMARY KEY, v BIGINT NOT NULL)")
+            .execute(sql)
             .await
             .unwrap();
+    }
+
+    async fn scratch() -> (Db, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(None, dir.path()).await.unwrap();
+        execute(&db, &format!("CREATE TABLE t {TABLE}")).await;
         (db, dir)
     }
 
@@ -605,22 +612,8 @@ mod tests {
             std::process::id(),
             rand::random::<u32>()
         );
-        let ddl = format!("CREATE TABLE {table} (k TEXT PRIMARY KEY, v BIGINT NOT NULL)");
-        db.acquire()
-            .await
-            .unwrap()
-            .conn()
-            .execute(&ddl)
-            .await
-            .unwrap();
+        execute(&db, &format!("CREATE TABLE {table} {TABLE}")).await;
         batched_items_scenario(&db, &table).await;
-        let drop_table = format!("DROP TABLE {table}");
-        db.acquire()
-            .await
-            .unwrap()
-            .conn()
-            .execute(&drop_table)
-            .await
-            .unwrap();
+        execute(&db, &format!("DROP TABLE {table}")).await;
     }
 }
