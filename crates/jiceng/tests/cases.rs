@@ -20,6 +20,8 @@ on_both_engines!(
     merged_duplicates_both_see_the_outcome,
     saved_duplicate_settings_govern_the_next_intake,
     reports_stored_together_are_offered_to_each_other,
+    a_report_stored_after_the_checks_is_still_offered,
+    the_duplicate_scan_keeps_keys_apart_and_takes_the_newest,
     a_dispatch_must_cite_an_item_on_the_townships_list,
     a_returned_duty_goes_to_the_department,
     a_passed_time_limit_flags_the_case_and_tells_the_unit,
@@ -518,6 +520,153 @@ async fn reports_stored_together_are_offered_to_each_other(t: TestDb) {
             "one batch: {stamps:?}"
         );
     }
+}
+
+/// The checks read a new case's open neighbours before it waits for the writer; a similar
+/// case stored in between (on SQLite: while the writer turn is held) is read by the writer and
+/// still offered.
+async fn a_report_stored_after_the_checks_is_still_offered(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    // The first intake in a process builds the district's routing models, which may write.
+    citizen_report(&app, "0102", "玉龙路口垃圾桶满了没人清运").await;
+    let first = "玉龙路菜市场门口熟食摊占道经营，没有防蝇罩";
+    let second = "玉龙路菜市场门口的熟食摊占道经营没有防蝇罩";
+    let (earlier, later) = if app.db().dialect() == jiceng::db::Dialect::Sqlite {
+        let mut held = app.db().begin().await.unwrap();
+        let store_earlier = async {
+            // By now the later report has passed its checks and waits for the writer.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let mut conn = held.conn();
+            let township = jiceng::orgs::store::get_by_code(&mut conn, XIPU)
+                .await
+                .unwrap()
+                .unwrap();
+            let id = jiceng::cases::store::insert_case(
+                &mut conn,
+                &jiceng::cases::store::NewCaseRow {
+                    district_id: jiceng::catalog::district_of(&township),
+                    township_id: township.id,
+                    grid_id: None,
+                    source: "patrol",
+                    category_code: "0601",
+                    urgency: "normal",
+                    description: first,
+                    address: "犀浦镇玉龙路 18 号",
+                    coordinates: None,
+                    reporter_name: "",
+                    reporter_phone: "",
+                    reporter_user_id: None,
+                    receipt_code: "TESTLATERCHECK",
+                    external_ref: None,
+                    now: Timestamp::now(),
+                    by: "test",
+                    suggested_category: None,
+                    suggested_unit: None,
+                },
+            )
+            .await
+            .unwrap();
+            held.commit().await.unwrap();
+            id.0
+        };
+        let (earlier, later) = tokio::join!(store_earlier, citizen_report(&app, "0601", second));
+        (earlier, later.0)
+    } else {
+        let earlier = citizen_report(&app, "0601", first).await.0;
+        (earlier, citizen_report(&app, "0601", second).await.0)
+    };
+    let d = app.login("xipu_dispatch").await;
+    let v = detail(&app, &d, later).await;
+    let offered: Vec<i64> = v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(offered, [earlier], "{v}");
+}
+
+/// The scan behind duplicate offers, on both engines' statements: a key with a grid and one
+/// without never see each other's cases, nor another category's, and each gets its newest
+/// open cases, at most the limit.
+async fn the_duplicate_scan_keeps_keys_apart_and_takes_the_newest(t: TestDb) {
+    use jiceng::cases::store::{NearKey, NewCaseRow, insert_case, open_cases_near};
+    let app = TestApp::with_demo(t).await;
+    let mut tx = app.db().begin().await.unwrap();
+    let mut conn = tx.conn();
+    let township = jiceng::orgs::store::get_by_code(&mut conn, XIPU)
+        .await
+        .unwrap()
+        .unwrap();
+    let grid = jiceng::ids::OrgId(app.org_id("510117006001002").await);
+    let start = Timestamp::now().as_micros();
+    let mut stored = Vec::new();
+    for (i, (category, in_grid)) in [
+        ("0601", false),
+        ("0601", true),
+        ("0601", false),
+        ("0602", true),
+        ("0601", false),
+        ("0601", true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let receipt = format!("TESTSCAN{i}");
+        let id = insert_case(
+            &mut conn,
+            &NewCaseRow {
+                district_id: jiceng::catalog::district_of(&township),
+                township_id: township.id,
+                grid_id: in_grid.then_some(grid),
+                source: "patrol",
+                category_code: category,
+                urgency: "normal",
+                description: "扫描测试",
+                address: "犀浦镇玉龙路 18 号",
+                coordinates: None,
+                reporter_name: "",
+                reporter_phone: "",
+                reporter_user_id: None,
+                receipt_code: &receipt,
+                external_ref: None,
+                now: Timestamp::from_micros(start + i as i64),
+                by: "test",
+                suggested_category: None,
+                suggested_unit: None,
+            },
+        )
+        .await
+        .unwrap();
+        stored.push(id.0);
+    }
+    let since = Timestamp::from_micros(start);
+    let key = |category, grid| NearKey {
+        township: township.id,
+        category,
+        grid,
+        since,
+    };
+    let keys = [
+        key("0601", None),
+        key("0601", Some(grid)),
+        key("0602", Some(grid)),
+        key("0602", None),
+    ];
+    let lists = open_cases_near(&mut conn, &keys, 2).await.unwrap();
+    let ids: Vec<Vec<i64>> = lists
+        .iter()
+        .map(|l| l.iter().map(|c| c.id.0).collect())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            vec![stored[4], stored[2]],
+            vec![stored[5], stored[1]],
+            vec![stored[3]],
+            vec![],
+        ]
+    );
 }
 
 async fn saved_duplicate_settings_govern_the_next_intake(t: TestDb) {

@@ -479,7 +479,10 @@ pub struct NearKey<'a> {
 
 /// For each key, its open cases, newest first, at most `limit`: all keys in one statement.
 /// `outcome = 'open'` holds exactly while the current ticket is not in a final state, and is
-/// what the partial index `cases_open_idx` covers.
+/// what the partial index `cases_open_idx` covers. The order names `grid_id`, constant within
+/// a key, so that it is the index's order: PostgreSQL does not treat `grid_id IS NULL` as an
+/// equality that lets the index's later columns give the order, and would otherwise sort
+/// every open case of the key within the window before taking the limit.
 ///
 /// The rows come back aggregated into one JSON array: the scan runs inside the shared write
 /// transaction, and one row crosses to the driver far faster than fifty.
@@ -490,6 +493,9 @@ pub async fn open_cases_near(
 ) -> DbResult<Vec<Vec<OpenCase>>> {
     if keys.is_empty() {
         return Ok(Vec::new());
+    }
+    if let Conn::Postgres(c) = conn {
+        return open_cases_near_pg(c, keys, limit).await;
     }
     // $1 is the limit; then each key's township, category, since and (if any) grid.
     let mut parts = Vec::with_capacity(keys.len());
@@ -503,7 +509,7 @@ pub async fn open_cases_near(
             "SELECT * FROM (SELECT {k} AS k, id, created_at, description FROM cases
                WHERE township_id = ${} AND category_code = ${} AND created_at >= ${}
                  AND outcome = 'open' AND merged_into IS NULL AND {grid}
-               ORDER BY created_at DESC, id DESC LIMIT $1) AS near{k}",
+               ORDER BY grid_id DESC, created_at DESC, id DESC LIMIT $1) AS near{k}",
             next,
             next + 1,
             next + 2
@@ -530,11 +536,16 @@ pub async fn open_cases_near(
         }
         q.fetch_one(&mut *c).await?
     });
+    near_lists(&json, keys.len())
+}
+
+/// Each key's cases, newest first, from the JSON array of (key, id, created_at, description).
+fn near_lists(json: &str, keys: usize) -> DbResult<Vec<Vec<OpenCase>>> {
     let mut rows: Vec<(usize, i64, i64, String)> =
-        serde_json::from_str(&json).map_err(DbError::decode)?;
+        serde_json::from_str(json).map_err(DbError::decode)?;
     // Aggregates do not promise their input's order.
     rows.sort_by_key(|&(k, id, at, _)| (k, std::cmp::Reverse((at, id))));
-    let mut out: Vec<Vec<OpenCase>> = vec![Vec::new(); keys.len()];
+    let mut out: Vec<Vec<OpenCase>> = vec![Vec::new(); keys];
     for (k, id, at, description) in rows {
         if let Some(list) = out.get_mut(k) {
             list.push(OpenCase {
@@ -545,6 +556,49 @@ pub async fn open_cases_near(
         }
     }
     Ok(out)
+}
+
+/// [`open_cases_near`] on PostgreSQL: the keys travel as arrays, so that the statement has one
+/// shape for any batch and is planned once per connection, not at every batch.
+async fn open_cases_near_pg(
+    conn: &mut sqlx::PgConnection,
+    keys: &[NearKey<'_>],
+    limit: i64,
+) -> DbResult<Vec<Vec<OpenCase>>> {
+    // One branch per kind of key: `grid_id = k.grid` never matches a key without a grid, and
+    // the second branch's `k.grid IS NULL` is checked once per key, before any scan.
+    let near = |grid: &str| {
+        format!(
+            "SELECT k.n - 1 AS k, c.id, c.created_at, c.description
+             FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[])
+                  WITH ORDINALITY AS k(township, category, since, grid, n)
+             CROSS JOIN LATERAL (
+                SELECT id, created_at, description FROM cases
+                WHERE township_id = k.township AND category_code = k.category
+                  AND created_at >= k.since AND outcome = 'open' AND merged_into IS NULL
+                  AND {grid}
+                ORDER BY grid_id DESC, created_at DESC, id DESC LIMIT $1) c"
+        )
+    };
+    let sql = format!(
+        "SELECT CAST(COALESCE(json_agg(json_build_array(n.k, n.id, n.created_at,
+            n.description)), '[]') AS TEXT) FROM ({} UNION ALL {}) n",
+        near("grid_id = k.grid"),
+        near("k.grid IS NULL AND grid_id IS NULL")
+    );
+    let townships: Vec<i64> = keys.iter().map(|k| k.township.0).collect();
+    let categories: Vec<&str> = keys.iter().map(|k| k.category).collect();
+    let since: Vec<i64> = keys.iter().map(|k| k.since.as_micros()).collect();
+    let grids: Vec<Option<i64>> = keys.iter().map(|k| k.grid.map(|g| g.0)).collect();
+    let json: String = sqlx::query_scalar(&sql)
+        .bind(limit)
+        .bind(townships)
+        .bind(categories)
+        .bind(since)
+        .bind(grids)
+        .fetch_one(conn)
+        .await?;
+    near_lists(&json, keys.len())
 }
 
 /// Records open cases offered as possible duplicates — (new case, candidate, similarity in

@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cases_open",
         sql: include_str!("migrations/0010_cases_open.sql"),
     },
+    Migration {
+        version: 11,
+        name: "cases_open_order",
+        sql: include_str!("migrations/0011_cases_open_order.sql"),
+    },
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {
