@@ -562,6 +562,7 @@ async fn a_report_stored_after_the_checks_is_still_offered(t: TestDb) {
                     by: "test",
                     suggested_category: None,
                     suggested_unit: None,
+                    ticket: None,
                 },
             )
             .await
@@ -634,6 +635,7 @@ async fn the_duplicate_scan_keeps_keys_apart_and_takes_the_newest(t: TestDb) {
                 by: "test",
                 suggested_category: None,
                 suggested_unit: None,
+                ticket: None,
             },
         )
         .await

@@ -214,6 +214,7 @@ async fn raw_inserts(
                         by: "bench",
                         suggested_category: None,
                         suggested_unit: None,
+                        ticket: None,
                     },
                 )
                 .await?;

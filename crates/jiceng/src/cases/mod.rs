@@ -525,10 +525,14 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
         })
         .collect();
     let receipts: Vec<String> = items.iter().map(|_| model::new_receipt_code()).collect();
+    // Each case is stored pointing at its first ticket, rather than updated once the ticket
+    // exists: on PostgreSQL that update wrote a second version of the row and of its indexes.
+    let tickets = store::reserve_ticket_ids(conn, items.len()).await?;
     let rows: Vec<store::NewCaseRow<'_>> = items
         .iter()
         .zip(&receipts)
-        .map(|(it, receipt)| {
+        .zip(&tickets)
+        .map(|((it, receipt), &ticket)| {
             let (p, (sc, su)) = (&it.prepared, &it.guess);
             store::NewCaseRow {
                 district_id: p.district,
@@ -549,6 +553,7 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
                 by: &it.actor.name,
                 suggested_category: sc.as_ref().map(|(l, c)| (l.as_str(), *c)),
                 suggested_unit: su.as_ref().map(|(l, c)| (l.as_str(), *c)),
+                ticket: Some(ticket),
             }
         })
         .collect();
@@ -626,14 +631,13 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
     let owners: Vec<&Org> = items.iter().map(|it| &it.prepared.township).collect();
     let instances =
         wf::start_all(conn, &first.registry, cal, &starts, &owners, &mut events).await?;
-    let tickets: Vec<(CaseId, i64, InstanceId)> = ids
+    let tickets: Vec<(TicketId, CaseId, i64, InstanceId)> = tickets
         .iter()
+        .zip(&ids)
         .zip(&instances)
-        .map(|(&case, &instance)| (case, 1, instance))
+        .map(|((&ticket, &case), &instance)| (ticket, case, 1, instance))
         .collect();
-    let tickets = store::insert_tickets(conn, &tickets).await?;
-    let current: Vec<(CaseId, TicketId)> = ids.iter().copied().zip(tickets).collect();
-    store::set_current_tickets(conn, &current).await?;
+    store::insert_tickets(conn, &tickets).await?;
     events.extend(items.iter().zip(&created).map(|(it, c)| {
         let p = &it.prepared;
         audit::Event {
@@ -684,7 +688,8 @@ async fn start_ticket(
 ) -> Result<TicketId> {
     let new = ticket_instance(id, seq, no, category, township);
     let inst = wf::start(conn, registry, cal, actor, new).await?;
-    let ticket = store::insert_tickets(conn, &[(id, seq, inst.id)]).await?[0];
+    let ticket = store::reserve_ticket_ids(conn, 1).await?[0];
+    store::insert_tickets(conn, &[(ticket, id, seq, inst.id)]).await?;
     store::set_current_ticket(conn, id, ticket).await?;
     Ok(ticket)
 }

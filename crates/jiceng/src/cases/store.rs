@@ -185,6 +185,8 @@ pub struct NewCaseRow<'a> {
     /// The router's category and unit label, with confidences in thousandths.
     pub suggested_category: Option<(&'a str, i64)>,
     pub suggested_unit: Option<(&'a str, i64)>,
+    /// Its current ticket, when the ticket's id was reserved first ([`reserve_ticket_ids`]).
+    pub ticket: Option<TicketId>,
 }
 
 pub async fn insert_case(conn: &mut Conn<'_>, r: &NewCaseRow<'_>) -> DbResult<CaseId> {
@@ -200,12 +202,13 @@ pub async fn insert_cases(conn: &mut Conn<'_>, rows: &[NewCaseRow<'_>]) -> DbRes
         "INSERT INTO cases (district_id, township_id, grid_id, source, category_code, urgency,
             description, address, lon_e7, lat_e7, reporter_name, reporter_phone, reporter_user_id,
             receipt_code, external_ref, reopen_count, created_at, created_by, suggested_category,
-            suggested_category_permille, suggested_unit, suggested_unit_permille)
+            suggested_category_permille, suggested_unit, suggested_unit_permille,
+            current_ticket_id)
          VALUES {} RETURNING id, receipt_code",
         value_rows(
             conn.dialect(),
             rows.len(),
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)"
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
         )
     );
     let made: Vec<(CaseId, String)> = on_conn!(conn, c => {
@@ -217,7 +220,8 @@ pub async fn insert_cases(conn: &mut Conn<'_>, rows: &[NewCaseRow<'_>]) -> DbRes
                 .bind(r.reporter_name).bind(r.reporter_phone).bind(r.reporter_user_id)
                 .bind(r.receipt_code).bind(r.external_ref).bind(r.now).bind(r.by)
                 .bind(r.suggested_category.map(|s| s.0)).bind(r.suggested_category.map(|s| s.1))
-                .bind(r.suggested_unit.map(|s| s.0)).bind(r.suggested_unit.map(|s| s.1));
+                .bind(r.suggested_unit.map(|s| s.0)).bind(r.suggested_unit.map(|s| s.1))
+                .bind(r.ticket);
         }
         q.fetch_all(&mut *c).await?
     });
@@ -319,30 +323,56 @@ pub struct TicketRow {
 const TICKET_COLUMNS: &str =
     "id, case_id, seq, instance_id, unit_org_id, duty_item_code, duty_item_name, created_at";
 
-/// Inserts tickets (case, sequence number, process instance) in one statement; their ids in
-/// order.
-pub async fn insert_tickets(
-    conn: &mut Conn<'_>,
-    rows: &[(CaseId, i64, InstanceId)],
-) -> DbResult<Vec<TicketId>> {
-    if rows.is_empty() {
+/// Reserves the ids of `n` new tickets, so that a new case can point at its first ticket when
+/// it is stored and need no second write. On SQLite call it inside the write transaction that
+/// stores them: the ids follow the highest one stored, and SQLite's one writer keeps anyone
+/// else from taking them.
+pub async fn reserve_ticket_ids(conn: &mut Conn<'_>, n: usize) -> DbResult<Vec<TicketId>> {
+    if n == 0 {
         return Ok(Vec::new());
     }
+    let n = n as i64;
+    Ok(match conn {
+        Conn::Sqlite(c) => {
+            let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM case_tickets")
+                .fetch_one(&mut **c)
+                .await?;
+            (1..=n).map(|i| TicketId(last + i)).collect()
+        }
+        Conn::Postgres(c) => sqlx::query_scalar(
+            "SELECT nextval(pg_get_serial_sequence('case_tickets', 'id'))
+             FROM generate_series(1, $1)",
+        )
+        .bind(n)
+        .fetch_all(&mut **c)
+        .await?
+        .into_iter()
+        .map(TicketId)
+        .collect(),
+    })
+}
+
+/// Stores tickets under ids reserved by [`reserve_ticket_ids`]: (id, case, seq, instance).
+pub async fn insert_tickets(
+    conn: &mut Conn<'_>,
+    rows: &[(TicketId, CaseId, i64, InstanceId)],
+) -> DbResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     let sql = format!(
-        "INSERT INTO case_tickets (case_id, seq, instance_id, created_at) VALUES {}
-         RETURNING id, instance_id",
-        value_rows(conn.dialect(), rows.len(), "(?, ?, ?, ?)")
+        "INSERT INTO case_tickets (id, case_id, seq, instance_id, created_at) VALUES {}",
+        value_rows(conn.dialect(), rows.len(), "(?, ?, ?, ?, ?)")
     );
     let now = Timestamp::now();
-    let made: Vec<(TicketId, InstanceId)> = on_conn!(conn, c => {
-        let mut q = sqlx::query_as(&sql);
-        for (case, seq, instance) in rows {
-            q = q.bind(*case).bind(*seq).bind(*instance).bind(now);
+    on_conn!(conn, c => {
+        let mut q = sqlx::query(&sql);
+        for (id, case, seq, instance) in rows {
+            q = q.bind(*id).bind(*case).bind(*seq).bind(*instance).bind(now);
         }
-        q.fetch_all(&mut *c).await?
+        q.execute(&mut *c).await?;
     });
-    // Each ticket has its own instance.
-    in_row_order(rows, |r| r.2, made, "a ticket")
+    Ok(())
 }
 
 pub async fn ticket(conn: &mut Conn<'_>, id: TicketId) -> DbResult<Option<TicketRow>> {

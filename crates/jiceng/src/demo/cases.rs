@@ -442,6 +442,7 @@ pub async fn load(db: &Db) -> Result<u64> {
                 by: "系统:demo",
                 suggested_category: None,
                 suggested_unit: None,
+                ticket: None,
             },
         )
         .await?;
