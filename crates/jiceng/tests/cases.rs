@@ -522,6 +522,47 @@ async fn reports_stored_together_are_offered_to_each_other(t: TestDb) {
     }
 }
 
+/// Stores an open case of 犀浦街道 straight into the table, without a ticket: as a concurrent
+/// batch or another process would have stored it, out of the intake under test's sight.
+async fn store_open_case(
+    conn: &mut jiceng::db::Conn<'_>,
+    category: &str,
+    grid: Option<jiceng::ids::OrgId>,
+    description: &str,
+    receipt: &str,
+    at: Timestamp,
+) -> i64 {
+    let township = jiceng::orgs::store::get_by_code(conn, XIPU)
+        .await
+        .unwrap()
+        .unwrap();
+    let row = jiceng::cases::store::NewCaseRow {
+        district_id: jiceng::catalog::district_of(&township),
+        township_id: township.id,
+        grid_id: grid,
+        source: "patrol",
+        category_code: category,
+        urgency: "normal",
+        description,
+        address: "犀浦镇玉龙路 18 号",
+        coordinates: None,
+        reporter_name: "",
+        reporter_phone: "",
+        reporter_user_id: None,
+        receipt_code: receipt,
+        external_ref: None,
+        now: at,
+        by: "test",
+        suggested_category: None,
+        suggested_unit: None,
+        ticket: None,
+    };
+    jiceng::cases::store::insert_case(conn, &row)
+        .await
+        .unwrap()
+        .0
+}
+
 /// The checks read a new case's open neighbours before it waits for the writer; a similar
 /// case stored in between (on SQLite: while the writer turn is held) is read by the writer and
 /// still offered.
@@ -536,39 +577,17 @@ async fn a_report_stored_after_the_checks_is_still_offered(t: TestDb) {
         let store_earlier = async {
             // By now the later report has passed its checks and waits for the writer.
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            let mut conn = held.conn();
-            let township = jiceng::orgs::store::get_by_code(&mut conn, XIPU)
-                .await
-                .unwrap()
-                .unwrap();
-            let id = jiceng::cases::store::insert_case(
-                &mut conn,
-                &jiceng::cases::store::NewCaseRow {
-                    district_id: jiceng::catalog::district_of(&township),
-                    township_id: township.id,
-                    grid_id: None,
-                    source: "patrol",
-                    category_code: "0601",
-                    urgency: "normal",
-                    description: first,
-                    address: "犀浦镇玉龙路 18 号",
-                    coordinates: None,
-                    reporter_name: "",
-                    reporter_phone: "",
-                    reporter_user_id: None,
-                    receipt_code: "TESTLATERCHECK",
-                    external_ref: None,
-                    now: Timestamp::now(),
-                    by: "test",
-                    suggested_category: None,
-                    suggested_unit: None,
-                    ticket: None,
-                },
+            let id = store_open_case(
+                &mut held.conn(),
+                "0601",
+                None,
+                first,
+                "TESTLATERCHECK",
+                Timestamp::now(),
             )
-            .await
-            .unwrap();
+            .await;
             held.commit().await.unwrap();
-            id.0
+            id
         };
         let (earlier, later) = tokio::join!(store_earlier, citizen_report(&app, "0601", second));
         (earlier, later.0)
@@ -591,7 +610,7 @@ async fn a_report_stored_after_the_checks_is_still_offered(t: TestDb) {
 /// without never see each other's cases, nor another category's, and each gets its newest
 /// open cases, at most the limit.
 async fn the_duplicate_scan_keeps_keys_apart_and_takes_the_newest(t: TestDb) {
-    use jiceng::cases::store::{NearKey, NewCaseRow, insert_case, open_cases_near};
+    use jiceng::cases::store::{NearKey, open_cases_near};
     let app = TestApp::with_demo(t).await;
     let mut tx = app.db().begin().await.unwrap();
     let mut conn = tx.conn();
@@ -614,33 +633,10 @@ async fn the_duplicate_scan_keeps_keys_apart_and_takes_the_newest(t: TestDb) {
     .enumerate()
     {
         let receipt = format!("TESTSCAN{i}");
-        let id = insert_case(
-            &mut conn,
-            &NewCaseRow {
-                district_id: jiceng::catalog::district_of(&township),
-                township_id: township.id,
-                grid_id: in_grid.then_some(grid),
-                source: "patrol",
-                category_code: category,
-                urgency: "normal",
-                description: "扫描测试",
-                address: "犀浦镇玉龙路 18 号",
-                coordinates: None,
-                reporter_name: "",
-                reporter_phone: "",
-                reporter_user_id: None,
-                receipt_code: &receipt,
-                external_ref: None,
-                now: Timestamp::from_micros(start + i as i64),
-                by: "test",
-                suggested_category: None,
-                suggested_unit: None,
-                ticket: None,
-            },
-        )
-        .await
-        .unwrap();
-        stored.push(id.0);
+        let at = Timestamp::from_micros(start + i as i64);
+        let grid = in_grid.then_some(grid);
+        let id = store_open_case(&mut conn, category, grid, "扫描测试", &receipt, at).await;
+        stored.push(id);
     }
     let since = Timestamp::from_micros(start);
     let key = |category, grid| NearKey {
