@@ -246,36 +246,11 @@ pub async fn external_ref_taken(conn: &mut Conn<'_>, source: &str, r: &str) -> D
     Ok(n > 0)
 }
 
+/// Points a case at its current ticket: a demo case's, or a reopened case's new one. A new
+/// case is stored already pointing at its first ([`reserve_ticket_ids`]).
 pub async fn set_current_ticket(conn: &mut Conn<'_>, id: CaseId, ticket: TicketId) -> DbResult<()> {
-    set_current_tickets(conn, &[(id, ticket)]).await
-}
-
-/// Points each case at its new ticket, in one statement.
-pub async fn set_current_tickets(
-    conn: &mut Conn<'_>,
-    pairs: &[(CaseId, TicketId)],
-) -> DbResult<()> {
-    if pairs.is_empty() {
-        return Ok(());
-    }
-    // A VALUES list's columns are column1, column2 on both engines; PostgreSQL needs the
-    // casts to compare them with the bigint id.
-    let sql = format!(
-        "UPDATE cases SET current_ticket_id = t.column2
-         FROM (VALUES {}) AS t WHERE cases.id = t.column1",
-        value_rows(
-            conn.dialect(),
-            pairs.len(),
-            "(CAST(? AS BIGINT), CAST(? AS BIGINT))"
-        )
-    );
-    on_conn!(conn, c => {
-        let mut q = sqlx::query(&sql);
-        for (case, ticket) in pairs {
-            q = q.bind(*case).bind(*ticket);
-        }
-        q.execute(&mut *c).await?;
-    });
+    on_conn!(conn, c => sqlx::query("UPDATE cases SET current_ticket_id = $1 WHERE id = $2")
+        .bind(ticket).bind(id).execute(&mut *c).await?.rows_affected());
     Ok(())
 }
 
