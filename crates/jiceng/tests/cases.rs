@@ -29,6 +29,7 @@ on_both_engines!(
     the_public_form_wants_a_person_and_gives_a_receipt,
     a_hotline_export_is_imported_all_or_nothing,
     categories_can_be_added_and_changed_by_the_district,
+    a_change_made_through_another_process_governs_the_next_intake,
 );
 
 const XIPU: &str = "510117006000";
@@ -1130,4 +1131,55 @@ async fn categories_can_be_added_and_changed_by_the_district(t: TestDb) {
     assert!(home.body.contains("待签收案件"));
     let home = app.get("/", &app.login("wanggeyuan").await).await;
     assert!(home.body.contains("上报问题"));
+}
+
+async fn a_change_made_through_another_process_governs_the_next_intake(t: TestDb) {
+    // Two `serve` processes on one database: each caches reference data of its own.
+    let other = TestApp::new(t.another_process().await).await;
+    let app = TestApp::with_demo(t).await;
+    let d = app.login("xipu_dispatch").await;
+    let eo = app.login("bianban").await;
+    let grid = app.org_id("510117006004001").await;
+    let report = |category: &str| {
+        json!({"source": "patrol", "category": category, "description": "珠江路人行道有暴露垃圾",
+               "grid_id": grid})
+    };
+    for a in [&app, &other] {
+        let r = a
+            .json(Method::POST, "/api/v1/cases", &d, report("0102"))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let all = app.get("/api/v1/cases/categories", &d).await.json();
+    let mut category = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "0102")
+        .unwrap()
+        .clone();
+    category["active"] = json!(false);
+    let r = other
+        .json(Method::PUT, "/api/v1/cases/categories/0102", &eo, category)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let r = app
+        .json(Method::POST, "/api/v1/cases", &d, report("0102"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "category", "{}", r.body);
+    let r = other
+        .json(
+            Method::POST,
+            &format!("/api/v1/orgs/{grid}/retire"),
+            &eo,
+            json!({"reason": "网格调整"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .json(Method::POST, "/api/v1/cases", &d, report("0101"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "grid", "{}", r.body);
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Actor};
+use crate::db::reference::{self, Stamp};
 use crate::db::{Conn, Db};
 use crate::error::{Error, Result};
 use crate::ids::{OrgId, UserId};
@@ -164,19 +165,22 @@ pub async fn login(
     let roles = store::roles_of(&mut conn, user.id)
         .await
         .map_err(Error::from)?;
-    let principal = principal_for(&mut conn, &user, roles, csrf, hash).await?;
+    let stamp = reference::stamp(&mut conn).await.map_err(Error::from)?;
+    let principal = principal_for(db, &mut conn, &stamp, &user, roles, csrf, hash).await?;
     tx.commit().await.map_err(Error::from)?;
     Ok(NewSession { token, principal })
 }
 
 async fn principal_for(
+    db: &Db,
     conn: &mut Conn<'_>,
+    stamp: &Stamp,
     user: &UserRow,
     roles: Vec<Role>,
     csrf_token: String,
     session_hash: String,
 ) -> Result<Principal> {
-    let org = orgs::store::get(conn, user.org_id)
+    let org = orgs::get_at(db, conn, stamp, user.org_id)
         .await?
         .ok_or_else(|| Error::internal(format!("user {} has no org", user.id)))?;
     Ok(Principal {
@@ -188,6 +192,7 @@ async fn principal_for(
         roles,
         csrf_token,
         session_hash,
+        reference: stamp.clone(),
     })
 }
 
@@ -240,7 +245,8 @@ pub async fn resume(
         store::touch_session(&mut conn, &hash, now).await?;
     }
     let roles = s.roles();
-    let p = principal_for(&mut conn, &s.user, roles, s.csrf_token, hash).await?;
+    let stamp = Stamp::from(s.reference_stamp);
+    let p = principal_for(db, &mut conn, &stamp, &s.user, roles, s.csrf_token, hash).await?;
     Ok(SessionState::Active(Box::new(p)))
 }
 

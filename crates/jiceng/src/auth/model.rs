@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::db::reference::Stamp;
 use crate::error::{Error, Result};
 use crate::ids::{OrgId, UserId};
 use crate::orgs::model::{Org, OrgKind};
@@ -273,6 +274,9 @@ pub struct Principal {
     pub scope: Scope,
     pub csrf_token: String,
     pub session_hash: String,
+    /// The reference data's stamp, read with the session: the request's lookups of
+    /// organisations, categories and the like go through the caches under it.
+    pub reference: Stamp,
 }
 
 impl Principal {

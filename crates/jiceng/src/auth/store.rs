@@ -1,7 +1,7 @@
 //! All SQL of the accounts context: users, their roles, sessions.
 
 use super::model::Role;
-use crate::db::{Conn, DbResult, Dialect, escape_like};
+use crate::db::{Conn, DbResult, Dialect, escape_like, reference};
 use crate::ids::{OrgId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -203,6 +203,8 @@ pub struct SessionUser {
     pub csrf_token: String,
     pub session_created_at: Timestamp,
     pub last_seen_at: Timestamp,
+    /// The reference data's stamp ([`reference::CURRENT`]), read in the same statement.
+    pub reference_stamp: Option<String>,
     /// Role identifiers, comma-separated; `None` when the account has none.
     roles: Option<String>,
     #[sqlx(flatten)]
@@ -235,8 +237,10 @@ pub async fn session(conn: &mut Conn<'_>, token_hash: &str) -> DbResult<Option<S
         .collect();
     let sql = format!(
         "SELECT s.csrf_token, s.created_at AS session_created_at, s.last_seen_at,
+            {} AS reference_stamp,
             (SELECT {roles} FROM user_roles r WHERE r.user_id = u.id) AS roles, {}
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+        reference::CURRENT,
         user_columns.join(", ")
     );
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(token_hash).fetch_optional(&mut *c).await?))

@@ -26,6 +26,7 @@ use workflow::{Registry, TimeLimit, TimeUnit};
 use crate::audit::{self, Actor};
 use crate::auth::{Principal, Role, Scope};
 use crate::catalog::{self, Responsible};
+use crate::db::reference::{self, Cache, Stamp};
 use crate::db::{Batch, Conn, Db, WriteFuture};
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId};
@@ -224,6 +225,51 @@ async fn settings_in(conn: &mut Conn<'_>, district: OrgId) -> Result<Settings> {
     }))
 }
 
+/// A district's categories and settings as this process has read them (see
+/// [`crate::db::reference`]): every intake checks its category and reads the settings.
+#[derive(Default)]
+struct Cached {
+    /// All of a district's categories, so that a code it lacks is answered too.
+    categories: Cache<OrgId, Arc<HashMap<String, CategoryFields>>>,
+    settings: Cache<OrgId, Settings>,
+}
+
+async fn categories_at(
+    db: &Db,
+    conn: &mut Conn<'_>,
+    stamp: &Stamp,
+    district: OrgId,
+) -> Result<Arc<HashMap<String, CategoryFields>>> {
+    let cached = db.caches().get::<Cached>();
+    if let Some(all) = cached.categories.get(stamp, &district) {
+        return Ok(all);
+    }
+    let all: Arc<HashMap<_, _>> = Arc::new(
+        store::categories(conn, district)
+            .await?
+            .into_iter()
+            .map(|c| (c.code.clone(), c))
+            .collect(),
+    );
+    cached.categories.put(stamp, district, all.clone());
+    Ok(all)
+}
+
+async fn settings_at(
+    db: &Db,
+    conn: &mut Conn<'_>,
+    stamp: &Stamp,
+    district: OrgId,
+) -> Result<Settings> {
+    let cached = db.caches().get::<Cached>();
+    if let Some(s) = cached.settings.get(stamp, &district) {
+        return Ok(s);
+    }
+    let s = settings_in(conn, district).await?;
+    cached.settings.put(stamp, district, s);
+    Ok(s)
+}
+
 pub async fn save_settings(db: &Db, p: &Principal, actor: &Actor, s: Settings) -> Result<()> {
     if !may_edit_categories(p) {
         return Err(Error::forbidden("重复案件设置由编办或综合执法办调度员维护"));
@@ -332,13 +378,46 @@ pub struct Candidate {
     pub similarity_permille: i64,
 }
 
-async fn resolve_township(conn: &mut Conn<'_>, who: Reporter<'_>, new: &NewCase) -> Result<Org> {
+/// Where intake reads reference data: through the process's caches, under the stamp it read.
+struct Reads<'a, 'c> {
+    db: &'a Db,
+    conn: &'a mut Conn<'c>,
+    stamp: Stamp,
+}
+
+impl<'a, 'c> Reads<'a, 'c> {
+    /// Staff reuse the stamp read with their session moments ago; the public's reports read it.
+    async fn on(db: &'a Db, conn: &'a mut Conn<'c>, who: Reporter<'_>) -> Result<Self> {
+        match who {
+            Reporter::Staff(p) => Ok(Reads {
+                db,
+                conn,
+                stamp: p.reference.clone(),
+            }),
+            Reporter::Public(_) => Self::afresh(db, conn).await,
+        }
+    }
+
+    /// With the stamp read now: after the request has itself changed reference data, which
+    /// the session's stamp predates.
+    async fn afresh(db: &'a Db, conn: &'a mut Conn<'c>) -> Result<Self> {
+        let stamp = reference::stamp(conn).await?;
+        Ok(Reads { db, conn, stamp })
+    }
+}
+
+async fn resolve_township(r: &mut Reads<'_, '_>, who: Reporter<'_>, new: &NewCase) -> Result<Org> {
+    let (db, stamp) = (r.db, &r.stamp);
     let t = match (new.township_id, new.township_code.as_deref().map(str::trim)) {
-        (Some(id), _) => orgs::store::get(conn, id).await?,
-        (None, Some(code)) if !code.is_empty() => orgs::store::get_by_code(conn, code).await?,
+        (Some(id), _) => orgs::get_at(db, r.conn, stamp, id).await?,
+        (None, Some(code)) if !code.is_empty() => {
+            orgs::get_by_code_at(db, r.conn, stamp, code).await?
+        }
         _ => match who {
             Reporter::Staff(p) => match &p.scope {
-                Scope::Township { township_id, .. } => orgs::store::get(conn, *township_id).await?,
+                Scope::Township { township_id, .. } => {
+                    orgs::get_at(db, r.conn, stamp, *township_id).await?
+                }
                 Scope::District => None,
             },
             Reporter::Public(_) => None,
@@ -356,7 +435,7 @@ async fn resolve_township(conn: &mut Conn<'_>, who: Reporter<'_>, new: &NewCase)
 }
 
 async fn prepare(
-    conn: &mut Conn<'_>,
+    r: &mut Reads<'_, '_>,
     who: Reporter<'_>,
     township: Org,
     new: NewCase,
@@ -376,8 +455,9 @@ async fn prepare(
     )?;
     let district = catalog::district_of(&township);
     let code = new.category_code.trim();
-    let category = match store::category(conn, district, code).await? {
-        Some(c) if c.active => c,
+    let (db, stamp) = (r.db, &r.stamp);
+    let category = match categories_at(db, r.conn, stamp, district).await?.get(code) {
+        Some(c) if c.active => c.clone(),
         _ if code.is_empty() => return Err(Error::invalid("category", "请选择事件类别")),
         _ => {
             return Err(Error::invalid(
@@ -387,8 +467,10 @@ async fn prepare(
         }
     };
     let grid = match (new.grid_id, new.grid_code.as_deref().map(str::trim)) {
-        (Some(id), _) => Some(orgs::store::get(conn, id).await?),
-        (None, Some(code)) if !code.is_empty() => Some(orgs::store::get_by_code(conn, code).await?),
+        (Some(id), _) => Some(orgs::get_at(db, r.conn, stamp, id).await?),
+        (None, Some(code)) if !code.is_empty() => {
+            Some(orgs::get_by_code_at(db, r.conn, stamp, code).await?)
+        }
         _ => None,
     };
     let grid = match grid {
@@ -414,8 +496,8 @@ async fn prepare(
     {
         return Err(Error::invalid("external_ref", "工单号不超过 64 个字符"));
     }
-    let settings = settings_in(conn, district).await?;
-    let calendar = crate::workdays::current_in(conn).await?;
+    let settings = settings_at(db, r.conn, stamp, district).await?;
+    let calendar = crate::workdays::current_at(db, r.conn, stamp).await?;
     Ok(Prepared {
         settings,
         calendar,
@@ -708,7 +790,9 @@ pub async fn intake(
 ) -> Result<Created> {
     // The reads share one pooled connection: each checkout costs a round trip.
     let mut c = db.acquire().await?;
-    let township = resolve_township(&mut c.conn(), who, &new).await?;
+    let mut conn = c.conn();
+    let mut reads = Reads::on(db, &mut conn, who).await?;
+    let township = resolve_township(&mut reads, who, &new).await?;
     let district = catalog::district_of(&township);
     if !router.ready(district) {
         // Once per district and process: seeding may write, and must not wait for a second
@@ -717,9 +801,10 @@ pub async fn intake(
         ensure_categories(db, district).await?;
         router.ensure(db, district).await?;
         c = db.acquire().await?;
+        conn = c.conn();
+        reads = Reads::afresh(db, &mut conn).await?;
     }
-    let mut conn = c.conn();
-    let prepared = prepare(&mut conn, who, township, new).await?;
+    let prepared = prepare(&mut reads, who, township, new).await?;
     drop(c);
     let guess = router.suggest(&prepared.text.description);
     db.write_batched(Intake {
@@ -824,7 +909,8 @@ pub async fn import_hotline(
             if store::external_ref_taken(&mut conn, Source::Hotline.as_str(), &r).await? {
                 return Err(Error::conflict(format!("工单号 {r} 已导入过")));
             }
-            let township = resolve_township(&mut conn, Reporter::Staff(p), &new).await?;
+            let mut reads = Reads::on(db, &mut conn, Reporter::Staff(p)).await?;
+            let township = resolve_township(&mut reads, Reporter::Staff(p), &new).await?;
             let d = catalog::district_of(&township);
             if district.is_none() {
                 drop(c);
@@ -832,8 +918,9 @@ pub async fn import_hotline(
                 district = Some(d);
                 c = db.acquire().await?;
                 conn = c.conn();
+                reads = Reads::afresh(db, &mut conn).await?;
             }
-            prepare(&mut conn, Reporter::Staff(p), township, new).await
+            prepare(&mut reads, Reporter::Staff(p), township, new).await
         }
         .await;
         match result {

@@ -3,7 +3,9 @@
 //! drift from its ticket.
 
 use super::model::CategoryFields;
-use crate::db::{Conn, DbError, DbResult, Dialect, escape_like, in_row_order, value_rows};
+use crate::db::{
+    Conn, DbError, DbResult, Dialect, escape_like, in_row_order, reference, value_rows,
+};
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -95,12 +97,16 @@ pub async fn upsert_category(
          ON CONFLICT (district_id, code) {conflict}"
     );
     let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-    Ok(on_conn!(conn, c => sqlx::query(&sql)
+    let n = on_conn!(conn, c => sqlx::query(&sql)
         .bind(district).bind(&f.code).bind(&f.major).bind(&f.minor).bind(&f.respond_normal)
         .bind(&f.respond_urgent).bind(&f.handle_normal).bind(&f.handle_urgent)
         .bind(none_if_empty(&f.department_code)).bind(none_if_empty(&f.duty_item_code))
         .bind(f.active).bind(Timestamp::now()).bind(by)
-        .execute(&mut *c).await?.rows_affected()))
+        .execute(&mut *c).await?.rows_affected());
+    if n > 0 {
+        reference::bump(conn).await?;
+    }
+    Ok(n)
 }
 
 #[derive(Debug, Clone, Copy, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
@@ -129,7 +135,7 @@ pub async fn set_settings(
             duplicate_threshold_permille = $3, updated_at = $4, updated_by = $5"
     ).bind(district).bind(s.duplicate_window_hours).bind(s.duplicate_threshold_permille)
     .bind(Timestamp::now()).bind(by).execute(&mut *c).await?.rows_affected());
-    Ok(())
+    reference::bump(conn).await
 }
 
 // ---------- cases ----------

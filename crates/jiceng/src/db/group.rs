@@ -242,7 +242,7 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: for<'c> FnOnce(Conn<'c>) -> WriteFuture<'c, T, E> + Send + 'static,
     {
-        let Db::Sqlite(_, _, queue) = self else {
+        let Db::Sqlite(_, _, queue, _) = self else {
             // PostgreSQL has many writers and groups commits itself.
             let mut tx = self.begin().await?;
             let out = work(tx.conn()).await?;
@@ -278,7 +278,7 @@ impl Db {
     /// batches ([`super::PG_TURNS`]) run at once, each with the items queued before it began.
     pub async fn write_batched<B: Batch>(&self, item: B) -> Result<B::Output, B::Error> {
         let queue = match self {
-            Db::Sqlite(_, _, queue) | Db::Postgres(_, _, queue) => queue,
+            Db::Sqlite(_, _, queue, _) | Db::Postgres(_, _, queue, _) => queue,
         };
         let lane = queue.lane::<B>();
         let (reply, answered) = oneshot::channel();
@@ -299,7 +299,9 @@ impl Db {
         mut answered: oneshot::Receiver<Result<T, E>>,
     ) -> Result<T, E> {
         let (writers, queue) = match self {
-            Db::Sqlite(_, writers, queue) | Db::Postgres(_, writers, queue) => (writers, queue),
+            Db::Sqlite(_, writers, queue, _) | Db::Postgres(_, writers, queue, _) => {
+                (writers, queue)
+            }
         };
         let turn = tokio::select! {
             biased;
@@ -549,8 +551,8 @@ mod tests {
         let largest = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         db.write_batched(put("k05", false, &largest)).await.unwrap();
         let (writers, turns) = match db {
-            Db::Sqlite(_, writers, _) => (writers.clone(), 1),
-            Db::Postgres(_, writers, _) => (writers.clone(), crate::db::PG_TURNS),
+            Db::Sqlite(_, writers, ..) => (writers.clone(), 1),
+            Db::Postgres(_, writers, ..) => (writers.clone(), crate::db::PG_TURNS),
         };
         let held = writers.acquire_many_owned(turns).await.unwrap();
         let mut tasks = Vec::new();

@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cases_open_order",
         sql: include_str!("migrations/0011_cases_open_order.sql"),
     },
+    Migration {
+        version: 12,
+        name: "reference_version",
+        sql: include_str!("migrations/0012_reference_version.sql"),
+    },
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

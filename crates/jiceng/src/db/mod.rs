@@ -7,6 +7,7 @@
 
 mod group;
 mod migrate;
+pub mod reference;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -136,11 +137,21 @@ pub enum Db {
     /// SQLite's busy-wait, which lets an unlucky writer starve past the busy timeout and lets
     /// waiters hold every pooled connection. Work given to [`Db::write`] waits in the queue
     /// beside it, to be committed together.
-    Sqlite(SqlitePool, Arc<Semaphore>, Arc<group::Queue>),
+    Sqlite(
+        SqlitePool,
+        Arc<Semaphore>,
+        Arc<group::Queue>,
+        Arc<reference::Caches>,
+    ),
     /// The pool, and the turns and queue of this process's batched writes
     /// ([`Db::write_batched`]): [`PG_TURNS`] batches may run at once, since their round trips,
     /// not the server, limit them. PostgreSQL's other transactions run side by side.
-    Postgres(PgPool, Arc<Semaphore>, Arc<group::Queue>),
+    Postgres(
+        PgPool,
+        Arc<Semaphore>,
+        Arc<group::Queue>,
+        Arc<reference::Caches>,
+    ),
 }
 
 /// Batches of one process that run at once on PostgreSQL: each waits on its round trips and
@@ -254,6 +265,7 @@ impl Db {
                     pool,
                     Arc::new(Semaphore::new(PG_TURNS as usize)),
                     Arc::default(),
+                    Arc::default(),
                 ))
             }
             Some(u) if u.starts_with("sqlite:") => {
@@ -296,6 +308,7 @@ impl Db {
             pool,
             Arc::new(Semaphore::new(1)),
             Arc::default(),
+            Arc::default(),
         ))
     }
 
@@ -303,6 +316,13 @@ impl Db {
         match self {
             Db::Sqlite(..) => Dialect::Sqlite,
             Db::Postgres(..) => Dialect::Postgres,
+        }
+    }
+
+    /// This database's caches of reference data (see [`reference`]).
+    pub fn caches(&self) -> &reference::Caches {
+        match self {
+            Db::Sqlite(.., caches) | Db::Postgres(.., caches) => caches,
         }
     }
 
@@ -315,7 +335,7 @@ impl Db {
 
     pub async fn begin(&self) -> DbResult<Tx> {
         Ok(match self {
-            Db::Sqlite(p, writers, _) => {
+            Db::Sqlite(p, writers, ..) => {
                 let turn = writers
                     .clone()
                     .acquire_owned()

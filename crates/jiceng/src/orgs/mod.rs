@@ -6,6 +6,7 @@ pub mod store;
 
 use crate::audit::{self, Actor};
 use crate::auth::model::{OrgManager, Principal, Scope};
+use crate::db::reference::{Cache, Stamp};
 use crate::db::{Conn, Db};
 use crate::error::{Error, Result};
 use crate::ids::OrgId;
@@ -20,6 +21,46 @@ pub async fn get_visible(db: &Db, p: &Principal, id: OrgId) -> Result<Org> {
         .ok_or_else(|| Error::not_found("组织不存在"))?;
     if !visible(&p.scope, &org) {
         return Err(Error::forbidden("该组织不在您的管辖范围内"));
+    }
+    Ok(org)
+}
+
+/// Organisations as this process has read them (see [`crate::db::reference`]): every request
+/// resolves its principal's organisation, and every case intake its township and grid.
+#[derive(Default)]
+struct Cached {
+    by_id: Cache<OrgId, Org>,
+    by_code: Cache<String, Org>,
+}
+
+/// An organisation by id as of `stamp`, read from the database only when this process has
+/// not read it under that stamp.
+pub async fn get_at(db: &Db, conn: &mut Conn<'_>, stamp: &Stamp, id: OrgId) -> Result<Option<Org>> {
+    let cached = db.caches().get::<Cached>();
+    if let Some(org) = cached.by_id.get(stamp, &id) {
+        return Ok(Some(org));
+    }
+    let org = store::get(conn, id).await?;
+    if let Some(org) = &org {
+        cached.by_id.put(stamp, id, org.clone());
+    }
+    Ok(org)
+}
+
+/// An organisation by code as of `stamp` (see [`get_at`]).
+pub async fn get_by_code_at(
+    db: &Db,
+    conn: &mut Conn<'_>,
+    stamp: &Stamp,
+    code: &str,
+) -> Result<Option<Org>> {
+    let cached = db.caches().get::<Cached>();
+    if let Some(org) = cached.by_code.get(stamp, code) {
+        return Ok(Some(org));
+    }
+    let org = store::get_by_code(conn, code).await?;
+    if let Some(org) = &org {
+        cached.by_code.put(stamp, org.code.clone(), org.clone());
     }
     Ok(org)
 }

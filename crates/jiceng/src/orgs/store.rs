@@ -1,7 +1,7 @@
 //! All SQL of the organisation context.
 
 use super::model::{Org, OrgKind, OrgStatus, Subkind};
-use crate::db::{Conn, DbError, DbResult, escape_like};
+use crate::db::{Conn, DbError, DbResult, escape_like, reference};
 use crate::ids::OrgId;
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -163,6 +163,7 @@ pub async fn insert(
     );
     on_conn!(conn, c => sqlx::query("UPDATE orgs SET path = $1 WHERE id = $2")
         .bind(&path).bind(id).execute(&mut *c).await?.rows_affected());
+    reference::bump(conn).await?;
     get(conn, id)
         .await?
         .ok_or_else(|| DbError::Sqlx(sqlx::Error::RowNotFound))
@@ -171,6 +172,7 @@ pub async fn insert(
 pub async fn rename(conn: &mut Conn<'_>, id: OrgId, name: &str) -> DbResult<()> {
     on_conn!(conn, c => sqlx::query("UPDATE orgs SET name = $1, updated_at = $2 WHERE id = $3")
         .bind(name).bind(Timestamp::now()).bind(id).execute(&mut *c).await?.rows_affected());
+    reference::bump(conn).await?;
     Ok(())
 }
 
@@ -205,7 +207,7 @@ pub async fn move_subtree(
             .execute(&mut *c).await?;
         }
     });
-    Ok(())
+    reference::bump(conn).await
 }
 
 pub async fn retire(conn: &mut Conn<'_>, id: OrgId, reason: &str) -> DbResult<()> {
@@ -214,7 +216,7 @@ pub async fn retire(conn: &mut Conn<'_>, id: OrgId, reason: &str) -> DbResult<()
         "UPDATE orgs SET status = 'retired', retired_at = $1, retired_reason = $2, updated_at = $1
          WHERE id = $3"
     ).bind(now).bind(reason).bind(id).execute(&mut *c).await?.rows_affected());
-    Ok(())
+    reference::bump(conn).await
 }
 
 pub async fn count_active_children(conn: &mut Conn<'_>, id: OrgId) -> DbResult<i64> {

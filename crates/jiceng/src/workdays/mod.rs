@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use crate::audit::{self, Actor};
 use crate::auth::{Principal, Role};
+use crate::db::reference::{Cache, Stamp};
 use crate::db::{Conn, Db};
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
@@ -105,6 +106,20 @@ pub async fn current_in(conn: &mut Conn<'_>) -> Result<Arc<Calendar>> {
     let overrides = store::list(conn, None).await?;
     let calendar = Arc::new(model::build_calendar(embedded(), &overrides));
     remember(stamp, calendar.clone());
+    Ok(calendar)
+}
+
+/// As [`current_in`], without reading the calendar's own stamp when this process built the
+/// calendar under the reference stamp `stamp`: a change of the calendar changes both stamps.
+pub async fn current_at(db: &Db, conn: &mut Conn<'_>, stamp: &Stamp) -> Result<Arc<Calendar>> {
+    #[derive(Default)]
+    struct Built(Cache<(), Arc<Calendar>>);
+    let built = db.caches().get::<Built>();
+    if let Some(calendar) = built.0.get(stamp, &()) {
+        return Ok(calendar);
+    }
+    let calendar = current_in(conn).await?;
+    built.0.put(stamp, (), calendar.clone());
     Ok(calendar)
 }
 

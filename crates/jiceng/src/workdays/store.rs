@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 
 use super::model::{Arrangement, DayChange, Override};
-use crate::db::{Conn, DbError, DbResult};
+use crate::db::{Conn, DbError, DbResult, reference};
 use crate::on_conn;
 use crate::time::Timestamp;
 
@@ -118,5 +118,6 @@ pub async fn bump(conn: &mut Conn<'_>, at: Timestamp) -> DbResult<i64> {
         "UPDATE calendar_version SET version = version + 1, stamp = $1, changed_at = $2
          WHERE id = 1 RETURNING version"
     ).bind(&stamp).bind(at).fetch_one(&mut *c).await?);
+    reference::bump(conn).await?;
     Ok(version)
 }

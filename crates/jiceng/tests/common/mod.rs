@@ -101,6 +101,24 @@ impl TestDb {
         })
     }
 
+    /// The same database through a handle of its own, as another `serve` process sees it:
+    /// its own pool, queue and caches. Dropping it leaves the database to `self`.
+    pub async fn another_process(&self) -> TestDb {
+        let url = self
+            .pg
+            .as_ref()
+            .map(|(admin, name)| with_database(admin, name));
+        let db = Db::connect(url.as_deref(), self.data_dir.path())
+            .await
+            .expect("open the same database again");
+        TestDb {
+            db,
+            engine: self.engine,
+            data_dir: tempfile::tempdir().expect("temp dir"),
+            pg: None,
+        }
+    }
+
     pub fn settings(&self) -> Settings {
         let mut s = Settings {
             data_dir: self.data_dir.path().to_owned(),
