@@ -37,6 +37,9 @@ struct Models {
 #[derive(Default)]
 pub struct CaseRouter {
     models: RwLock<Option<Models>>,
+    /// Held while the models are built: the first requests of a district arrive together, and
+    /// each would otherwise read the examples and build the same models.
+    building: tokio::sync::Mutex<()>,
 }
 
 /// A suggestion: label and confidence in thousandths.
@@ -64,6 +67,10 @@ impl CaseRouter {
 
     /// Builds the models for `district` unless built.
     pub async fn ensure(&self, db: &Db, district: OrgId) -> Result<()> {
+        if self.ready(district) {
+            return Ok(());
+        }
+        let _building = self.building.lock().await;
         if self.ready(district) {
             return Ok(());
         }

@@ -72,6 +72,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "reference_version",
         sql: include_str!("migrations/0012_reference_version.sql"),
     },
+    Migration {
+        version: 13,
+        name: "cases_learned",
+        sql: include_str!("migrations/0013_cases_learned.sql"),
+    },
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {
