@@ -15,6 +15,7 @@ on_both_engines!(
     requests_are_filtered_as_the_spec_says,
     bad_requests_get_the_specs_errors,
     keys_are_issued_and_revoked_by_the_system_administrator,
+    a_merged_request_names_the_case_it_joined,
 );
 
 async fn get(app: &TestApp, path: &str) -> Resp {
@@ -589,4 +590,58 @@ async fn keys_are_issued_and_revoked_by_the_system_administrator(t: TestDb) {
         .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.body.contains("名称"));
+}
+
+async fn a_merged_request_names_the_case_it_joined(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let key = issue_key(&app).await;
+    let point = xipu_point(&app).await;
+    let mut numbers = Vec::new();
+    for text in [
+        "围城南路人行道上有人摆摊卖水果",
+        "围城南路人行道上有人摆摊卖水果，占道严重",
+    ] {
+        let r = post_form(
+            &app,
+            "/open311/v2/requests.json",
+            &request_pairs(&key, text, &point),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        numbers.push(
+            r.json()[0]["service_request_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let id = |n: &str| n.rsplit('-').next().unwrap().parse::<i64>().unwrap();
+    let d = app.login("xipu_dispatch").await;
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/cases/{}/merge", id(&numbers[1])),
+            &d,
+            serde_json::json!({"into": id(&numbers[0])}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let all = get(&app, "/open311/v2/requests.json").await.json();
+    let notes = |n: &str| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["service_request_id"] == n)
+            .map(|r| r["status_notes"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(
+        notes(&numbers[1]),
+        format!("与 {} 反映的是同一问题，已合并办理", numbers[0])
+    );
+    assert_eq!(notes(&numbers[0]), "已受理，等待派遣");
+    let one = get(&app, &format!("/open311/v2/requests/{}.json", numbers[1]))
+        .await
+        .json();
+    assert_eq!(one[0]["status_notes"], notes(&numbers[1]).as_str());
 }

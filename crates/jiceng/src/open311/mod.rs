@@ -418,19 +418,13 @@ fn status_notes(r: &RequestRow, merged_number: Option<String>) -> String {
     }
 }
 
-async fn request_value(db: &Db, r: &RequestRow) -> O311<Value> {
-    let merged = match r.merged_into {
-        Some(id) => {
-            let mut c = db.acquire().await.map_err(Error::from)?;
-            store::created_at_of(&mut c.conn(), id)
-                .await
-                .map_err(Error::from)?
-                .map(|t| cases::number(CaseId(id), t))
-        }
-        None => None,
-    };
+fn request_value(r: &RequestRow) -> Value {
+    let merged = r
+        .merged_into
+        .zip(r.merged_created_at)
+        .map(|(id, at)| cases::number(CaseId(id), at));
     let coordinate = |v: Option<i64>| v.map_or(Value::Null, Value::Degrees);
-    Ok(Value::Object(vec![
+    Value::Object(vec![
         (
             "service_request_id",
             Value::text(cases::number(CaseId(r.id), r.created_at)),
@@ -468,7 +462,7 @@ async fn request_value(db: &Db, r: &RequestRow) -> O311<Value> {
         ("lat", coordinate(r.lat_e7)),
         ("long", coordinate(r.lon_e7)),
         ("media_url", Value::Null),
-    ]))
+    ])
 }
 
 fn list(values: Vec<Value>) -> Value {
@@ -543,7 +537,7 @@ pub async fn requests(db: &Db, params: &[(String, String)]) -> O311<Value> {
         .iter()
         .filter(|r| f.ids.is_empty() || asked_number_matches(params, r))
     {
-        out.push(request_value(db, r).await?);
+        out.push(request_value(r));
     }
     Ok(list(out))
 }
@@ -578,7 +572,7 @@ pub async fn request(db: &Db, params: &[(String, String)], number: &str) -> O311
         .into_iter()
         .find(|r| cases::number(CaseId(r.id), r.created_at) == number.trim())
         .ok_or_else(not_found)?;
-    Ok(list(vec![request_value(db, &r).await?]))
+    Ok(list(vec![request_value(&r)]))
 }
 
 /// `GET tokens/{token}`: the request a token (the receipt code) belongs to.

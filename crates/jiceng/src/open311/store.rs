@@ -90,6 +90,8 @@ pub struct RequestRow {
     pub lon_e7: Option<i64>,
     pub lat_e7: Option<i64>,
     pub merged_into: Option<i64>,
+    /// When the case it was merged into came in: its number needs the year.
+    pub merged_created_at: Option<Timestamp>,
     pub state: String,
     pub terminal: bool,
     pub deadline: Option<Timestamp>,
@@ -101,7 +103,8 @@ pub struct RequestRow {
 }
 
 const REQUEST_SELECT: &str = "SELECT c.id, c.created_at, c.category_code, k.major, k.minor,
-    tw.name AS township_name, c.address, c.lon_e7, c.lat_e7, c.merged_into, w.state, w.terminal,
+    tw.name AS township_name, c.address, c.lon_e7, c.lat_e7, c.merged_into,
+    m.created_at AS merged_created_at, w.state, w.terminal,
     w.deadline, w.entered_at AS updated_at, u.name AS unit_name,
     (SELECT h.comment FROM wf_history h WHERE h.instance_id = w.id AND h.action = 'report'
        ORDER BY h.seq DESC LIMIT 1) AS report,
@@ -111,6 +114,7 @@ const REQUEST_SELECT: &str = "SELECT c.id, c.created_at, c.category_code, k.majo
     JOIN wf_instances w ON w.id = t.instance_id
     JOIN orgs tw ON tw.id = c.township_id
     LEFT JOIN orgs u ON u.id = t.unit_org_id
+    LEFT JOIN cases m ON m.id = c.merged_into
     LEFT JOIN case_categories k ON k.district_id = c.district_id AND k.code = c.category_code";
 
 /// The GeoReport filters of `GET requests`.
@@ -171,14 +175,6 @@ pub async fn requests(
         }
         q.bind(from).bind(to).fetch_all(&mut *c).await?
     }))
-}
-
-/// The case number a merged case points to, for its status notes.
-pub async fn created_at_of(conn: &mut Conn<'_>, id: i64) -> DbResult<Option<Timestamp>> {
-    Ok(
-        on_conn!(conn, c => sqlx::query_scalar("SELECT created_at FROM cases WHERE id = $1")
-        .bind(id).fetch_optional(&mut *c).await?),
-    )
 }
 
 /// The case a receipt code belongs to.
