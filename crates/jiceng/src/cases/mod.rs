@@ -240,19 +240,14 @@ async fn categories_at(
     stamp: &Stamp,
     district: OrgId,
 ) -> Result<Arc<HashMap<String, CategoryFields>>> {
+    let read = async {
+        let all = store::categories(conn, district).await?;
+        Ok(Arc::new(
+            all.into_iter().map(|c| (c.code.clone(), c)).collect(),
+        ))
+    };
     let cached = db.caches().get::<Cached>();
-    if let Some(all) = cached.categories.get(stamp, &district) {
-        return Ok(all);
-    }
-    let all: Arc<HashMap<_, _>> = Arc::new(
-        store::categories(conn, district)
-            .await?
-            .into_iter()
-            .map(|c| (c.code.clone(), c))
-            .collect(),
-    );
-    cached.categories.put(stamp, district, all.clone());
-    Ok(all)
+    cached.categories.read_through(stamp, &district, read).await
 }
 
 async fn settings_at(
@@ -262,12 +257,10 @@ async fn settings_at(
     district: OrgId,
 ) -> Result<Settings> {
     let cached = db.caches().get::<Cached>();
-    if let Some(s) = cached.settings.get(stamp, &district) {
-        return Ok(s);
-    }
-    let s = settings_in(conn, district).await?;
-    cached.settings.put(stamp, district, s);
-    Ok(s)
+    cached
+        .settings
+        .read_through(stamp, &district, settings_in(conn, district))
+        .await
 }
 
 pub async fn save_settings(db: &Db, p: &Principal, actor: &Actor, s: Settings) -> Result<()> {

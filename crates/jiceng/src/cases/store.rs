@@ -3,9 +3,7 @@
 //! drift from its ticket.
 
 use super::model::CategoryFields;
-use crate::db::{
-    Conn, DbError, DbResult, Dialect, escape_like, in_row_order, reference, value_rows,
-};
+use crate::db::{Conn, DbError, DbResult, escape_like, in_row_order, reference, value_rows};
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -505,9 +503,10 @@ pub async fn open_cases_near(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    if let Conn::Postgres(c) = conn {
-        return open_cases_near_pg(c, keys, limit).await;
-    }
+    let c = match conn {
+        Conn::Postgres(c) => return open_cases_near_pg(c, keys, limit).await,
+        Conn::Sqlite(c) => c,
+    };
     // $1 is the limit; then each key's township, category, since and (if any) grid.
     let mut parts = Vec::with_capacity(keys.len());
     let mut next = 2;
@@ -527,26 +526,18 @@ pub async fn open_cases_near(
         ));
         next += if key.grid.is_some() { 4 } else { 3 };
     }
-    let near = parts.join(" UNION ALL ");
-    let sql = match conn.dialect() {
-        Dialect::Sqlite => format!(
-            "SELECT json_group_array(json_array(k, id, created_at, description)) FROM ({near})"
-        ),
-        Dialect::Postgres => format!(
-            "SELECT CAST(COALESCE(json_agg(json_build_array(n.k, n.id, n.created_at,
-                n.description)), '[]') AS TEXT) FROM ({near}) n"
-        ),
-    };
-    let json: String = on_conn!(conn, c => {
-        let mut q = sqlx::query_scalar(&sql).bind(limit);
-        for key in keys {
-            q = q.bind(key.township).bind(key.category).bind(key.since);
-            if let Some(g) = key.grid {
-                q = q.bind(g);
-            }
+    let sql = format!(
+        "SELECT json_group_array(json_array(k, id, created_at, description)) FROM ({})",
+        parts.join(" UNION ALL ")
+    );
+    let mut q = sqlx::query_scalar(&sql).bind(limit);
+    for key in keys {
+        q = q.bind(key.township).bind(key.category).bind(key.since);
+        if let Some(g) = key.grid {
+            q = q.bind(g);
         }
-        q.fetch_one(&mut *c).await?
-    });
+    }
+    let json: String = q.fetch_one(&mut **c).await?;
     near_lists(&json, keys.len())
 }
 

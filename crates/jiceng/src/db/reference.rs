@@ -15,6 +15,7 @@
 use std::any::{Any, TypeId};
 use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -79,6 +80,48 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
             Some(s) if s == stamp => entries.1.get(key).cloned(),
             _ => None,
         }
+    }
+
+    /// The entry for `key` under `stamp`, or else what `read` gives (it runs only then), kept
+    /// under `stamp`.
+    pub async fn read_through<Q, E>(
+        &self,
+        stamp: &Stamp,
+        key: &Q,
+        read: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, E>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(v) = self.get(stamp, key) {
+            return Ok(v);
+        }
+        let v = read.await?;
+        self.put(stamp, key.to_owned(), v.clone());
+        Ok(v)
+    }
+
+    /// As [`Cache::read_through`] for a lookup that may find nothing: only what it finds is
+    /// kept.
+    pub async fn read_through_found<Q, E>(
+        &self,
+        stamp: &Stamp,
+        key: &Q,
+        read: impl Future<Output = Result<Option<V>, E>>,
+    ) -> Result<Option<V>, E>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(v) = self.get(stamp, key) {
+            return Ok(Some(v));
+        }
+        let found = read.await?;
+        if let Some(v) = &found {
+            self.put(stamp, key.to_owned(), v.clone());
+        }
+        Ok(found)
     }
 
     /// Keeps `value`, read after `stamp`, under it. A different stamp starts the cache afresh:
@@ -148,6 +191,23 @@ mod tests {
         c.put(&stamp("a"), "x".into(), 1);
         assert_eq!(c.get(&stamp("b"), "y"), None);
         assert_eq!(c.get(&stamp("a"), "x"), Some(1));
+    }
+
+    #[tokio::test]
+    async fn reading_through_reads_only_what_is_not_kept() {
+        let c: Cache<String, i64> = Cache::default();
+        let a = stamp("a");
+        assert_eq!(
+            c.read_through(&a, "x", async { Ok::<_, ()>(1) }).await,
+            Ok(1)
+        );
+        assert_eq!(c.read_through(&a, "x", async { Err(()) }).await, Ok(1));
+        let found = c.read_through_found(&a, "y", async { Ok::<_, ()>(None) });
+        assert_eq!(found.await, Ok(None));
+        assert_eq!(c.get(&a, "y"), None);
+        let found = c.read_through_found(&a, "y", async { Ok::<_, ()>(Some(2)) });
+        assert_eq!(found.await, Ok(Some(2)));
+        assert_eq!(c.get(&a, "y"), Some(2));
     }
 
     #[test]

@@ -37,14 +37,10 @@ struct Cached {
 /// not read it under that stamp.
 pub async fn get_at(db: &Db, conn: &mut Conn<'_>, stamp: &Stamp, id: OrgId) -> Result<Option<Org>> {
     let cached = db.caches().get::<Cached>();
-    if let Some(org) = cached.by_id.get(stamp, &id) {
-        return Ok(Some(org));
-    }
-    let org = store::get(conn, id).await?;
-    if let Some(org) = &org {
-        cached.by_id.put(stamp, id, org.clone());
-    }
-    Ok(org)
+    Ok(cached
+        .by_id
+        .read_through_found(stamp, &id, store::get(conn, id))
+        .await?)
 }
 
 /// An organisation by code as of `stamp` (see [`get_at`]).
@@ -55,14 +51,10 @@ pub async fn get_by_code_at(
     code: &str,
 ) -> Result<Option<Org>> {
     let cached = db.caches().get::<Cached>();
-    if let Some(org) = cached.by_code.get(stamp, code) {
-        return Ok(Some(org));
-    }
-    let org = store::get_by_code(conn, code).await?;
-    if let Some(org) = &org {
-        cached.by_code.put(stamp, org.code.clone(), org.clone());
-    }
-    Ok(org)
+    Ok(cached
+        .by_code
+        .read_through_found(stamp, code, store::get_by_code(conn, code))
+        .await?)
 }
 
 /// Township staff see their own township's subtree, plus the district and its departments

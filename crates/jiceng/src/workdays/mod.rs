@@ -115,12 +115,7 @@ pub async fn current_at(db: &Db, conn: &mut Conn<'_>, stamp: &Stamp) -> Result<A
     #[derive(Default)]
     struct Built(Cache<(), Arc<Calendar>>);
     let built = db.caches().get::<Built>();
-    if let Some(calendar) = built.0.get(stamp, &()) {
-        return Ok(calendar);
-    }
-    let calendar = current_in(conn).await?;
-    built.0.put(stamp, (), calendar.clone());
-    Ok(calendar)
+    built.0.read_through(stamp, &(), current_in(conn)).await
 }
 
 /// For the system administrator's home page: set when this year's holidays, or in the last
