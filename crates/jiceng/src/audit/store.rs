@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::{Actor, AuditRecord, VerifyReport};
-use crate::db::{Conn, Db, DbResult, escape_like, value_rows};
+use crate::db::{Conn, Db, DbResult, Rows, escape_like};
 use crate::on_conn;
 use crate::time::Timestamp;
 
@@ -44,21 +44,25 @@ pub(super) async fn append(conn: &mut Conn<'_>, events: &[super::Event<'_>]) -> 
     }
     // Rows per statement: 12 parameters each, well under both engines' limits.
     for chunk in recs.chunks(1000) {
-        let sql =
-            format!(
+        let values = Rows::of(chunk)
+            .int(|r| r.seq)
+            .int(|r| r.at.as_micros())
+            .int(|r| r.actor_id.map(|u| u.0))
+            .text(|r| r.actor.as_str())
+            .int(|r| r.org_id.map(|o| o.0))
+            .text(|r| r.action.as_str())
+            .text(|r| r.target.as_str())
+            .text(|r| r.detail.as_str())
+            .text(|r| r.ip.as_str())
+            .text(|r| r.request_id.as_str())
+            .text(|r| r.prev_hash.as_str())
+            .text(|r| r.hash.as_str());
+        let sql = format!(
             "INSERT INTO audit_log (seq, at, actor_id, actor, org_id, action, target, detail, ip,
-                request_id, prev_hash, hash) VALUES {}",
-            value_rows(conn.dialect(), chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                request_id, prev_hash, hash) {}",
+            values.source(conn.dialect(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         );
-        on_conn!(conn, c => {
-            let mut q = sqlx::query(&sql);
-            for rec in chunk {
-                q = q.bind(rec.seq).bind(rec.at).bind(rec.actor_id).bind(&rec.actor)
-                    .bind(rec.org_id).bind(&rec.action).bind(&rec.target).bind(&rec.detail)
-                    .bind(&rec.ip).bind(&rec.request_id).bind(&rec.prev_hash).bind(&rec.hash);
-            }
-            q.execute(&mut *c).await?;
-        });
+        values.execute(conn, &sql).await?;
     }
     on_conn!(conn, c => {
         sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")

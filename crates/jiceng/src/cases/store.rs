@@ -3,7 +3,7 @@
 //! drift from its ticket.
 
 use super::model::CategoryFields;
-use crate::db::{Conn, DbError, DbResult, escape_like, in_row_order, reference, value_rows};
+use crate::db::{Conn, DbError, DbResult, Rows, escape_like, in_row_order, reference};
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -202,33 +202,42 @@ pub async fn insert_cases(conn: &mut Conn<'_>, rows: &[NewCaseRow<'_>]) -> DbRes
     if rows.is_empty() {
         return Ok(Vec::new());
     }
+    let values = Rows::of(rows)
+        .int(|r| r.district_id.0)
+        .int(|r| r.township_id.0)
+        .int(|r| r.grid_id.map(|g| g.0))
+        .text(|r| r.source)
+        .text(|r| r.category_code)
+        .text(|r| r.urgency)
+        .text(|r| r.description)
+        .text(|r| r.address)
+        .int(|r| r.coordinates.map(|c| c.0))
+        .int(|r| r.coordinates.map(|c| c.1))
+        .text(|r| r.reporter_name)
+        .text(|r| r.reporter_phone)
+        .int(|r| r.reporter_user_id.map(|u| u.0))
+        .text(|r| r.receipt_code)
+        .text(|r| r.external_ref)
+        .int(|r| r.now.as_micros())
+        .text(|r| r.by)
+        .text(|r| r.suggested_category.map(|s| s.0))
+        .int(|r| r.suggested_category.map(|s| s.1))
+        .text(|r| r.suggested_unit.map(|s| s.0))
+        .int(|r| r.suggested_unit.map(|s| s.1))
+        .int(|r| r.ticket.map(|t| t.0));
     let sql = format!(
         "INSERT INTO cases (district_id, township_id, grid_id, source, category_code, urgency,
             description, address, lon_e7, lat_e7, reporter_name, reporter_phone, reporter_user_id,
             receipt_code, external_ref, reopen_count, created_at, created_by, suggested_category,
             suggested_category_permille, suggested_unit, suggested_unit_permille,
             current_ticket_id)
-         VALUES {} RETURNING id, receipt_code",
-        value_rows(
+         {} RETURNING id, receipt_code",
+        values.source(
             conn.dialect(),
-            rows.len(),
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
         )
     );
-    let made: Vec<(CaseId, String)> = on_conn!(conn, c => {
-        let mut q = sqlx::query_as(&sql);
-        for r in rows {
-            q = q.bind(r.district_id).bind(r.township_id).bind(r.grid_id).bind(r.source)
-                .bind(r.category_code).bind(r.urgency).bind(r.description).bind(r.address)
-                .bind(r.coordinates.map(|c| c.0)).bind(r.coordinates.map(|c| c.1))
-                .bind(r.reporter_name).bind(r.reporter_phone).bind(r.reporter_user_id)
-                .bind(r.receipt_code).bind(r.external_ref).bind(r.now).bind(r.by)
-                .bind(r.suggested_category.map(|s| s.0)).bind(r.suggested_category.map(|s| s.1))
-                .bind(r.suggested_unit.map(|s| s.0)).bind(r.suggested_unit.map(|s| s.1))
-                .bind(r.ticket);
-        }
-        q.fetch_all(&mut *c).await?
-    });
+    let made: Vec<(CaseId, String)> = values.fetch(conn, &sql).await?;
     // Receipt codes are unique.
     in_row_order(rows, |r| r.receipt_code.to_owned(), made, "a case")
 }
@@ -339,18 +348,18 @@ pub async fn insert_tickets(
     if rows.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "INSERT INTO case_tickets (id, case_id, seq, instance_id, created_at) VALUES {}",
-        value_rows(conn.dialect(), rows.len(), "(?, ?, ?, ?, ?)")
-    );
     let now = Timestamp::now();
-    on_conn!(conn, c => {
-        let mut q = sqlx::query(&sql);
-        for (id, case, seq, instance) in rows {
-            q = q.bind(*id).bind(*case).bind(*seq).bind(*instance).bind(now);
-        }
-        q.execute(&mut *c).await?;
-    });
+    let values = Rows::of(rows)
+        .int(|r| r.0.0)
+        .int(|r| r.1.0)
+        .int(|r| r.2)
+        .int(|r| r.3.0)
+        .int(|_| now.as_micros());
+    let sql = format!(
+        "INSERT INTO case_tickets (id, case_id, seq, instance_id, created_at) {}",
+        values.source(conn.dialect(), "(?, ?, ?, ?, ?)")
+    );
+    values.execute(conn, &sql).await?;
     Ok(())
 }
 
@@ -612,18 +621,13 @@ pub async fn insert_candidates(
     if offers.is_empty() {
         return Ok(());
     }
+    let values = Rows::of(offers).int(|o| o.0.0).int(|o| o.1.0).int(|o| o.2);
     let sql = format!(
-        "INSERT INTO case_duplicates (case_id, candidate_id, similarity_permille) VALUES {}
+        "INSERT INTO case_duplicates (case_id, candidate_id, similarity_permille) {}
          ON CONFLICT (case_id, candidate_id) DO NOTHING",
-        value_rows(conn.dialect(), offers.len(), "(?, ?, ?)")
+        values.source(conn.dialect(), "(?, ?, ?)")
     );
-    on_conn!(conn, c => {
-        let mut q = sqlx::query(&sql);
-        for (case, candidate, permille) in offers {
-            q = q.bind(*case).bind(*candidate).bind(*permille);
-        }
-        q.execute(&mut *c).await?;
-    });
+    values.execute(conn, &sql).await?;
     Ok(())
 }
 

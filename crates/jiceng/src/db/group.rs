@@ -360,7 +360,14 @@ async fn run(db: &Db, jobs: Vec<Queued>) {
             Ok(tx) => run_in::<sqlx::Sqlite>(tx, jobs, &mut ran, |c| Conn::Sqlite(c)).await,
             Err(e) => Err(e.into()),
         },
-        Db::Postgres(pool, ..) => match pool.begin().await {
+        // A batch's statements take their rows as arrays (`Rows`), and the planner prices a
+        // custom plan by the arrays' real length, a generic one by a guessed ten: left to
+        // choose, it plans afresh for every batch of fewer than ten. Their plans do not
+        // depend on the values, so one generic plan per connection serves every batch.
+        Db::Postgres(pool, ..) => match pool
+            .begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+            .await
+        {
             Ok(tx) => run_in::<sqlx::Postgres>(tx, jobs, &mut ran, |c| Conn::Postgres(c)).await,
             Err(e) => Err(e.into()),
         },

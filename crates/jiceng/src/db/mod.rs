@@ -8,6 +8,7 @@
 mod group;
 mod migrate;
 pub mod reference;
+mod rows;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -22,6 +23,7 @@ use tokio::sync::Semaphore;
 
 pub use group::{Batch, WriteFuture};
 pub use migrate::{MIGRATIONS, Migration, applied_migrations};
+pub use rows::Rows;
 
 /// Errors of the storage layer. Domain code turns these into user-facing errors.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,10 @@ impl DbError {
     /// A stored value that does not read back as what it should be.
     pub fn decode(e: impl Into<sqlx::error::BoxDynError>) -> DbError {
         DbError::Sqlx(sqlx::Error::Decode(e.into()))
+    }
+
+    pub fn encode(e: impl Into<sqlx::error::BoxDynError>) -> DbError {
+        DbError::Sqlx(sqlx::Error::Encode(e.into()))
     }
 
     /// The name of the violated unique constraint, when that is what went wrong, so the domain

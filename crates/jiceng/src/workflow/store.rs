@@ -1,6 +1,6 @@
 //! All SQL of the workflow plumbing: instances, history, idempotency keys, notices, metrics.
 
-use crate::db::{Conn, DbResult, Dialect, in_row_order, value_rows};
+use crate::db::{Conn, DbResult, Dialect, Rows, in_row_order};
 use crate::ids::{InstanceId, OrgId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -80,22 +80,26 @@ pub async fn insert_all(conn: &mut Conn<'_>, rows: &[NewRow<'_>]) -> DbResult<Ve
     if rows.is_empty() {
         return Ok(Vec::new());
     }
+    let values = Rows::of(rows)
+        .text(|r| r.process)
+        .text(|r| r.subject)
+        .text(|r| r.subject_ref)
+        .int(|r| r.owner_org_id.0)
+        .int(|r| r.assignee_org_id.map(|o| o.0))
+        .int(|r| r.township_id.map(|o| o.0))
+        .text(|r| r.state)
+        .boolean(|r| r.terminal)
+        .int(|r| r.now.as_micros())
+        .int(|r| r.now.as_micros())
+        .int(|r| r.deadline.map(Timestamp::as_micros));
     let sql =
         format!(
         "INSERT INTO wf_instances (process, subject, subject_ref, owner_org_id, assignee_org_id,
             township_id, state, terminal, version, created_at, entered_at, deadline, overdue)
-         VALUES {} RETURNING id, process, subject_ref",
-        value_rows(conn.dialect(), rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, FALSE)")
+         {} RETURNING id, process, subject_ref",
+        values.source(conn.dialect(), "(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, FALSE)")
     );
-    let made: Vec<(InstanceId, String, String)> = on_conn!(conn, c => {
-        let mut q = sqlx::query_as(&sql);
-        for r in rows {
-            q = q.bind(r.process).bind(r.subject).bind(r.subject_ref).bind(r.owner_org_id)
-                .bind(r.assignee_org_id).bind(r.township_id).bind(r.state).bind(r.terminal)
-                .bind(r.now).bind(r.now).bind(r.deadline);
-        }
-        q.fetch_all(&mut *c).await?
-    });
+    let made: Vec<(InstanceId, String, String)> = values.fetch(conn, &sql).await?;
     // (process, subject_ref) is unique.
     in_row_order(
         rows,
@@ -188,21 +192,27 @@ pub async fn append_history_all(conn: &mut Conn<'_>, rows: &[HistoryRow<'_>]) ->
     }
     let template = "(?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wf_history WHERE instance_id = ?), \
          ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let values = Rows::of(rows)
+        .int(|h| h.instance_id.0)
+        .int(|h| h.instance_id.0)
+        .int(|h| h.at.as_micros())
+        .int(|h| h.actor_id.map(|u| u.0))
+        .text(|h| h.actor)
+        .text(|h| h.roles)
+        .int(|h| h.org_id.map(|o| o.0))
+        .text(|h| h.action)
+        .text(|h| h.action_label)
+        .text(|h| h.from_state)
+        .text(|h| h.to_state)
+        .text(|h| h.comment)
+        .text(|h| h.attachments)
+        .text(|h| h.fields);
     let sql = format!(
         "INSERT INTO wf_history (instance_id, seq, at, actor_id, actor, roles, org_id, action,
-            action_label, from_state, to_state, comment, attachments, fields) VALUES {}",
-        value_rows(conn.dialect(), rows.len(), template)
+            action_label, from_state, to_state, comment, attachments, fields) {}",
+        values.source(conn.dialect(), template)
     );
-    on_conn!(conn, c => {
-        let mut q = sqlx::query(&sql);
-        for h in rows {
-            q = q.bind(h.instance_id).bind(h.instance_id).bind(h.at).bind(h.actor_id).bind(h.actor)
-                .bind(h.roles).bind(h.org_id).bind(h.action).bind(h.action_label)
-                .bind(h.from_state).bind(h.to_state).bind(h.comment).bind(h.attachments)
-                .bind(h.fields);
-        }
-        q.execute(&mut *c).await?;
-    });
+    values.execute(conn, &sql).await?;
     Ok(())
 }
 
