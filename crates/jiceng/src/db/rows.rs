@@ -71,10 +71,7 @@ impl<'a, R> Rows<'a, R> {
     /// unnest($1::bigint[], $2::text[]) AS u(c1, c2)`, the same for any number of rows.
     /// Parameters `$1`… are taken: the rest of the statement must not use any.
     pub fn source(&self, dialect: Dialect, template: &str) -> String {
-        // One row is one statement whatever it holds, and its generic plan is its custom plan;
-        // an unnested single row would be planned afresh at every call, since the planner
-        // costs the generic plan of an unnest for an array of ten.
-        if dialect == Dialect::Sqlite || self.rows.len() == 1 {
+        if !self.unnested(dialect) {
             return format!("VALUES {}", value_rows(dialect, self.rows.len(), template));
         }
         let row = template
@@ -104,6 +101,14 @@ impl<'a, R> Rows<'a, R> {
         )
     }
 
+    /// Whether the rows travel as arrays: only on PostgreSQL, and only for more than one row.
+    /// One row is one statement whatever it holds, and its generic plan is its custom plan;
+    /// an unnested single row would be planned afresh at every call, since the planner costs
+    /// the generic plan of an unnest for an array of ten.
+    fn unnested(&self, dialect: Dialect) -> bool {
+        dialect == Dialect::Postgres && self.rows.len() > 1
+    }
+
     fn sqlite_arguments(&self) -> DbResult<SqliteArguments<'a>> {
         let mut args = SqliteArguments::default();
         for r in 0..self.rows.len() {
@@ -121,7 +126,7 @@ impl<'a, R> Rows<'a, R> {
 
     fn pg_arguments(&self) -> DbResult<PgArguments> {
         let mut args = PgArguments::default();
-        let single = self.rows.len() == 1;
+        let single = !self.unnested(Dialect::Postgres);
         for c in &self.columns {
             match c {
                 Column::Int(v) if single => args.add(v[0]),
