@@ -652,7 +652,7 @@ async fn the_duplicate_scan_keeps_keys_apart_and_takes_the_newest(t: TestDb) {
         key("0602", Some(grid)),
         key("0602", None),
     ];
-    let lists = open_cases_near(&mut conn, &keys, 2).await.unwrap();
+    let (lists, tickets) = open_cases_near(&mut conn, &keys, 2, 3).await.unwrap();
     let ids: Vec<Vec<i64>> = lists
         .iter()
         .map(|l| l.iter().map(|c| c.id.0).collect())
@@ -666,6 +666,19 @@ async fn the_duplicate_scan_keeps_keys_apart_and_takes_the_newest(t: TestDb) {
             vec![],
         ]
     );
+    // The ticket ids reserved with the scan are new and distinct.
+    let mut reserved: Vec<i64> = tickets.iter().map(|t| t.0).collect();
+    reserved.dedup();
+    assert_eq!(reserved.len(), 3, "{tickets:?}");
+    for t in &tickets {
+        assert!(
+            jiceng::cases::store::ticket(&mut conn, *t)
+                .await
+                .unwrap()
+                .is_none(),
+            "{t:?} is taken"
+        );
+    }
 }
 
 async fn saved_duplicate_settings_govern_the_next_intake(t: TestDb) {

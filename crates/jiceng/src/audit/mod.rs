@@ -199,8 +199,8 @@ pub struct Event<'a> {
     pub detail: String,
 }
 
-/// Appends events in order inside the caller's transaction, in three statements however many
-/// there are.
+/// Appends events in order inside the caller's transaction, in two statements on PostgreSQL and
+/// three on SQLite however many there are.
 pub async fn record_all(conn: &mut Conn<'_>, events: &[Event<'_>]) -> Result<()> {
     store::append(conn, events).await.map_err(Error::from)
 }

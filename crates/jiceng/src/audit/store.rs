@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::{Actor, AuditRecord, VerifyReport};
-use crate::db::{Conn, Db, DbResult, Rows, escape_like};
+use crate::db::{Conn, Db, DbResult, Dialect, Rows, escape_like};
 use crate::on_conn;
 use crate::time::Timestamp;
 
@@ -14,16 +14,26 @@ pub(super) async fn append(conn: &mut Conn<'_>, events: &[super::Event<'_>]) -> 
     if events.is_empty() {
         return Ok(());
     }
-    // Bumping the head row takes its row lock (PostgreSQL) or is already under the write lock
-    // (SQLite), so appends from concurrent transactions and processes form one chain. One bump
-    // reserves the sequence numbers of all the events.
+    let dialect = conn.dialect();
+    // The head row is locked (PostgreSQL) or already under the write lock (SQLite) from here to
+    // the commit, so appends from concurrent transactions and processes form one chain. On
+    // PostgreSQL every concurrent batch waits for this lock, so it is held over as few round
+    // trips as possible: a locking read, then the rows and the new head in one statement.
     let n = events.len() as i64;
-    let (last, mut prev_hash): (i64, String) = on_conn!(conn, c => sqlx::query_as(
-        "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash"
-    ).bind(n).fetch_one(&mut *c).await?);
+    let head = match dialect {
+        Dialect::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+        Dialect::Sqlite => {
+            "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq - $1, hash"
+        }
+    };
+    let (last, mut prev_hash): (i64, String) = on_conn!(conn, c => {
+        let q = sqlx::query_as(head);
+        let q = if dialect == Dialect::Sqlite { q.bind(n) } else { q };
+        q.fetch_one(&mut *c).await?
+    });
     let at = Timestamp::now();
     let mut recs = Vec::with_capacity(events.len());
-    for (seq, e) in (last - n + 1..).zip(events) {
+    for (seq, e) in (last + 1..).zip(events) {
         let mut rec = AuditRecord {
             seq,
             at,
@@ -57,17 +67,28 @@ pub(super) async fn append(conn: &mut Conn<'_>, events: &[super::Event<'_>]) -> 
             .text(|r| r.request_id.as_str())
             .text(|r| r.prev_hash.as_str())
             .text(|r| r.hash.as_str());
-        let sql = format!(
+        let insert = format!(
             "INSERT INTO audit_log (seq, at, actor_id, actor, org_id, action, target, detail, ip,
                 request_id, prev_hash, hash) {}",
-            values.source(conn.dialect(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            values.source(dialect, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         );
+        let sql = match dialect {
+            Dialect::Postgres => format!(
+                "WITH logged AS ({insert} RETURNING seq, hash)
+                 UPDATE audit_head SET (seq, hash) =
+                    (SELECT seq, hash FROM logged ORDER BY seq DESC LIMIT 1)
+                 WHERE id = 1"
+            ),
+            Dialect::Sqlite => insert,
+        };
         values.execute(conn, &sql).await?;
     }
-    on_conn!(conn, c => {
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-            .bind(&prev_hash).execute(&mut *c).await?;
-    });
+    if dialect == Dialect::Sqlite {
+        on_conn!(conn, c => {
+            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+                .bind(&prev_hash).execute(&mut *c).await?;
+        });
+    }
     Ok(())
 }
 

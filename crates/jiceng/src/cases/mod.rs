@@ -584,7 +584,8 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
     let mut distinct = keys.clone();
     distinct.sort();
     distinct.dedup();
-    let lists = store::open_cases_near(conn, &distinct, DUPLICATE_SCAN).await?;
+    let (lists, tickets) =
+        store::open_cases_near(conn, &distinct, DUPLICATE_SCAN, items.len()).await?;
     let mut near: HashMap<store::NearKey<'_>, Vec<(store::OpenCase, Bigrams)>> = distinct
         .into_iter()
         .zip(lists)
@@ -600,9 +601,9 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
         })
         .collect();
     let receipts: Vec<String> = items.iter().map(|_| model::new_receipt_code()).collect();
-    // Each case is stored pointing at its first ticket, rather than updated once the ticket
-    // exists: on PostgreSQL that update wrote a second version of the row and of its indexes.
-    let tickets = store::reserve_ticket_ids(conn, items.len()).await?;
+    // Each case is stored pointing at its first ticket, whose id was reserved with the scan,
+    // rather than updated once the ticket exists: on PostgreSQL that update wrote a second
+    // version of the row and of its indexes.
     let rows: Vec<store::NewCaseRow<'_>> = items
         .iter()
         .zip(&receipts)

@@ -498,19 +498,6 @@ pub fn similarity_permille(a: &str, b: &str) -> i64 {
     jaccard_permille(&bigrams(a), &bigrams(b))
 }
 
-pub const DEFAULT_DUPLICATE_WINDOW_HOURS: i64 = 72;
-pub const DEFAULT_DUPLICATE_THRESHOLD: i64 = 300;
-
-// ---------------------------------------------------------------------------------------
-// The public form's anti-automation stamp
-
-/// Seconds a person needs at least to fill in the public form; faster is a script.
-pub const MIN_FILL_SECONDS: i64 = 3;
-/// A form older than this is stale (and its stamp cannot be reused for long).
-pub const MAX_FORM_AGE_SECONDS: i64 = 2 * 3600;
-
-/// The stamp the public form carries: when it was issued, bound to the visitor's CSRF token so
-/// that a script cannot mint its own.
 /// The `limit` items whose text is most like the one with bigrams `text` (character-bigram
 /// Jaccard, in thousandths, at least `threshold`), most similar first; ties keep the given
 /// order.
@@ -530,6 +517,19 @@ pub fn most_similar<'b, T>(
     scored
 }
 
+pub const DEFAULT_DUPLICATE_WINDOW_HOURS: i64 = 72;
+pub const DEFAULT_DUPLICATE_THRESHOLD: i64 = 300;
+
+// ---------------------------------------------------------------------------------------
+// The public form's anti-automation stamp
+
+/// Seconds a person needs at least to fill in the public form; faster is a script.
+pub const MIN_FILL_SECONDS: i64 = 3;
+/// A form older than this is stale (and its stamp cannot be reused for long).
+pub const MAX_FORM_AGE_SECONDS: i64 = 2 * 3600;
+
+/// The stamp the public form carries: when it was issued, bound to the visitor's CSRF token so
+/// that a script cannot mint its own.
 pub fn form_stamp(token: &str, issued_micros: i64) -> String {
     let mut h = Sha256::new();
     h.update(b"jiceng-case-form|");

@@ -504,16 +504,21 @@ pub struct NearKey<'a> {
 ///
 /// The rows come back aggregated into one JSON array: the scan runs inside the shared write
 /// transaction, and one row crosses to the driver far faster than fifty.
+///
+/// Also reserves the ids of `tickets` new tickets ([`reserve_ticket_ids`]): intake needs both
+/// before it stores anything, and on PostgreSQL, where every round trip of a batch holds up
+/// the intakes queued behind it, one statement does both.
 pub async fn open_cases_near(
     conn: &mut Conn<'_>,
     keys: &[NearKey<'_>],
     limit: i64,
-) -> DbResult<Vec<Vec<OpenCase>>> {
+    tickets: usize,
+) -> DbResult<(Vec<Vec<OpenCase>>, Vec<TicketId>)> {
     if keys.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), reserve_ticket_ids(conn, tickets).await?));
     }
     let c = match conn {
-        Conn::Postgres(c) => return open_cases_near_pg(c, keys, limit).await,
+        Conn::Postgres(c) => return open_cases_near_pg(c, keys, limit, tickets).await,
         Conn::Sqlite(c) => c,
     };
     // $1 is the limit; then each key's township, category, since and (if any) grid.
@@ -547,7 +552,8 @@ pub async fn open_cases_near(
         }
     }
     let json: String = q.fetch_one(&mut **c).await?;
-    near_lists(&json, keys.len())
+    let near = near_lists(&json, keys.len())?;
+    Ok((near, reserve_ticket_ids(conn, tickets).await?))
 }
 
 /// Each key's cases, newest first, from the JSON array of (key, id, created_at, description).
@@ -575,7 +581,8 @@ async fn open_cases_near_pg(
     conn: &mut sqlx::PgConnection,
     keys: &[NearKey<'_>],
     limit: i64,
-) -> DbResult<Vec<Vec<OpenCase>>> {
+    tickets: usize,
+) -> DbResult<(Vec<Vec<OpenCase>>, Vec<TicketId>)> {
     // One branch per kind of key: `grid_id = k.grid` never matches a key without a grid, and
     // the second branch's `k.grid IS NULL` is checked once per key, before any scan.
     let near = |grid: &str| {
@@ -593,7 +600,10 @@ async fn open_cases_near_pg(
     };
     let sql = format!(
         "SELECT CAST(COALESCE(json_agg(json_build_array(n.k, n.id, n.created_at,
-            n.description)), '[]') AS TEXT) FROM ({} UNION ALL {}) n",
+            n.description)), '[]') AS TEXT),
+            ARRAY(SELECT nextval(pg_get_serial_sequence('case_tickets', 'id'))
+                  FROM generate_series(1, $6))
+         FROM ({} UNION ALL {}) n",
         near("grid_id = k.grid"),
         near("k.grid IS NULL AND grid_id IS NULL")
     );
@@ -601,15 +611,19 @@ async fn open_cases_near_pg(
     let categories: Vec<&str> = keys.iter().map(|k| k.category).collect();
     let since: Vec<i64> = keys.iter().map(|k| k.since.as_micros()).collect();
     let grids: Vec<Option<i64>> = keys.iter().map(|k| k.grid.map(|g| g.0)).collect();
-    let json: String = sqlx::query_scalar(&sql)
+    let (json, tickets): (String, Vec<i64>) = sqlx::query_as(&sql)
         .bind(limit)
         .bind(townships)
         .bind(categories)
         .bind(since)
         .bind(grids)
+        .bind(tickets as i64)
         .fetch_one(conn)
         .await?;
-    near_lists(&json, keys.len())
+    Ok((
+        near_lists(&json, keys.len())?,
+        tickets.into_iter().map(TicketId).collect(),
+    ))
 }
 
 /// Records open cases offered as possible duplicates — (new case, candidate, similarity in

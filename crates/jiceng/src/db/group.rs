@@ -17,9 +17,12 @@
 //! therefore be batched ([`Batch`], [`Db::write_batched`]): the items queued for a turn are
 //! stored together, one statement per table. This also pays on PostgreSQL, where the items of
 //! one process share a transaction in the same way (there a few such transactions run at once).
+//! A batch that runs first in its transaction needs no savepoint, since undoing the whole
+//! transaction loses nothing else: if it fails, the transaction is begun again with its items
+//! stored one at a time, then the work queued behind it.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -33,9 +36,11 @@ use super::{Conn, Db, DbError};
 pub type WriteFuture<'c, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>;
 
 /// One caller's work, erased: runs on the connection and says whether it succeeded, keeping
-/// its answer until the commit's outcome is known.
-type Job =
-    Box<dyn for<'c> FnOnce(Conn<'c>) -> Pin<Box<dyn Future<Output = Ran> + Send + 'c>> + Send>;
+/// its answer until the commit's outcome is known. The flag says that nothing ran before it in
+/// the transaction (see [`Ran::retry`]).
+type Job = Box<
+    dyn for<'c> FnOnce(Conn<'c>, bool) -> Pin<Box<dyn Future<Output = Ran> + Send + 'c>> + Send,
+>;
 
 /// Answers a caller: with its own result, or with the reason the commit failed.
 type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -43,6 +48,10 @@ type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 struct Ran {
     ok: bool,
     answer: Answer,
+    /// Work to run again in a fresh transaction. A job that ran first in its transaction may
+    /// skip its savepoint and, if it fails, hand back the work in its place: the transaction
+    /// is then undone, which loses nothing else, and begun again with this work first.
+    retry: Option<Queued>,
 }
 
 /// A job and whether it undoes its own failures. A [`Batch`] lane's job puts each attempt in a
@@ -107,6 +116,10 @@ pub trait Batch: Sized + Send + Sync + 'static {
 
 type Reply<B> = oneshot::Sender<Result<<B as Batch>::Output, <B as Batch>::Error>>;
 
+/// Each item's own outcome; the outer error means a savepoint itself failed, leaving the
+/// connection in doubt, so the transaction must be undone.
+type Stored<B> = Result<Vec<Result<<B as Batch>::Output, <B as Batch>::Error>>, DbError>;
+
 /// The items of one [`Batch`] kind waiting for a writer turn.
 struct Lane<B: Batch> {
     state: Mutex<LaneState<B>>,
@@ -137,23 +150,58 @@ impl<B: Batch> Lane<B> {
         std::mem::take(&mut s.0)
     }
 
-    /// The job's part: stores whatever the lane holds when the job runs.
-    async fn run(&self, mut conn: Conn<'_>) -> Ran {
+    /// The job's part: stores whatever the lane holds when the job runs. First in its
+    /// transaction, it stores the items together without a savepoint, which spares a round
+    /// trip that every batch behind it waits for; if that fails, it hands the items back to be
+    /// stored one at a time in a fresh transaction.
+    async fn run(&self, mut conn: Conn<'_>, first: bool) -> Ran {
         let (items, replies): (Vec<B>, Vec<Reply<B>>) = self.take().into_iter().unzip();
         tracing::debug!(
             items = items.len(),
             kind = std::any::type_name::<B>(),
             "batch"
         );
-        // A failed savepoint leaves the connection in doubt: the whole transaction is undone
-        // and every caller hears why.
-        let (mut results, broken) = match store_each(&mut conn, &items).await {
-            Ok(r) => (r.into_iter().map(Some).collect::<Vec<_>>(), None),
+        if first {
+            return match B::store_all(conn, &items).await {
+                Ok(out) if out.len() == items.len() => {
+                    Self::settle(Ok(out.into_iter().map(Ok).collect()), replies)
+                }
+                _ => Ran {
+                    ok: false,
+                    answer: Box::new(|_| {}),
+                    retry: Some(Queued {
+                        job: Box::new(move |mut conn, _| {
+                            Box::pin(async move {
+                                // One at a time, so that the refused item fails alone.
+                                Self::settle(store_singly(&mut conn, &items).await, replies)
+                            })
+                        }),
+                        isolated: true,
+                    }),
+                },
+            };
+        }
+        Self::settle(store_each(&mut conn, &items).await, replies)
+    }
+
+    /// What each caller will hear once the commit's outcome is known. A failed savepoint
+    /// leaves the connection in doubt: the whole transaction is undone and every caller hears
+    /// why.
+    fn settle(stored: Stored<B>, replies: Vec<Reply<B>>) -> Ran {
+        match stored {
+            Ok(r) => Self::answered(r.into_iter().map(Some).collect(), None, replies),
             Err(e) => {
                 tracing::warn!(error = %e, "batch savepoint failed; the transaction is undone");
-                (Vec::new(), Some(e.to_string()))
+                Self::answered(Vec::new(), Some(e.to_string()), replies)
             }
-        };
+        }
+    }
+
+    fn answered(
+        mut results: Vec<Option<Result<B::Output, B::Error>>>,
+        broken: Option<String>,
+        replies: Vec<Reply<B>>,
+    ) -> Ran {
         results.resize_with(replies.len(), || None);
         Ran {
             ok: broken.is_none(),
@@ -167,22 +215,23 @@ impl<B: Batch> Lane<B> {
                     let _ = reply.send(out);
                 }
             }),
+            retry: None,
         }
     }
 }
 
-/// Stores the items together if it can, else one at a time, each in a savepoint. The outer
-/// error means a savepoint itself failed: the connection is in doubt and the transaction must
-/// be undone.
-async fn store_each<B: Batch>(
-    conn: &mut Conn<'_>,
-    items: &[B],
-) -> Result<Vec<Result<B::Output, B::Error>>, DbError> {
+/// Stores the items together if it can, else one at a time, each in a savepoint.
+async fn store_each<B: Batch>(conn: &mut Conn<'_>, items: &[B]) -> Stored<B> {
     if items.len() > 1
         && let Ok(out) = store_in_savepoint(conn, items).await?
     {
         return Ok(out.into_iter().map(Ok).collect());
     }
+    store_singly(conn, items).await
+}
+
+/// Stores the items one at a time, each in a savepoint.
+async fn store_singly<B: Batch>(conn: &mut Conn<'_>, items: &[B]) -> Stored<B> {
     let mut out = Vec::with_capacity(items.len());
     for item in items.chunks(1) {
         out.push(
@@ -251,10 +300,11 @@ impl Db {
         };
         let (answer, answered) = oneshot::channel::<Result<T, E>>();
         queue.push(
-            Box::new(move |conn| {
+            Box::new(move |conn, _| {
                 Box::pin(async move {
                     let out = work(conn).await;
                     Ran {
+                        retry: None,
                         ok: out.is_ok(),
                         answer: Box::new(move |failed: Option<&str>| {
                             let out = match failed {
@@ -284,7 +334,7 @@ impl Db {
         let (reply, answered) = oneshot::channel();
         if lane.push(item, reply) {
             queue.push(
-                Box::new(move |conn| Box::pin(async move { lane.run(conn).await })),
+                Box::new(move |conn, first| Box::pin(async move { lane.run(conn, first).await })),
                 true,
             );
         }
@@ -354,23 +404,35 @@ fn interrupted<E: From<DbError>>() -> E {
 async fn run(db: &Db, jobs: Vec<Queued>) {
     let started = std::time::Instant::now();
     let pieces = jobs.len();
-    let mut ran = Vec::with_capacity(jobs.len());
-    let committed = match db {
-        Db::Sqlite(pool, ..) => match pool.begin_with("BEGIN IMMEDIATE").await {
-            Ok(tx) => run_in::<sqlx::Sqlite>(tx, jobs, &mut ran, |c| Conn::Sqlite(c)).await,
-            Err(e) => Err(e.into()),
-        },
-        // A batch's statements take their rows as arrays (`Rows`), and the planner prices a
-        // custom plan by the arrays' real length, a generic one by a guessed ten: left to
-        // choose, it plans afresh for every batch of fewer than ten. Their plans do not
-        // depend on the values, so one generic plan per connection serves every batch.
-        Db::Postgres(pool, ..) => match pool
-            .begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
-            .await
-        {
-            Ok(tx) => run_in::<sqlx::Postgres>(tx, jobs, &mut ran, |c| Conn::Postgres(c)).await,
-            Err(e) => Err(e.into()),
-        },
+    let mut jobs: VecDeque<Queued> = jobs.into();
+    let mut ran = Vec::with_capacity(pieces);
+    let committed = loop {
+        let outcome = match db {
+            Db::Sqlite(pool, ..) => match pool.begin_with("BEGIN IMMEDIATE").await {
+                Ok(tx) => {
+                    run_in::<sqlx::Sqlite>(tx, &mut jobs, &mut ran, |c| Conn::Sqlite(c)).await
+                }
+                Err(e) => Err(e.into()),
+            },
+            // A batch's statements take their rows as arrays (`Rows`), and the planner prices a
+            // custom plan by the arrays' real length, a generic one by a guessed ten: left to
+            // choose, it plans afresh for every batch of fewer than ten. Their plans do not
+            // depend on the values, so one generic plan per connection serves every batch.
+            Db::Postgres(pool, ..) => match pool
+                .begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+                .await
+            {
+                Ok(tx) => {
+                    run_in::<sqlx::Postgres>(tx, &mut jobs, &mut ran, |c| Conn::Postgres(c)).await
+                }
+                Err(e) => Err(e.into()),
+            },
+        };
+        match outcome {
+            Ok(Some(retry)) => jobs.push_front(retry),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
     };
     tracing::debug!(
         pieces,
@@ -379,21 +441,30 @@ async fn run(db: &Db, jobs: Vec<Queued>) {
     );
     // Work that did not get to run is dropped with its answer channel; its caller hears that
     // the write was interrupted.
-    let failed = committed.err().map(|e| e.to_string());
+    let failed = committed.err().map(|e: DbError| e.to_string());
     for r in ran {
         (r.answer)(failed.as_deref());
     }
 }
 
+/// Runs the jobs in `tx` and commits. A job that failed first in the transaction and handed
+/// back its work ([`Ran::retry`]) is undone with the transaction, and its work is returned to
+/// run first in a new one, with the jobs that had not run yet.
 async fn run_in<DB: sqlx::Database>(
     mut tx: sqlx::Transaction<'static, DB>,
-    jobs: Vec<Queued>,
+    jobs: &mut VecDeque<Queued>,
     ran: &mut Vec<Ran>,
     wrap: fn(&mut DB::Connection) -> Conn<'_>,
-) -> Result<(), DbError> {
-    for Queued { job, isolated } in jobs {
+) -> Result<Option<Queued>, DbError> {
+    let mut first = true;
+    while let Some(Queued { job, isolated }) = jobs.pop_front() {
         if isolated {
-            let r = job(wrap(&mut tx)).await;
+            let mut r = job(wrap(&mut tx), first).await;
+            first = false;
+            if let Some(retry) = r.retry.take() {
+                tx.rollback().await?;
+                return Ok(Some(retry));
+            }
             let ok = r.ok;
             ran.push(r);
             if !ok {
@@ -401,8 +472,9 @@ async fn run_in<DB: sqlx::Database>(
             }
             continue;
         }
+        first = false;
         let mut savepoint = (*tx).begin().await?;
-        let r = job(wrap(&mut savepoint)).await;
+        let r = job(wrap(&mut savepoint), false).await;
         if r.ok {
             savepoint.commit().await?;
         } else {
@@ -411,7 +483,7 @@ async fn run_in<DB: sqlx::Database>(
         ran.push(r);
     }
     tx.commit().await?;
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -599,6 +671,52 @@ mod tests {
     async fn batched_items_share_a_statement_and_a_refused_one_fails_alone() {
         let (db, _dir) = scratch().await;
         batched_items_scenario(&db, "t").await;
+    }
+
+    /// A batch that fails first in its transaction, where it runs without a savepoint, is
+    /// undone whole and stored again one item at a time in a new transaction; the work queued
+    /// behind it runs there too.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_queued_behind_a_batch_that_failed_first_still_lands() {
+        let (db, _dir) = scratch().await;
+        let Db::Sqlite(_, writers, ..) = &db else {
+            unreachable!("scratch is SQLite")
+        };
+        let held = writers.clone().acquire_owned().await.unwrap();
+        let largest = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut batch = Vec::new();
+        for (k, fail) in [("k0", false), ("k1", true), ("k2", false)] {
+            let db = db.clone();
+            let item = Put {
+                table: "t".to_owned(),
+                k: k.to_owned(),
+                fail,
+                largest_batch: largest.clone(),
+            };
+            batch.push(tokio::spawn(async move { db.write_batched(item).await }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let behind = {
+            let db = db.clone();
+            tokio::spawn(async move { put(&db, "w".to_owned(), false).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(held);
+        let mut outcomes = Vec::new();
+        for t in batch {
+            outcomes.push(t.await.unwrap().map_err(|e| e.to_string()));
+        }
+        assert_eq!(outcomes[0], Ok("k0".to_owned()));
+        assert!(
+            outcomes[1]
+                .as_ref()
+                .is_err_and(|e| e.contains("refused k1")),
+            "{outcomes:?}"
+        );
+        assert_eq!(outcomes[2], Ok("k2".to_owned()));
+        assert_eq!(largest.load(std::sync::atomic::Ordering::Relaxed), 3);
+        behind.await.unwrap().unwrap();
+        assert_eq!(keys(&db).await, ["k0", "k2", "w"]);
     }
 
     /// The same on PostgreSQL (`JICENG_TEST_PG_URL`), in a table of its own; skipped when
