@@ -514,13 +514,23 @@ pub async fn open_cases_near(
     limit: i64,
     tickets: usize,
 ) -> DbResult<(Vec<Vec<OpenCase>>, Vec<TicketId>)> {
-    if keys.is_empty() {
-        return Ok((Vec::new(), reserve_ticket_ids(conn, tickets).await?));
-    }
     let c = match conn {
         Conn::Postgres(c) => return open_cases_near_pg(c, keys, limit, tickets).await,
         Conn::Sqlite(c) => c,
     };
+    let near = open_cases_near_sqlite(c, keys, limit).await?;
+    Ok((near, reserve_ticket_ids(conn, tickets).await?))
+}
+
+/// [`open_cases_near`]'s scan on SQLite: one `UNION ALL` branch per key.
+async fn open_cases_near_sqlite(
+    c: &mut sqlx::SqliteConnection,
+    keys: &[NearKey<'_>],
+    limit: i64,
+) -> DbResult<Vec<Vec<OpenCase>>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
     // $1 is the limit; then each key's township, category, since and (if any) grid.
     let mut parts = Vec::with_capacity(keys.len());
     let mut next = 2;
@@ -551,9 +561,8 @@ pub async fn open_cases_near(
             q = q.bind(g);
         }
     }
-    let json: String = q.fetch_one(&mut **c).await?;
-    let near = near_lists(&json, keys.len())?;
-    Ok((near, reserve_ticket_ids(conn, tickets).await?))
+    let json: String = q.fetch_one(c).await?;
+    near_lists(&json, keys.len())
 }
 
 /// Each key's cases, newest first, from the JSON array of (key, id, created_at, description).

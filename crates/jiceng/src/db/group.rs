@@ -456,11 +456,12 @@ async fn run_in<DB: sqlx::Database>(
     ran: &mut Vec<Ran>,
     wrap: fn(&mut DB::Connection) -> Conn<'_>,
 ) -> Result<Option<Queued>, DbError> {
-    let mut first = true;
     while let Some(Queued { job, isolated }) = jobs.pop_front() {
         if isolated {
+            // `ran` holds the jobs that ran in this transaction: a job hands back its work
+            // only when nothing ran before it, and then `ran` is still empty in the new one.
+            let first = ran.is_empty();
             let mut r = job(wrap(&mut tx), first).await;
-            first = false;
             if let Some(retry) = r.retry.take() {
                 tx.rollback().await?;
                 return Ok(Some(retry));
@@ -472,7 +473,6 @@ async fn run_in<DB: sqlx::Database>(
             }
             continue;
         }
-        first = false;
         let mut savepoint = (*tx).begin().await?;
         let r = job(wrap(&mut savepoint), false).await;
         if r.ok {
