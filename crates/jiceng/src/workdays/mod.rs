@@ -16,7 +16,7 @@ pub mod routes;
 pub mod store;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use calendar::{Calendar, CsvLineError, DayEntry};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -65,48 +65,30 @@ pub fn today() -> NaiveDate {
 
 // ---------- the application's calendar ----------
 
-/// Calendars built in this process, by change stamp. A few slots, not one, so that tests
-/// running on several databases at once do not keep evicting each other.
-static CACHE: Mutex<Vec<(String, Arc<Calendar>)>> = Mutex::new(Vec::new());
-const CACHE_SLOTS: usize = 4;
-
-fn cached(stamp: &str) -> Option<Arc<Calendar>> {
-    let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    cache
-        .iter()
-        .find(|(s, _)| s == stamp)
-        .map(|(_, c)| c.clone())
-}
-
-fn remember(stamp: String, calendar: Arc<Calendar>) {
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    cache.retain(|(s, _)| *s != stamp);
-    if cache.len() >= CACHE_SLOTS {
-        cache.remove(0);
-    }
-    cache.push((stamp, calendar));
-}
-
 /// The calendar the application counts working days with: the embedded arrangement merged with
 /// the administrator's corrections. Costs one single-row query when nothing has changed.
 pub async fn current(db: &Db) -> Result<Arc<Calendar>> {
     let mut pooled = db.acquire().await?;
-    current_in(&mut pooled.conn()).await
+    current_in(db, &mut pooled.conn()).await
 }
 
-/// As [`current`], on a connection the caller holds (inside its transaction, say).
-pub async fn current_in(conn: &mut Conn<'_>) -> Result<Arc<Calendar>> {
+/// As [`current`], on a connection the caller holds (inside its transaction, say). The
+/// calendar is kept with the database's other caches, under the calendar's own change stamp.
+pub async fn current_in(db: &Db, conn: &mut Conn<'_>) -> Result<Arc<Calendar>> {
+    #[derive(Default)]
+    struct ByChange(Cache<(), Arc<Calendar>>);
     // The stamp is read before the corrections. What is read afterwards is at least as new as
     // the stamp, and a stamp replaced by a newer change is never read again, so the cache can
     // never hold older data under the stamp that is current.
-    let stamp = store::stamp(conn).await?;
-    if let Some(calendar) = cached(&stamp) {
-        return Ok(calendar);
-    }
-    let overrides = store::list(conn, None).await?;
-    let calendar = Arc::new(model::build_calendar(embedded(), &overrides));
-    remember(stamp, calendar.clone());
-    Ok(calendar)
+    let stamp = Stamp::from(Some(store::stamp(conn).await?));
+    let by_change = db.caches().get::<ByChange>();
+    by_change
+        .0
+        .read_through(&stamp, &(), async {
+            let overrides = store::list(conn, None).await?;
+            Ok::<_, Error>(Arc::new(model::build_calendar(embedded(), &overrides)))
+        })
+        .await
 }
 
 /// As [`current_in`], without reading the calendar's own stamp when this process built the
@@ -115,7 +97,7 @@ pub async fn current_at(db: &Db, conn: &mut Conn<'_>, stamp: &Stamp) -> Result<A
     #[derive(Default)]
     struct Built(Cache<(), Arc<Calendar>>);
     let built = db.caches().get::<Built>();
-    built.0.read_through(stamp, &(), current_in(conn)).await
+    built.0.read_through(stamp, &(), current_in(db, conn)).await
 }
 
 /// For the system administrator's home page: set when this year's holidays, or in the last
@@ -167,7 +149,7 @@ impl YearView {
 pub async fn year_view(db: &Db, year: i32) -> Result<YearView> {
     let mut pooled = db.acquire().await?;
     let mut conn = pooled.conn();
-    let calendar = current_in(&mut conn).await?;
+    let calendar = current_in(db, &mut conn).await?;
     let overrides = store::list(&mut conn, Some(year)).await?;
     let (version, changed_at) = store::version(&mut conn).await?;
     let items = model::year_rows(year, embedded(), &overrides);
@@ -203,7 +185,7 @@ pub struct DayOutcome {
 async fn outcome(db: &Db, date: NaiveDate) -> Result<DayOutcome> {
     let mut pooled = db.acquire().await?;
     let mut conn = pooled.conn();
-    let calendar = current_in(&mut conn).await?;
+    let calendar = current_in(db, &mut conn).await?;
     let is_override = store::get(&mut conn, date).await?.is_some();
     Ok(DayOutcome {
         day: model::check_day(&calendar, date),
