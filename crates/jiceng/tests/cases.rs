@@ -22,6 +22,7 @@ on_both_engines!(
     reports_stored_together_are_offered_to_each_other,
     a_report_stored_after_the_checks_is_still_offered,
     the_duplicate_scan_keeps_keys_apart_and_takes_the_newest,
+    offers_stored_in_their_own_table_move_onto_the_case,
     a_dispatch_must_cite_an_item_on_the_townships_list,
     a_returned_duty_goes_to_the_department,
     a_passed_time_limit_flags_the_case_and_tells_the_unit,
@@ -538,6 +539,7 @@ async fn store_open_case(
         .unwrap()
         .unwrap();
     let row = jiceng::cases::store::NewCaseRow {
+        id: None,
         district_id: jiceng::catalog::district_of(&township),
         township_id: township.id,
         grid_id: grid,
@@ -557,6 +559,7 @@ async fn store_open_case(
         suggested_category: None,
         suggested_unit: None,
         ticket: None,
+        duplicate_offers: "",
     };
     jiceng::cases::store::insert_case(conn, &row)
         .await
@@ -652,7 +655,7 @@ async fn the_duplicate_scan_keeps_keys_apart_and_takes_the_newest(t: TestDb) {
         key("0602", Some(grid)),
         key("0602", None),
     ];
-    let (lists, tickets) = open_cases_near(&mut conn, &keys, 2, 3).await.unwrap();
+    let (lists, reserved) = open_cases_near(&mut conn, &keys, 2, 3).await.unwrap();
     let ids: Vec<Vec<i64>> = lists
         .iter()
         .map(|l| l.iter().map(|c| c.id.0).collect())
@@ -666,11 +669,26 @@ async fn the_duplicate_scan_keeps_keys_apart_and_takes_the_newest(t: TestDb) {
             vec![],
         ]
     );
-    // The ticket ids reserved with the scan are new and distinct.
-    let mut reserved: Vec<i64> = tickets.iter().map(|t| t.0).collect();
-    reserved.dedup();
-    assert_eq!(reserved.len(), 3, "{tickets:?}");
-    for t in &tickets {
+    // The case and ticket ids reserved with the scan are new and distinct.
+    for ids in [
+        reserved.cases.iter().map(|c| c.0).collect::<Vec<_>>(),
+        reserved.tickets.iter().map(|t| t.0).collect(),
+    ] {
+        let mut distinct = ids.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 3, "{reserved:?}");
+    }
+    for c in &reserved.cases {
+        assert!(
+            jiceng::cases::store::get_case(&mut conn, *c)
+                .await
+                .unwrap()
+                .is_none(),
+            "{c:?} is taken"
+        );
+    }
+    for t in &reserved.tickets {
         assert!(
             jiceng::cases::store::ticket(&mut conn, *t)
                 .await
@@ -707,6 +725,49 @@ async fn saved_duplicate_settings_govern_the_next_intake(t: TestDb) {
     let (same, _) = citizen_report(&app, "0601", "玉龙路菜市场熟食摊没有防蝇罩").await;
     let v = detail(&app, &d, same).await;
     assert_eq!(v["candidates"][0]["id"], first, "{v}");
+}
+
+/// Migration 14 moves the duplicate offers of a database made before it from their table
+/// onto the cases, most similar first.
+async fn offers_stored_in_their_own_table_move_onto_the_case(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let (a, _) = citizen_report(&app, "0601", "玉龙路菜市场熟食摊没有防蝇罩").await;
+    let (b, _) = citizen_report(&app, "0102", "红光大道公交站旁垃圾桶满溢").await;
+    let (c, _) = citizen_report(&app, "0601", "犀浦镇东街夜市油烟扰民").await;
+    // The schema as version 13 left it, holding two offers for the third case.
+    app.exec("ALTER TABLE cases DROP COLUMN duplicate_offers")
+        .await;
+    app.exec(
+        "CREATE TABLE case_duplicates (
+            case_id BIGINT NOT NULL REFERENCES cases (id),
+            candidate_id BIGINT NOT NULL REFERENCES cases (id),
+            similarity_permille BIGINT NOT NULL,
+            PRIMARY KEY (case_id, candidate_id))",
+    )
+    .await;
+    app.exec(&format!(
+        "INSERT INTO case_duplicates VALUES ({c}, {a}, 500), ({c}, {b}, 700)"
+    ))
+    .await;
+    app.exec("DELETE FROM schema_migrations WHERE version = 14")
+        .await;
+    assert_eq!(app.db().migrate().await.unwrap(), vec![14]);
+    let d = app.login("xipu_dispatch").await;
+    let v = detail(&app, &d, c).await;
+    let offered: Vec<(i64, i64)> = v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["id"].as_i64().unwrap(),
+                o["similarity_permille"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(offered, vec![(b, 700), (a, 500)], "{v}");
+    let v = detail(&app, &d, a).await;
+    assert_eq!(v["candidates"], json!([]), "{v}");
 }
 
 async fn merged_duplicates_both_see_the_outcome(t: TestDb) {

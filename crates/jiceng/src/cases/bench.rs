@@ -196,6 +196,7 @@ async fn raw_inserts(
                 super::store::insert_case(
                     &mut tx.conn(),
                     &super::store::NewCaseRow {
+                        id: None,
                         district_id: district,
                         township_id: township,
                         grid_id: None,
@@ -215,6 +216,7 @@ async fn raw_inserts(
                         suggested_category: None,
                         suggested_unit: None,
                         ticket: None,
+                        duplicate_offers: "",
                     },
                 )
                 .await?;

@@ -584,7 +584,7 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
     let mut distinct = keys.clone();
     distinct.sort();
     distinct.dedup();
-    let (lists, tickets) =
+    let (lists, reserved) =
         store::open_cases_near(conn, &distinct, DUPLICATE_SCAN, items.len()).await?;
     let mut near: HashMap<store::NearKey<'_>, Vec<(store::OpenCase, Bigrams)>> = distinct
         .into_iter()
@@ -600,59 +600,12 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
             (k, list)
         })
         .collect();
+    let ids = &reserved.cases;
     let receipts: Vec<String> = items.iter().map(|_| model::new_receipt_code()).collect();
-    // Each case is stored pointing at its first ticket, whose id was reserved with the scan,
-    // rather than updated once the ticket exists: on PostgreSQL that update wrote a second
-    // version of the row and of its indexes.
-    let rows: Vec<store::NewCaseRow<'_>> = items
-        .iter()
-        .zip(&receipts)
-        .zip(&tickets)
-        .map(|((it, receipt), &ticket)| {
-            let (p, (sc, su)) = (&it.prepared, &it.guess);
-            store::NewCaseRow {
-                district_id: p.district,
-                township_id: p.township.id,
-                grid_id: p.grid.as_ref().map(|g| g.id),
-                source: p.source.as_str(),
-                category_code: &p.category.code,
-                urgency: p.urgency.as_str(),
-                description: &p.text.description,
-                address: &p.text.address,
-                coordinates: p.coordinates,
-                reporter_name: &p.text.reporter_name,
-                reporter_phone: &p.text.reporter_phone,
-                reporter_user_id: p.reporter_user,
-                receipt_code: receipt,
-                external_ref: p.external_ref.as_deref(),
-                now,
-                by: &it.actor.name,
-                suggested_category: sc.as_ref().map(|(l, c)| (l.as_str(), *c)),
-                suggested_unit: su.as_ref().map(|(l, c)| (l.as_str(), *c)),
-                ticket: Some(ticket),
-            }
-        })
-        .collect();
-    let ids = store::insert_cases(conn, &rows)
-        .await
-        .map_err(|e| Error::unique_or(e, "该工单号已导入过"))?;
-    let mut offers = Vec::new();
+    let mut offers = Vec::with_capacity(items.len());
     let mut created = Vec::with_capacity(items.len());
-    for (((it, &id), receipt), key) in items.iter().zip(&ids).zip(&receipts).zip(&keys) {
+    for (((it, &id), key), receipt) in items.iter().zip(ids).zip(&keys).zip(&receipts) {
         let p = &it.prepared;
-        for f in &p.files {
-            store::insert_attachment(
-                conn,
-                id,
-                None,
-                &f.filename,
-                f.content_type,
-                &f.sha256,
-                &f.bytes,
-                &it.actor.name,
-            )
-            .await?;
-        }
         let open = near.entry(*key).or_default();
         let mine = Bigrams::of(&p.text.description);
         let duplicates: Vec<Candidate> = model::most_similar(
@@ -669,7 +622,11 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
             similarity_permille: s,
         })
         .collect();
-        offers.extend(duplicates.iter().map(|d| (id, d.id, d.similarity_permille)));
+        let offered: Vec<(CaseId, i64)> = duplicates
+            .iter()
+            .map(|d| (d.id, d.similarity_permille))
+            .collect();
+        offers.push(store::encode_offers(&offered));
         // The newest open case of its key, for the cases after it in this batch.
         open.insert(
             0,
@@ -690,7 +647,60 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
             duplicates,
         });
     }
-    store::insert_candidates(conn, &offers).await?;
+    // Each case is stored pointing at its first ticket, whose id was reserved with the scan,
+    // rather than updated once the ticket exists: on PostgreSQL that update wrote a second
+    // version of the row and of its indexes.
+    let rows: Vec<store::NewCaseRow<'_>> = items
+        .iter()
+        .zip(ids)
+        .zip(&receipts)
+        .zip(&reserved.tickets)
+        .zip(&offers)
+        .map(|((((it, &id), receipt), &ticket), offers)| {
+            let (p, (sc, su)) = (&it.prepared, &it.guess);
+            store::NewCaseRow {
+                id: Some(id),
+                district_id: p.district,
+                township_id: p.township.id,
+                grid_id: p.grid.as_ref().map(|g| g.id),
+                source: p.source.as_str(),
+                category_code: &p.category.code,
+                urgency: p.urgency.as_str(),
+                description: &p.text.description,
+                address: &p.text.address,
+                coordinates: p.coordinates,
+                reporter_name: &p.text.reporter_name,
+                reporter_phone: &p.text.reporter_phone,
+                reporter_user_id: p.reporter_user,
+                receipt_code: receipt,
+                external_ref: p.external_ref.as_deref(),
+                now,
+                by: &it.actor.name,
+                suggested_category: sc.as_ref().map(|(l, c)| (l.as_str(), *c)),
+                suggested_unit: su.as_ref().map(|(l, c)| (l.as_str(), *c)),
+                ticket: Some(ticket),
+                duplicate_offers: offers,
+            }
+        })
+        .collect();
+    store::insert_cases(conn, &rows)
+        .await
+        .map_err(|e| Error::unique_or(e, "该工单号已导入过"))?;
+    for (it, &id) in items.iter().zip(ids) {
+        for f in &it.prepared.files {
+            store::insert_attachment(
+                conn,
+                id,
+                None,
+                &f.filename,
+                f.content_type,
+                &f.sha256,
+                &f.bytes,
+                &it.actor.name,
+            )
+            .await?;
+        }
+    }
     let starts: Vec<(&Actor, wf::NewInstance)> = items
         .iter()
         .zip(&created)
@@ -707,9 +717,10 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
     let owners: Vec<&Org> = items.iter().map(|it| &it.prepared.township).collect();
     let instances =
         wf::start_all(conn, &first.registry, cal, &starts, &owners, &mut events).await?;
-    let tickets: Vec<(TicketId, CaseId, i64, InstanceId)> = tickets
+    let tickets: Vec<(TicketId, CaseId, i64, InstanceId)> = reserved
+        .tickets
         .iter()
-        .zip(&ids)
+        .zip(ids)
         .zip(&instances)
         .map(|((&ticket, &case), &instance)| (ticket, case, 1, instance))
         .collect();

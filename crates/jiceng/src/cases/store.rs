@@ -170,6 +170,9 @@ const CASE_COLUMNS: &str = "id, district_id, township_id, grid_id, source, categ
     created_at, created_by";
 
 pub struct NewCaseRow<'a> {
+    /// Its id, when reserved first ([`open_cases_near`]); otherwise the engine assigns one.
+    /// A statement gives ids for all its rows or for none.
+    pub id: Option<CaseId>,
     pub district_id: OrgId,
     pub township_id: OrgId,
     pub grid_id: Option<OrgId>,
@@ -191,6 +194,8 @@ pub struct NewCaseRow<'a> {
     pub suggested_unit: Option<(&'a str, i64)>,
     /// Its current ticket, when the ticket's id was reserved first ([`reserve_ticket_ids`]).
     pub ticket: Option<TicketId>,
+    /// Open cases offered at intake as possible duplicates ([`encode_offers`]).
+    pub duplicate_offers: &'a str,
 }
 
 pub async fn insert_case(conn: &mut Conn<'_>, r: &NewCaseRow<'_>) -> DbResult<CaseId> {
@@ -202,7 +207,20 @@ pub async fn insert_cases(conn: &mut Conn<'_>, rows: &[NewCaseRow<'_>]) -> DbRes
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let values = Rows::of(rows)
+    let given: Vec<CaseId> = rows.iter().filter_map(|r| r.id).collect();
+    let with_ids = !given.is_empty();
+    if with_ids && given.len() != rows.len() {
+        return Err(DbError::encode(
+            "cases with and without reserved ids in one statement",
+        ));
+    }
+    let values = Rows::of(rows);
+    let values = if with_ids {
+        values.int(|r| r.id.map(|i| i.0))
+    } else {
+        values
+    };
+    let values = values
         .int(|r| r.district_id.0)
         .int(|r| r.township_id.0)
         .int(|r| r.grid_id.map(|g| g.0))
@@ -224,22 +242,64 @@ pub async fn insert_cases(conn: &mut Conn<'_>, rows: &[NewCaseRow<'_>]) -> DbRes
         .int(|r| r.suggested_category.map(|s| s.1))
         .text(|r| r.suggested_unit.map(|s| s.0))
         .int(|r| r.suggested_unit.map(|s| s.1))
-        .int(|r| r.ticket.map(|t| t.0));
-    let sql = format!(
-        "INSERT INTO cases (district_id, township_id, grid_id, source, category_code, urgency,
-            description, address, lon_e7, lat_e7, reporter_name, reporter_phone, reporter_user_id,
-            receipt_code, external_ref, reopen_count, created_at, created_by, suggested_category,
-            suggested_category_permille, suggested_unit, suggested_unit_permille,
-            current_ticket_id)
-         {} RETURNING id, receipt_code",
+        .int(|r| r.ticket.map(|t| t.0))
+        .text(|r| r.duplicate_offers);
+    let (id_column, id_value) = if with_ids { ("id, ", "?, ") } else { ("", "") };
+    let sql =
+        format!(
+        "INSERT INTO cases ({id_column}district_id, township_id, grid_id, source, category_code,
+            urgency, description, address, lon_e7, lat_e7, reporter_name, reporter_phone,
+            reporter_user_id, receipt_code, external_ref, reopen_count, created_at, created_by,
+            suggested_category, suggested_category_permille, suggested_unit,
+            suggested_unit_permille, current_ticket_id, duplicate_offers)
+         {}{}",
         values.source(
             conn.dialect(),
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
-        )
+            &format!(
+                "({id_value}?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)"
+            )
+        ),
+        if with_ids { "" } else { " RETURNING id, receipt_code" }
     );
+    if with_ids {
+        values.execute(conn, &sql).await?;
+        return Ok(given);
+    }
     let made: Vec<(CaseId, String)> = values.fetch(conn, &sql).await?;
     // Receipt codes are unique.
     in_row_order(rows, |r| r.receipt_code.to_owned(), made, "a case")
+}
+
+/// The duplicate offers of a case as stored on its row: `id:permille` pairs, most similar
+/// first, separated by commas. A column of the case rather than rows of a table of their own:
+/// nearly every intake makes several offers, and on PostgreSQL their rows, index entries and
+/// two foreign-key checks each cost a quarter of the database's work for an intake.
+pub fn encode_offers(offers: &[(CaseId, i64)]) -> String {
+    let mut out = String::with_capacity(offers.len() * 12);
+    for (i, (id, permille)) in offers.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!("{}:{permille}", id.0));
+    }
+    out
+}
+
+pub fn decode_offers(stored: &str) -> DbResult<Vec<(CaseId, i64)>> {
+    if stored.is_empty() {
+        return Ok(Vec::new());
+    }
+    stored
+        .split(',')
+        .map(|pair| {
+            let (id, permille) = pair
+                .split_once(':')
+                .ok_or_else(|| DbError::decode(format!("duplicate offer {pair:?}")))?;
+            let id = id.trim().parse().map_err(DbError::decode)?;
+            let permille = permille.trim().parse().map_err(DbError::decode)?;
+            Ok((CaseId(id), permille))
+        })
+        .collect()
 }
 
 pub async fn get_case(conn: &mut Conn<'_>, id: CaseId) -> DbResult<Option<CaseRow>> {
@@ -312,31 +372,35 @@ const TICKET_COLUMNS: &str =
     "id, case_id, seq, instance_id, unit_org_id, duty_item_code, duty_item_name, created_at";
 
 /// Reserves the ids of `n` new tickets, so that a new case can point at its first ticket when
-/// it is stored and need no second write. On SQLite call it inside the write transaction that
-/// stores them: the ids follow the highest one stored, and SQLite's one writer keeps anyone
-/// else from taking them.
+/// it is stored and need no second write.
 pub async fn reserve_ticket_ids(conn: &mut Conn<'_>, n: usize) -> DbResult<Vec<TicketId>> {
+    Ok(reserve_ids(conn, "case_tickets", n)
+        .await?
+        .into_iter()
+        .map(TicketId)
+        .collect())
+}
+
+/// Reserves `n` ids of `table`. On SQLite call it inside the write transaction that stores
+/// them: the ids follow the highest one stored, and SQLite's one writer keeps anyone else from
+/// taking them.
+async fn reserve_ids(conn: &mut Conn<'_>, table: &str, n: usize) -> DbResult<Vec<i64>> {
     if n == 0 {
         return Ok(Vec::new());
     }
     let n = n as i64;
     Ok(match conn {
         Conn::Sqlite(c) => {
-            let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM case_tickets")
-                .fetch_one(&mut **c)
-                .await?;
-            (1..=n).map(|i| TicketId(last + i)).collect()
+            let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
+            let last: i64 = sqlx::query_scalar(&sql).fetch_one(&mut **c).await?;
+            (1..=n).map(|i| last + i).collect()
         }
-        Conn::Postgres(c) => sqlx::query_scalar(
-            "SELECT nextval(pg_get_serial_sequence('case_tickets', 'id'))
-             FROM generate_series(1, $1)",
-        )
-        .bind(n)
-        .fetch_all(&mut **c)
-        .await?
-        .into_iter()
-        .map(TicketId)
-        .collect(),
+        Conn::Postgres(c) => {
+            let sql = format!(
+                "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
+            );
+            sqlx::query_scalar(&sql).bind(n).fetch_all(&mut **c).await?
+        }
     })
 }
 
@@ -505,21 +569,40 @@ pub struct NearKey<'a> {
 /// The rows come back aggregated into one JSON array: the scan runs inside the shared write
 /// transaction, and one row crosses to the driver far faster than fifty.
 ///
-/// Also reserves the ids of `tickets` new tickets ([`reserve_ticket_ids`]): intake needs both
-/// before it stores anything, and on PostgreSQL, where every round trip of a batch holds up
-/// the intakes queued behind it, one statement does both.
+/// Also reserves the ids of `n` new cases and of their first tickets: intake needs them all
+/// before it stores anything — a case's duplicate offers may name a case stored with it — and
+/// on PostgreSQL, where every round trip of a batch holds up the intakes queued behind it, one
+/// statement does it all.
 pub async fn open_cases_near(
     conn: &mut Conn<'_>,
     keys: &[NearKey<'_>],
     limit: i64,
-    tickets: usize,
-) -> DbResult<(Vec<Vec<OpenCase>>, Vec<TicketId>)> {
+    n: usize,
+) -> DbResult<(Vec<Vec<OpenCase>>, Reserved)> {
     let c = match conn {
-        Conn::Postgres(c) => return open_cases_near_pg(c, keys, limit, tickets).await,
+        Conn::Postgres(c) => return open_cases_near_pg(c, keys, limit, n).await,
         Conn::Sqlite(c) => c,
     };
     let near = open_cases_near_sqlite(c, keys, limit).await?;
-    Ok((near, reserve_ticket_ids(conn, tickets).await?))
+    let cases = reserve_ids(conn, "cases", n).await?;
+    let tickets = reserve_ids(conn, "case_tickets", n).await?;
+    Ok((near, Reserved::of(cases, tickets)))
+}
+
+/// Ids reserved for new cases and their first tickets, in the same order.
+#[derive(Debug)]
+pub struct Reserved {
+    pub cases: Vec<CaseId>,
+    pub tickets: Vec<TicketId>,
+}
+
+impl Reserved {
+    fn of(cases: Vec<i64>, tickets: Vec<i64>) -> Self {
+        Reserved {
+            cases: cases.into_iter().map(CaseId).collect(),
+            tickets: tickets.into_iter().map(TicketId).collect(),
+        }
+    }
 }
 
 /// [`open_cases_near`]'s scan on SQLite: one `UNION ALL` branch per key.
@@ -590,8 +673,8 @@ async fn open_cases_near_pg(
     conn: &mut sqlx::PgConnection,
     keys: &[NearKey<'_>],
     limit: i64,
-    tickets: usize,
-) -> DbResult<(Vec<Vec<OpenCase>>, Vec<TicketId>)> {
+    n: usize,
+) -> DbResult<(Vec<Vec<OpenCase>>, Reserved)> {
     // One branch per kind of key: `grid_id = k.grid` never matches a key without a grid, and
     // the second branch's `k.grid IS NULL` is checked once per key, before any scan.
     let near = |grid: &str| {
@@ -610,6 +693,8 @@ async fn open_cases_near_pg(
     let sql = format!(
         "SELECT CAST(COALESCE(json_agg(json_build_array(n.k, n.id, n.created_at,
             n.description)), '[]') AS TEXT),
+            ARRAY(SELECT nextval(pg_get_serial_sequence('cases', 'id'))
+                  FROM generate_series(1, $6)),
             ARRAY(SELECT nextval(pg_get_serial_sequence('case_tickets', 'id'))
                   FROM generate_series(1, $6))
          FROM ({} UNION ALL {}) n",
@@ -620,46 +705,25 @@ async fn open_cases_near_pg(
     let categories: Vec<&str> = keys.iter().map(|k| k.category).collect();
     let since: Vec<i64> = keys.iter().map(|k| k.since.as_micros()).collect();
     let grids: Vec<Option<i64>> = keys.iter().map(|k| k.grid.map(|g| g.0)).collect();
-    let (json, tickets): (String, Vec<i64>) = sqlx::query_as(&sql)
+    let (json, cases, tickets): (String, Vec<i64>, Vec<i64>) = sqlx::query_as(&sql)
         .bind(limit)
         .bind(townships)
         .bind(categories)
         .bind(since)
         .bind(grids)
-        .bind(tickets as i64)
+        .bind(n as i64)
         .fetch_one(conn)
         .await?;
-    Ok((
-        near_lists(&json, keys.len())?,
-        tickets.into_iter().map(TicketId).collect(),
-    ))
+    Ok((near_lists(&json, keys.len())?, Reserved::of(cases, tickets)))
 }
 
-/// Records open cases offered as possible duplicates — (new case, candidate, similarity in
-/// thousandths) — in one statement.
-pub async fn insert_candidates(
-    conn: &mut Conn<'_>,
-    offers: &[(CaseId, CaseId, i64)],
-) -> DbResult<()> {
-    if offers.is_empty() {
-        return Ok(());
-    }
-    let values = Rows::of(offers).int(|o| o.0.0).int(|o| o.1.0).int(|o| o.2);
-    let sql = format!(
-        "INSERT INTO case_duplicates (case_id, candidate_id, similarity_permille) {}
-         ON CONFLICT (case_id, candidate_id) DO NOTHING",
-        values.source(conn.dialect(), "(?, ?, ?)")
-    );
-    values.execute(conn, &sql).await?;
-    Ok(())
-}
-
-/// The candidates offered for `case`, most similar first: (candidate, similarity).
+/// The candidates offered for `case` at its intake, most similar first: (candidate,
+/// similarity in thousandths).
 pub async fn candidates(conn: &mut Conn<'_>, case: CaseId) -> DbResult<Vec<(CaseId, i64)>> {
-    Ok(on_conn!(conn, c => sqlx::query_as(
-        "SELECT candidate_id, similarity_permille FROM case_duplicates WHERE case_id = $1
-         ORDER BY similarity_permille DESC, candidate_id"
-    ).bind(case).fetch_all(&mut *c).await?))
+    let stored: Option<String> = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT duplicate_offers FROM cases WHERE id = $1"
+    ).bind(case).fetch_optional(&mut *c).await?);
+    decode_offers(stored.as_deref().unwrap_or(""))
 }
 
 // ---------- ratings ----------
@@ -1133,4 +1197,26 @@ pub async fn counts_per_grid(
            AND c.merged_into IS NULL
          GROUP BY c.grid_id"
     ).bind(format!("{within}%")).bind(from).bind(to).fetch_all(&mut *c).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_offers_read_back_as_stored() {
+        let offers = vec![(CaseId(42), 913), (CaseId(7), 500), (CaseId(1_000_001), 0)];
+        let stored = encode_offers(&offers);
+        assert_eq!(stored, "42:913,7:500,1000001:0");
+        assert_eq!(decode_offers(&stored).unwrap(), offers);
+        assert_eq!(encode_offers(&[]), "");
+        assert!(decode_offers("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_duplicate_offer_is_an_error_not_a_guess() {
+        for bad in ["42", "42:x", ":5", "42:913,", "a:1"] {
+            assert!(decode_offers(bad).is_err(), "{bad}");
+        }
+    }
 }

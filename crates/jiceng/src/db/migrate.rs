@@ -77,6 +77,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cases_learned",
         sql: include_str!("migrations/0013_cases_learned.sql"),
     },
+    Migration {
+        version: 14,
+        name: "cases_duplicate_offers",
+        sql: include_str!("migrations/0014_cases_duplicate_offers.sql"),
+    },
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

@@ -424,6 +424,7 @@ pub async fn load(db: &Db) -> Result<u64> {
         let case = store::insert_case(
             &mut conn,
             &store::NewCaseRow {
+                id: None,
                 district_id: district.id,
                 township_id: t.org.id,
                 grid_id: grid.map(|g| g.0.id),
@@ -443,6 +444,7 @@ pub async fn load(db: &Db) -> Result<u64> {
                 suggested_category: None,
                 suggested_unit: None,
                 ticket: None,
+                duplicate_offers: "",
             },
         )
         .await?;
