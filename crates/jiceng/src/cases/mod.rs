@@ -622,11 +622,9 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
             similarity_permille: s,
         })
         .collect();
-        let offered: Vec<(CaseId, i64)> = duplicates
-            .iter()
-            .map(|d| (d.id, d.similarity_permille))
-            .collect();
-        offers.push(store::encode_offers(&offered));
+        offers.push(store::encode_offers(
+            duplicates.iter().map(|d| (d.id, d.similarity_permille)),
+        ));
         // The newest open case of its key, for the cases after it in this batch.
         open.insert(
             0,

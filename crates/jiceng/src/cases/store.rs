@@ -274,13 +274,13 @@ pub async fn insert_cases(conn: &mut Conn<'_>, rows: &[NewCaseRow<'_>]) -> DbRes
 /// first, separated by commas. A column of the case rather than rows of a table of their own:
 /// nearly every intake makes several offers, and on PostgreSQL their rows, index entries and
 /// two foreign-key checks each cost a quarter of the database's work for an intake.
-pub fn encode_offers(offers: &[(CaseId, i64)]) -> String {
-    let mut out = String::with_capacity(offers.len() * 12);
-    for (i, (id, permille)) in offers.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&format!("{}:{permille}", id.0));
+pub fn encode_offers(offers: impl IntoIterator<Item = (CaseId, i64)>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (i, (id, permille)) in offers.into_iter().enumerate() {
+        let sep = if i > 0 { "," } else { "" };
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{sep}{}:{permille}", id.0);
     }
     out
 }
@@ -1206,10 +1206,10 @@ mod tests {
     #[test]
     fn duplicate_offers_read_back_as_stored() {
         let offers = vec![(CaseId(42), 913), (CaseId(7), 500), (CaseId(1_000_001), 0)];
-        let stored = encode_offers(&offers);
+        let stored = encode_offers(offers.iter().copied());
         assert_eq!(stored, "42:913,7:500,1000001:0");
         assert_eq!(decode_offers(&stored).unwrap(), offers);
-        assert_eq!(encode_offers(&[]), "");
+        assert_eq!(encode_offers([]), "");
         assert!(decode_offers("").unwrap().is_empty());
     }
 
