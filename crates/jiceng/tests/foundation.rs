@@ -22,6 +22,8 @@ on_both_engines!(
     a_request_from_another_origin_is_rejected,
     the_audit_chain_detects_an_edited_row,
     the_audit_chain_detects_deleted_rows,
+    concurrent_writers_append_to_chains_of_their_own,
+    a_chain_written_before_migration_15_carries_on,
     a_purge_never_removes_rows_younger_than_the_retention,
     accounts_follow_the_three_duty_separation,
     bad_input_gets_a_clear_4xx_and_writes_nothing,
@@ -521,6 +523,155 @@ async fn the_audit_chain_detects_deleted_rows(t: TestDb) {
         "{:?}",
         report.problems
     );
+}
+
+async fn audit_count(app: &TestApp, sql: &str) -> i64 {
+    let mut pooled = app.db().acquire().await.expect("conn");
+    let mut conn = pooled.conn();
+    jiceng::on_conn!(&mut conn, c => sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(&mut *c).await.unwrap_or_else(|e| panic!("{sql}: {e}")))
+}
+
+/// Appends one event in a transaction left open, holding its chain's head.
+async fn append_and_hold(app: &TestApp, what: &str) -> jiceng::db::Tx {
+    let mut tx = app.db().begin().await.expect("begin");
+    let actor = audit::Actor::system("test");
+    audit::record(&mut tx.conn(), &actor, "test.append", what, "")
+        .await
+        .expect("append");
+    tx
+}
+
+async fn concurrent_writers_append_to_chains_of_their_own(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    app.login("xipu_officer").await;
+    if app.t.engine == Engine::Sqlite {
+        // One writer at a time: everything stays on the first chain, numbered without gaps.
+        let off_chain = audit_count(&app, "SELECT COUNT(*) FROM audit_log WHERE chain <> 1").await;
+        assert_eq!(off_chain, 0);
+        let span = audit_count(
+            &app,
+            "SELECT MAX(seq) - MIN(seq) + 1 - COUNT(*) FROM audit_log",
+        )
+        .await;
+        assert_eq!(span, 0, "no gaps");
+        assert!(audit_verify(&app).await.ok());
+        return;
+    }
+    let wait = std::time::Duration::from_secs(10);
+    // Four open transactions hold the four heads, none waiting for another.
+    let mut held = Vec::new();
+    for i in 0..4 {
+        let tx = tokio::time::timeout(wait, append_and_hold(&app, &format!("held {i}")))
+            .await
+            .expect("a free head is taken without waiting");
+        held.push(tx);
+    }
+    // A second append in a transaction that holds a head does not wait for itself.
+    let mut first = held.remove(0);
+    let actor = audit::Actor::system("test");
+    tokio::time::timeout(
+        wait,
+        audit::record(&mut first.conn(), &actor, "test.append", "again", ""),
+    )
+    .await
+    .expect("no wait on its own head")
+    .expect("append");
+    // A fifth writer finds every head held and waits for one of them.
+    let db = app.db().clone();
+    let fifth = tokio::spawn(async move {
+        let mut tx = db.begin().await.expect("begin");
+        let actor = audit::Actor::system("test");
+        audit::record(&mut tx.conn(), &actor, "test.append", "fifth", "")
+            .await
+            .expect("append");
+        tx.commit().await.expect("commit");
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!fifth.is_finished(), "every head is held");
+    first.commit().await.expect("commit");
+    for tx in held {
+        tx.commit().await.expect("commit");
+    }
+    tokio::time::timeout(wait, fifth)
+        .await
+        .expect("the fifth writer gets a head once one is free")
+        .expect("no panic");
+    let chains = audit_count(&app, "SELECT COUNT(DISTINCT chain) FROM audit_log").await;
+    assert_eq!(chains, 4);
+    let report = audit_verify(&app).await;
+    assert!(report.ok(), "{:?}", report.problems);
+    // A purge a year on takes every chain's rows and leaves each anchored where it ended.
+    let year_on = jiceng::time::Timestamp::now().plus_seconds(400 * 86_400);
+    let purged = audit::purge(app.db(), &actor, 184, year_on).await.unwrap();
+    let left = audit_count(&app, "SELECT COUNT(*) FROM audit_log").await;
+    assert_eq!(left, 1, "only the purge's own row");
+    assert!(purged > 4);
+    let report = audit_verify(&app).await;
+    assert!(report.ok(), "{:?}", report.problems);
+    // With the first two heads held, a writer's rows go on the third chain.
+    let holders = [
+        append_and_hold(&app, "holder 1").await,
+        append_and_hold(&app, "holder 2").await,
+    ];
+    for what in ["third 1", "third 2"] {
+        append_and_hold(&app, what)
+            .await
+            .commit()
+            .await
+            .expect("commit");
+    }
+    for tx in holders {
+        tx.commit().await.expect("commit");
+    }
+    let third = audit_count(
+        &app,
+        "SELECT COUNT(*) FROM audit_log WHERE chain = 3 AND target LIKE 'third %'",
+    )
+    .await;
+    assert_eq!(third, 2);
+    assert!(audit_verify(&app).await.ok());
+    // A row deleted from a chain other than the first breaks that chain's links.
+    app.exec("DELETE FROM audit_log WHERE target = 'third 1'")
+        .await;
+    let report = audit_verify(&app).await;
+    assert!(
+        report.problems.iter().any(|p| p.contains("缺失")),
+        "{:?}",
+        report.problems
+    );
+}
+
+/// Migration 15 turns the one chain of an older database into the first of four, which goes on
+/// from where it was: numbers after the last one written, links from its last row.
+async fn a_chain_written_before_migration_15_carries_on(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    app.login("xipu_officer").await;
+    let last = audit_count(&app, "SELECT MAX(seq) FROM audit_log").await;
+    // The schema as version 14 left it.
+    app.exec("DROP INDEX audit_log_chain_idx").await;
+    app.exec("ALTER TABLE audit_log DROP COLUMN chain").await;
+    app.exec("DELETE FROM audit_head WHERE id <> 1").await;
+    if app.t.engine == Engine::Postgres {
+        app.exec("DROP SEQUENCE audit_seq").await;
+    }
+    app.exec("DELETE FROM schema_migrations WHERE version = 15")
+        .await;
+    assert_eq!(app.db().migrate().await.unwrap(), vec![15]);
+    assert_eq!(
+        audit_count(&app, "SELECT COUNT(*) FROM audit_head").await,
+        4
+    );
+    app.login("xipu_leader").await;
+    let next = audit_count(
+        &app,
+        "SELECT MIN(seq) FROM audit_log WHERE action = 'login' AND target = 'xipu_leader'",
+    )
+    .await;
+    assert_eq!(next, last + 1);
+    let report = audit_verify(&app).await;
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!(report.last_seq, Some(next));
 }
 
 async fn a_purge_never_removes_rows_younger_than_the_retention(t: TestDb) {

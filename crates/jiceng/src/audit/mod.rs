@@ -1,5 +1,6 @@
 //! The audit trail: every login, failed login, permission denial and data change, appended to
-//! a hash chain so that `jiceng audit verify` detects an edited or deleted row.
+//! a hash chain (one of several on PostgreSQL, one per concurrent writer) so that
+//! `jiceng audit verify` detects an edited or deleted row.
 
 pub mod routes;
 mod store;
@@ -235,9 +236,9 @@ impl VerifyReport {
     }
 }
 
-/// Walks the whole chain. Reports, by sequence number, every row whose content no longer
-/// matches its hash, every gap (a deleted row) and a head that does not match the last row
-/// (deleted tail).
+/// Walks every chain. Reports, by sequence number, every row whose content no longer matches
+/// its hash, every broken link (a deleted or rewritten row) and a head that does not match its
+/// chain's last row (deleted tail).
 pub async fn verify(db: &Db) -> Result<VerifyReport> {
     store::verify(db).await.map_err(Error::from)
 }

@@ -1,5 +1,7 @@
 //! All SQL of the audit context.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use serde::Deserialize;
 
 use super::{Actor, AuditRecord, VerifyReport};
@@ -10,30 +12,58 @@ use crate::time::Timestamp;
 const COLUMNS: &str =
     "seq, at, actor_id, actor, org_id, action, target, detail, ip, request_id, prev_hash, hash";
 
+/// The heads in `audit_head` (migration 15). A PostgreSQL writer that finds every one held waits
+/// for one of them, taken in turn.
+const CHAINS: i64 = 4;
+
 pub(super) async fn append(conn: &mut Conn<'_>, events: &[super::Event<'_>]) -> DbResult<()> {
     if events.is_empty() {
         return Ok(());
     }
     let dialect = conn.dialect();
     // The head row is locked (PostgreSQL) or already under the write lock (SQLite) from here to
-    // the commit, so appends from concurrent transactions and processes form one chain. On
-    // PostgreSQL every concurrent batch waits for this lock, so it is held over as few round
-    // trips as possible: a locking read, then the rows and the new head in one statement.
+    // the commit, so the appends of concurrent transactions and processes to one chain follow
+    // each other. Each PostgreSQL transaction takes a chain no one else holds (a row already
+    // locked by itself counts as free, so a second append in the same transaction never waits
+    // and no two writers can wait on each other's heads), and numbers its rows from the
+    // sequence only once it holds the head, so numbers rise along each chain.
     let n = events.len() as i64;
-    let head = match dialect {
-        Dialect::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-        Dialect::Sqlite => {
-            "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq - $1, hash"
+    let (chain, mut prev_hash, seqs): (i64, String, Vec<i64>) = match conn {
+        Conn::Postgres(c) => {
+            const TAKE: &str = "SELECT h.id, h.hash,
+                    ARRAY(SELECT nextval('audit_seq') FROM generate_series(1, $1)) AS seqs
+                 FROM (SELECT id, hash FROM audit_head";
+            let free = format!("{TAKE} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) h");
+            let taken = sqlx::query_as(&free)
+                .bind(n)
+                .fetch_optional(&mut **c)
+                .await?;
+            match taken {
+                Some(t) => t,
+                None => {
+                    static TURN: AtomicI64 = AtomicI64::new(0);
+                    let id = 1 + TURN.fetch_add(1, Ordering::Relaxed).rem_euclid(CHAINS);
+                    sqlx::query_as(&format!("{TAKE} WHERE id = $2 FOR UPDATE) h"))
+                        .bind(n)
+                        .bind(id)
+                        .fetch_one(&mut **c)
+                        .await?
+                }
+            }
+        }
+        Conn::Sqlite(c) => {
+            let (last, hash): (i64, String) = sqlx::query_as(
+                "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq - $1, hash",
+            )
+            .bind(n)
+            .fetch_one(&mut **c)
+            .await?;
+            (1, hash, (last + 1..=last + n).collect())
         }
     };
-    let (last, mut prev_hash): (i64, String) = on_conn!(conn, c => {
-        let q = sqlx::query_as(head);
-        let q = if dialect == Dialect::Sqlite { q.bind(n) } else { q };
-        q.fetch_one(&mut *c).await?
-    });
     let at = Timestamp::now();
     let mut recs = Vec::with_capacity(events.len());
-    for (seq, e) in (last + 1..).zip(events) {
+    for (&seq, e) in seqs.iter().zip(events) {
         let mut rec = AuditRecord {
             seq,
             at,
@@ -67,17 +97,18 @@ pub(super) async fn append(conn: &mut Conn<'_>, events: &[super::Event<'_>]) -> 
             .text(|r| r.request_id.as_str())
             .text(|r| r.prev_hash.as_str())
             .text(|r| r.hash.as_str());
+        let row = format!("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {chain})");
         let insert = format!(
             "INSERT INTO audit_log (seq, at, actor_id, actor, org_id, action, target, detail, ip,
-                request_id, prev_hash, hash) {}",
-            values.source(dialect, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                request_id, prev_hash, hash, chain) {}",
+            values.source(dialect, &row)
         );
         let sql = match dialect {
             Dialect::Postgres => format!(
                 "WITH logged AS ({insert} RETURNING seq, hash)
                  UPDATE audit_head SET (seq, hash) =
                     (SELECT seq, hash FROM logged ORDER BY seq DESC LIMIT 1)
-                 WHERE id = 1"
+                 WHERE id = {chain}"
             ),
             Dialect::Sqlite => insert,
         };
@@ -238,112 +269,145 @@ pub async fn stream_for_export(
 
 #[derive(sqlx::FromRow)]
 struct Head {
+    id: i64,
     seq: i64,
     hash: String,
     purged_through: i64,
     purged_hash: String,
 }
 
+const HEADS: &str = "SELECT id, seq, hash, purged_through, purged_hash FROM audit_head";
+
 pub(super) async fn verify(db: &Db) -> DbResult<VerifyReport> {
     let mut pooled = db.acquire().await?;
     let mut conn = pooled.conn();
-    let head: Head = on_conn!(&mut conn, c => sqlx::query_as(
-        "SELECT seq, hash, purged_through, purged_hash FROM audit_head WHERE id = 1"
-    ).fetch_one(&mut *c).await?);
+    let heads: Vec<Head> = on_conn!(&mut conn, c => sqlx::query_as(&format!("{HEADS} ORDER BY id"))
+        .fetch_all(&mut *c).await?);
     let mut report = VerifyReport {
         rows_checked: 0,
         first_seq: None,
         last_seq: None,
         problems: Vec::new(),
     };
-    let mut expect_seq = head.purged_through + 1;
-    let mut expect_prev = head.purged_hash.clone();
+    for head in &heads {
+        verify_chain(&mut conn, head, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// Walks one chain from its purge anchor to its head. Numbers along a chain rise but need not
+/// follow each other, so a deleted row shows as a broken link.
+async fn verify_chain(conn: &mut Conn<'_>, head: &Head, report: &mut VerifyReport) -> DbResult<()> {
+    let chain = head.id;
     // Rows at or before the purge anchor must not exist any more; any that do were re-inserted.
-    let stray: i64 = on_conn!(&mut conn, c => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE seq <= $1"
-    ).bind(head.purged_through).fetch_one(&mut *c).await?);
+    let stray: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE chain = $1 AND seq <= $2"
+    ).bind(chain).bind(head.purged_through).fetch_one(&mut *c).await?);
     if stray > 0 {
         report.problems.push(format!(
-            "清理点 {} 之前仍有 {stray} 行记录",
+            "第 {chain} 条链：清理点 {} 之前仍有 {stray} 行记录",
             head.purged_through
         ));
     }
-    let mut after = head.purged_through;
+    let mut last = head.purged_through;
+    let mut last_hash = head.purged_hash.clone();
     loop {
-        let rows = on_conn!(&mut conn, c => sqlx::query_as::<_, AuditRecord>(&format!(
-            "SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000"
-        )).bind(after).fetch_all(&mut *c).await?);
-        let Some(last) = rows.last() else { break };
-        after = last.seq;
+        let rows = on_conn!(conn, c => sqlx::query_as::<_, AuditRecord>(&format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT 5000"
+        )).bind(chain).bind(last).fetch_all(&mut *c).await?);
+        if rows.is_empty() {
+            break;
+        }
         for r in &rows {
             report.rows_checked += 1;
-            report.first_seq.get_or_insert(r.seq);
-            report.last_seq = Some(r.seq);
-            if r.seq != expect_seq {
-                report
-                    .problems
-                    .push(format!("第 {expect_seq} 至 {} 行缺失（被删除）", r.seq - 1));
-            }
-            if r.prev_hash != expect_prev {
-                report
-                    .problems
-                    .push(format!("第 {} 行的前序哈希与上一行不符", r.seq));
+            report.first_seq = Some(report.first_seq.map_or(r.seq, |f| f.min(r.seq)));
+            report.last_seq = Some(report.last_seq.map_or(r.seq, |l| l.max(r.seq)));
+            if r.prev_hash != last_hash {
+                report.problems.push(format!(
+                    "第 {} 行的前序哈希与链上前一行（第 {last} 行）不符：其间有记录缺失（被删除）或前一行被改写",
+                    r.seq
+                ));
             }
             if r.compute_hash() != r.hash {
                 report
                     .problems
                     .push(format!("第 {} 行内容与其哈希不符（被修改）", r.seq));
             }
-            expect_seq = r.seq + 1;
-            expect_prev = r.hash.clone();
+            last = r.seq;
+            last_hash = r.hash.clone();
         }
     }
-    if head.seq != expect_seq - 1 {
+    if head.seq != last {
         report.problems.push(format!(
-            "链头记录到第 {} 行，但最后一行是第 {} 行（末尾记录被删除）",
-            head.seq,
-            expect_seq - 1
+            "第 {chain} 条链的链头记录到第 {} 行，但链上最后一行是第 {last} 行（末尾记录被删除）",
+            head.seq
         ));
-    } else if head.seq > head.purged_through && head.hash != expect_prev {
-        report.problems.push("链头哈希与最后一行不符".to_owned());
+    } else if head.hash != last_hash {
+        report
+            .problems
+            .push(format!("第 {chain} 条链的链头哈希与最后一行不符"));
     }
-    Ok(report)
+    Ok(())
 }
 
 pub(super) async fn purge(db: &Db, actor: &Actor, cutoff: Timestamp) -> DbResult<u64> {
     let mut tx = db.begin().await?;
     let mut conn = tx.conn();
-    let head: Head = on_conn!(&mut conn, c => sqlx::query_as(
-        "SELECT seq, hash, purged_through, purged_hash FROM audit_head WHERE id = 1"
-    ).fetch_one(&mut *c).await?);
-    // Only a prefix of the chain may go: everything before the first row young enough to keep.
-    let first_kept: Option<i64> = on_conn!(&mut conn, c => sqlx::query_scalar(
-        "SELECT MIN(seq) FROM audit_log WHERE at >= $1"
-    ).bind(cutoff).fetch_one(&mut *c).await?);
-    let through = first_kept.map(|s| s - 1).unwrap_or(head.seq);
-    if through <= head.purged_through {
+    // Every head is held to the commit, so no chain grows while its prefix goes.
+    let lock = match conn.dialect() {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let heads: Vec<Head> = on_conn!(&mut conn, c => sqlx::query_as(&format!("{HEADS} ORDER BY id{lock}"))
+        .fetch_all(&mut *c).await?);
+    let mut deleted = 0;
+    let mut spans = Vec::new();
+    for head in &heads {
+        if let Some(n) = purge_chain(&mut conn, head, cutoff).await? {
+            deleted += n;
+            spans.push(format!("第 {} 条链 {n} 行", head.id));
+        }
+    }
+    if deleted == 0 {
         return Ok(0);
     }
-    let anchor: String = on_conn!(&mut conn, c => sqlx::query_scalar(
-        "SELECT hash FROM audit_log WHERE seq = $1"
-    ).bind(through).fetch_one(&mut *c).await?);
-    let deleted = on_conn!(&mut conn, c => sqlx::query("DELETE FROM audit_log WHERE seq <= $1")
-        .bind(through).execute(&mut *c).await?.rows_affected());
-    on_conn!(&mut conn, c => sqlx::query(
-        "UPDATE audit_head SET purged_through = $1, purged_hash = $2 WHERE id = 1"
-    ).bind(through).bind(&anchor).execute(&mut *c).await?.rows_affected());
     let event = super::Event {
         actor,
         action: "audit.purge",
         target: "audit_log".to_owned(),
-        detail: format!(
-            "删除第 {} 至 {through} 行（{deleted} 行）",
-            head.purged_through + 1
-        ),
+        detail: format!("删除 {deleted} 行（{}）", spans.join("，")),
     };
     append(&mut conn, &[event]).await?;
     tx.commit().await?;
     Ok(deleted)
+}
+
+/// Deletes the prefix of one chain written before `cutoff` (everything before its first row
+/// young enough to keep) and moves the chain's anchor to the last row deleted.
+async fn purge_chain(conn: &mut Conn<'_>, head: &Head, cutoff: Timestamp) -> DbResult<Option<u64>> {
+    let chain = head.id;
+    let first_kept: Option<i64> = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT MIN(seq) FROM audit_log WHERE chain = $1 AND at >= $2"
+    ).bind(chain).bind(cutoff).fetch_one(&mut *c).await?);
+    let through: Option<i64> = match first_kept {
+        None => Some(head.seq),
+        Some(kept) => on_conn!(conn, c => sqlx::query_scalar(
+            "SELECT MAX(seq) FROM audit_log WHERE chain = $1 AND seq < $2"
+        ).bind(chain).bind(kept).fetch_one(&mut *c).await?),
+    };
+    let Some(through) = through.filter(|&t| t > head.purged_through) else {
+        return Ok(None);
+    };
+    let anchor: String = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT hash FROM audit_log WHERE chain = $1 AND seq = $2"
+    ).bind(chain).bind(through).fetch_one(&mut *c).await?);
+    let deleted = on_conn!(conn, c => sqlx::query(
+        "DELETE FROM audit_log WHERE chain = $1 AND seq <= $2"
+    ).bind(chain).bind(through).execute(&mut *c).await?.rows_affected());
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE audit_head SET purged_through = $1, purged_hash = $2 WHERE id = $3"
+    ).bind(through).bind(&anchor).bind(chain).execute(&mut *c).await?.rows_affected());
+    Ok(Some(deleted))
 }
 
 /// How many events with `action` (exact) happened since `since`: for the home page's figures.

@@ -82,6 +82,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cases_duplicate_offers",
         sql: include_str!("migrations/0014_cases_duplicate_offers.sql"),
     },
+    Migration {
+        version: 15,
+        name: "audit_chains",
+        sql: include_str!("migrations/0015_audit_chains.sql"),
+    },
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {
@@ -96,11 +101,16 @@ fn render(sql: &str, dialect: Dialect) -> String {
     sql.replace("{{ID}}", id).replace("{{BLOB}}", blob)
 }
 
+/// Marks a statement, as its first line, that only PostgreSQL runs (sequences: SQLite has none,
+/// and what they number is numbered there under its single writer).
+const POSTGRES_ONLY: &str = "-- PostgreSQL only";
+
 /// Splits a migration into statements: SQLite runs one statement (and one ALTER) at a time.
-fn statements(sql: &str) -> impl Iterator<Item = &str> {
-    sql.split(";\n").map(str::trim).filter(|s| {
+fn statements(sql: &str, dialect: Dialect) -> impl Iterator<Item = &str> {
+    sql.split(";\n").map(str::trim).filter(move |s| {
         s.lines()
             .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+            && (dialect == Dialect::Postgres || !s.starts_with(POSTGRES_ONLY))
     })
 }
 
@@ -144,7 +154,7 @@ pub async fn run(db: &Db) -> DbResult<Vec<i64>> {
     let mut applied = Vec::new();
     for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
         let sql = render(m.sql, dialect);
-        for stmt in statements(&sql) {
+        for stmt in statements(&sql, dialect) {
             let mut conn = tx.conn();
             on_conn!(&mut conn, c => sqlx::raw_sql(stmt).execute(&mut *c).await.map(|r| r.rows_affected()))
                 .map_err(|source| DbError::Migration { version: m.version, source })?;
@@ -167,11 +177,20 @@ mod tests {
     #[test]
     fn statements_skip_comments_and_blank_parts() {
         let sql = "-- header\nCREATE TABLE a (x BIGINT);\n\n-- only a comment;\nCREATE TABLE b (y TEXT);\n";
-        let parts: Vec<_> = statements(sql).collect();
+        let parts: Vec<_> = statements(sql, Dialect::Sqlite).collect();
         assert_eq!(parts.len(), 2, "{parts:?}");
         assert!(
             parts[1].ends_with("CREATE TABLE b (y TEXT);") || parts[1].contains("CREATE TABLE b")
         );
+    }
+
+    #[test]
+    fn postgres_only_statements_are_skipped_on_sqlite() {
+        let sql = "CREATE TABLE a (x BIGINT);\n\n-- PostgreSQL only\nCREATE SEQUENCE s;\n";
+        assert_eq!(statements(sql, Dialect::Sqlite).count(), 1);
+        let pg: Vec<_> = statements(sql, Dialect::Postgres).collect();
+        assert_eq!(pg.len(), 2, "{pg:?}");
+        assert!(pg[1].contains("CREATE SEQUENCE s"));
     }
 
     #[test]

@@ -162,11 +162,9 @@ pub enum Db {
 
 /// Batches of one process that run at once on PostgreSQL: each waits on its round trips and
 /// its commit most of the time, so two side by side keep the server busy, one sending its
-/// statements while the other commits. Not more: every batch ends by appending to the audit
-/// chain, whose head stays locked until its commit has been flushed, so further batches only
-/// queue on that lock, and being smaller they need more of those serial commits for the same
-/// intakes (with four, 8 clients made batches of 1.8 intakes that waited 1.3 ms for the head;
-/// two took in 12–18 % more).
+/// statements while the other commits. Not more: while every batch ended on the one audit head,
+/// further batches only queued on it (two took in 12–18 % more than four); with a head each,
+/// four take in no more than two, and being smaller they spend more statements per intake.
 pub const PG_TURNS: u32 = 2;
 
 /// A borrowed connection of either engine: a pooled one or the inside of a transaction.
