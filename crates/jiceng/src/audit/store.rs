@@ -1,5 +1,6 @@
 //! All SQL of the audit context.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde::Deserialize;
@@ -278,6 +279,17 @@ struct Head {
 
 const HEADS: &str = "SELECT id, seq, hash, purged_through, purged_hash FROM audit_head";
 
+/// A row with the chain it belongs to, for [`verify`].
+#[derive(sqlx::FromRow)]
+struct Linked {
+    #[sqlx(flatten)]
+    row: AuditRecord,
+    chain: i64,
+}
+
+/// Walks the rows once, in order, following each chain from its purge anchor to its head.
+/// Numbers along a chain rise but need not follow each other, so a deleted row shows as a
+/// broken link.
 pub(super) async fn verify(db: &Db) -> DbResult<VerifyReport> {
     let mut pooled = db.acquire().await?;
     let mut conn = pooled.conn();
@@ -289,40 +301,37 @@ pub(super) async fn verify(db: &Db) -> DbResult<VerifyReport> {
         last_seq: None,
         problems: Vec::new(),
     };
-    for head in &heads {
-        verify_chain(&mut conn, head, &mut report).await?;
-    }
-    Ok(report)
-}
-
-/// Walks one chain from its purge anchor to its head. Numbers along a chain rise but need not
-/// follow each other, so a deleted row shows as a broken link.
-async fn verify_chain(conn: &mut Conn<'_>, head: &Head, report: &mut VerifyReport) -> DbResult<()> {
-    let chain = head.id;
-    // Rows at or before the purge anchor must not exist any more; any that do were re-inserted.
-    let stray: i64 = on_conn!(conn, c => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE chain = $1 AND seq <= $2"
-    ).bind(chain).bind(head.purged_through).fetch_one(&mut *c).await?);
+    // Rows at or before their chain's purge anchor must not exist any more, and every row
+    // belongs to a chain with a head: any others were inserted by hand.
+    let stray: i64 = on_conn!(&mut conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log a WHERE NOT EXISTS
+            (SELECT 1 FROM audit_head h WHERE h.id = a.chain AND a.seq > h.purged_through)"
+    ).fetch_one(&mut *c).await?);
     if stray > 0 {
         report.problems.push(format!(
-            "第 {chain} 条链：清理点 {} 之前仍有 {stray} 行记录",
-            head.purged_through
+            "有 {stray} 行记录位于其链的清理点之前或不属于任何链（被重新插入）"
         ));
     }
-    let mut last = head.purged_through;
-    let mut last_hash = head.purged_hash.clone();
+    // Each chain's last row so far: its number and hash.
+    let mut ends: HashMap<i64, (i64, String)> = heads
+        .iter()
+        .map(|h| (h.id, (h.purged_through, h.purged_hash.clone())))
+        .collect();
+    let mut after = heads.iter().map(|h| h.purged_through).min().unwrap_or(0);
     loop {
-        let rows = on_conn!(conn, c => sqlx::query_as::<_, AuditRecord>(&format!(
-            "SELECT {COLUMNS} FROM audit_log WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT 5000"
-        )).bind(chain).bind(last).fetch_all(&mut *c).await?);
-        if rows.is_empty() {
-            break;
-        }
-        for r in &rows {
+        let rows = on_conn!(&mut conn, c => sqlx::query_as::<_, Linked>(&format!(
+            "SELECT {COLUMNS}, chain FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000"
+        )).bind(after).fetch_all(&mut *c).await?);
+        let Some(last) = rows.last() else { break };
+        after = last.row.seq;
+        for Linked { row: r, chain } in &rows {
+            let Some((last, last_hash)) = ends.get_mut(chain).filter(|(l, _)| r.seq > *l) else {
+                continue;
+            };
             report.rows_checked += 1;
-            report.first_seq = Some(report.first_seq.map_or(r.seq, |f| f.min(r.seq)));
-            report.last_seq = Some(report.last_seq.map_or(r.seq, |l| l.max(r.seq)));
-            if r.prev_hash != last_hash {
+            report.first_seq.get_or_insert(r.seq);
+            report.last_seq = Some(r.seq);
+            if r.prev_hash != *last_hash {
                 report.problems.push(format!(
                     "第 {} 行的前序哈希与链上前一行（第 {last} 行）不符：其间有记录缺失（被删除）或前一行被改写",
                     r.seq
@@ -333,21 +342,24 @@ async fn verify_chain(conn: &mut Conn<'_>, head: &Head, report: &mut VerifyRepor
                     .problems
                     .push(format!("第 {} 行内容与其哈希不符（被修改）", r.seq));
             }
-            last = r.seq;
-            last_hash = r.hash.clone();
+            *last = r.seq;
+            last_hash.clone_from(&r.hash);
         }
     }
-    if head.seq != last {
-        report.problems.push(format!(
-            "第 {chain} 条链的链头记录到第 {} 行，但链上最后一行是第 {last} 行（末尾记录被删除）",
-            head.seq
-        ));
-    } else if head.hash != last_hash {
-        report
-            .problems
-            .push(format!("第 {chain} 条链的链头哈希与最后一行不符"));
+    for head in &heads {
+        let (last, last_hash) = &ends[&head.id];
+        if head.seq != *last {
+            report.problems.push(format!(
+                "第 {} 条链的链头记录到第 {} 行，但链上最后一行是第 {last} 行（末尾记录被删除）",
+                head.id, head.seq
+            ));
+        } else if head.hash != *last_hash {
+            report
+                .problems
+                .push(format!("第 {} 条链的链头哈希与最后一行不符", head.id));
+        }
     }
-    Ok(())
+    Ok(report)
 }
 
 pub(super) async fn purge(db: &Db, actor: &Actor, cutoff: Timestamp) -> DbResult<u64> {

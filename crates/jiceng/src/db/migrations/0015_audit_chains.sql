@@ -4,10 +4,9 @@
 -- one sequence over all chains, so that searching and export still read in order of `seq`;
 -- within a chain the sequence rises but has gaps (other chains' rows, rolled-back numbers),
 -- and each row's `prev_hash` is that of the row before it in its own chain. SQLite has one
--- writer and keeps to chain 1.
+-- writer and keeps to chain 1. `chain` has no index of its own: every write appends audit rows,
+-- and verification walks all of them once in order of `seq` anyway.
 ALTER TABLE audit_log ADD COLUMN chain BIGINT NOT NULL DEFAULT 1;
-
-CREATE INDEX audit_log_chain_idx ON audit_log (chain, seq);
 
 INSERT INTO audit_head (id, seq, hash, purged_through, purged_hash)
 VALUES (2, 0, '0000000000000000000000000000000000000000000000000000000000000000', 0,
