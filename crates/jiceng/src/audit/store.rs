@@ -407,18 +407,22 @@ async fn purge_chain(conn: &mut Conn<'_>, head: &Head, cutoff: Timestamp) -> DbR
     let first_kept: Option<i64> = on_conn!(conn, c => sqlx::query_scalar(
         "SELECT MIN(seq) FROM audit_log WHERE chain = $1 AND at >= $2"
     ).bind(chain).bind(cutoff).fetch_one(&mut *c).await?);
-    let through: Option<i64> = match first_kept {
-        None => Some(head.seq),
-        Some(kept) => on_conn!(conn, c => sqlx::query_scalar(
-            "SELECT MAX(seq) FROM audit_log WHERE chain = $1 AND seq < $2"
-        ).bind(chain).bind(kept).fetch_one(&mut *c).await?),
+    // The last row to go, and its hash, which becomes the chain's anchor.
+    let end: Option<(i64, String)> = match first_kept {
+        Some(kept) => on_conn!(conn, c => sqlx::query_as(
+            "SELECT seq, hash FROM audit_log WHERE chain = $1 AND seq < $2 ORDER BY seq DESC LIMIT 1"
+        ).bind(chain).bind(kept).fetch_optional(&mut *c).await?),
+        None if head.seq > head.purged_through => {
+            let hash = on_conn!(conn, c => sqlx::query_scalar(
+                "SELECT hash FROM audit_log WHERE chain = $1 AND seq = $2"
+            ).bind(chain).bind(head.seq).fetch_one(&mut *c).await?);
+            Some((head.seq, hash))
+        }
+        None => None,
     };
-    let Some(through) = through.filter(|&t| t > head.purged_through) else {
+    let Some((through, anchor)) = end.filter(|&(t, _)| t > head.purged_through) else {
         return Ok(None);
     };
-    let anchor: String = on_conn!(conn, c => sqlx::query_scalar(
-        "SELECT hash FROM audit_log WHERE chain = $1 AND seq = $2"
-    ).bind(chain).bind(through).fetch_one(&mut *c).await?);
     let deleted = on_conn!(conn, c => sqlx::query(
         "DELETE FROM audit_log WHERE chain = $1 AND seq <= $2"
     ).bind(chain).bind(through).execute(&mut *c).await?.rows_affected());
