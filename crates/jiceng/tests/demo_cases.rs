@@ -12,15 +12,6 @@ use jiceng::time::Timestamp;
 
 on_both_engines!(a_year_of_demo_cases_feeds_pages_tracking_and_metrics);
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let mut c = app.db().acquire().await.expect("conn");
-    let mut conn = c.conn();
-    jiceng::on_conn!(&mut conn, c => sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(&mut *c)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}")))
-}
-
 async fn text(app: &TestApp, sql: &str) -> String {
     let mut c = app.db().acquire().await.expect("conn");
     let mut conn = c.conn();
@@ -39,20 +30,16 @@ async fn a_year_of_demo_cases_feeds_pages_tracking_and_metrics(t: TestDb) {
     assert!(took.as_secs() < 90, "{took:?}");
     let app = TestApp::new(t).await;
 
-    let cases = count(&app, "SELECT COUNT(*) FROM cases").await;
+    let cases = app.count("SELECT COUNT(*) FROM cases").await;
     assert!(cases >= 2_500, "{cases}");
     // Every case has its ticket and workflow history.
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM cases WHERE current_ticket_id IS NULL"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM cases WHERE current_ticket_id IS NULL")
+            .await,
         0
     );
     assert_eq!(
-        count(
-            &app,
+        app.count(
             "SELECT COUNT(*) FROM case_tickets t WHERE NOT EXISTS
                (SELECT 1 FROM wf_history h WHERE h.instance_id = t.instance_id)"
         )
@@ -62,28 +49,22 @@ async fn a_year_of_demo_cases_feeds_pages_tracking_and_metrics(t: TestDb) {
     // Spread over the year, and open cases in every state of the ticket.
     let year_ago = Timestamp::now().plus_seconds(-366 * 86_400).as_micros();
     assert_eq!(
-        count(
-            &app,
-            &format!("SELECT COUNT(*) FROM cases WHERE created_at < {year_ago}")
-        )
+        app.count(&format!(
+            "SELECT COUNT(*) FROM cases WHERE created_at < {year_ago}"
+        ))
         .await,
         0
     );
     assert!(
-        count(
-            &app,
-            &format!(
-                "SELECT COUNT(*) FROM cases WHERE created_at < {}",
-                Timestamp::now().plus_seconds(-300 * 86_400).as_micros()
-            )
-        )
+        app.count(&format!(
+            "SELECT COUNT(*) FROM cases WHERE created_at < {}",
+            Timestamp::now().plus_seconds(-300 * 86_400).as_micros()
+        ))
         .await
             > 50
     );
     for state in ["pending", "dispatched", "handling", "checking", "closed"] {
-        let n = count(
-            &app,
-            &format!(
+        let n = app.count(&format!(
                 "SELECT COUNT(*) FROM wf_instances WHERE process = 'case_ticket' AND state = '{state}'"
             ),
         )
@@ -91,28 +72,35 @@ async fn a_year_of_demo_cases_feeds_pages_tracking_and_metrics(t: TestDb) {
         assert!(n > 0, "no ticket {state}");
     }
     for kind in ["summon", "joint", "referral"] {
-        let n = count(
-            &app,
-            &format!("SELECT COUNT(*) FROM case_parts WHERE kind = '{kind}'"),
-        )
-        .await;
+        let n = app
+            .count(&format!(
+                "SELECT COUNT(*) FROM case_parts WHERE kind = '{kind}'"
+            ))
+            .await;
         assert!(n > 0, "no {kind}");
     }
     assert!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM case_parts WHERE score IS NOT NULL"
-        )
-        .await
+        app.count("SELECT COUNT(*) FROM case_parts WHERE score IS NOT NULL")
+            .await
             > 0
     );
-    assert!(count(&app, "SELECT COUNT(*) FROM cases WHERE reopen_count > 0").await > 0);
-    assert!(count(&app, "SELECT COUNT(*) FROM case_returns").await > 0);
     assert!(
-        count(&app, "SELECT COUNT(*) FROM case_tickets WHERE seq = 2").await > 0,
+        app.count("SELECT COUNT(*) FROM cases WHERE reopen_count > 0")
+            .await
+            > 0
+    );
+    assert!(app.count("SELECT COUNT(*) FROM case_returns").await > 0);
+    assert!(
+        app.count("SELECT COUNT(*) FROM case_tickets WHERE seq = 2")
+            .await
+            > 0,
         "a reopened case has its second ticket"
     );
-    assert!(count(&app, "SELECT COUNT(*) FROM wf_instances WHERE overdue").await > 0);
+    assert!(
+        app.count("SELECT COUNT(*) FROM wf_instances WHERE overdue")
+            .await
+            > 0
+    );
 
     // 犀浦街道's figures over the year: every rate has a numerator and a denominator.
     let d = app.login("xipu_dispatch").await;
@@ -166,12 +154,12 @@ async fn a_year_of_demo_cases_feeds_pages_tracking_and_metrics(t: TestDb) {
     let list = app.get("/api/v1/cases", &d).await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.json()["total"].as_i64() > Some(100), "{}", list.body);
-    let id = count(
-        &app,
-        "SELECT MIN(c.id) FROM cases c JOIN orgs o ON o.id = c.township_id
+    let id = app
+        .count(
+            "SELECT MIN(c.id) FROM cases c JOIN orgs o ON o.id = c.township_id
          WHERE o.code = '510117006000' AND c.reopen_count > 0",
-    )
-    .await;
+        )
+        .await;
     let detail = app.get(&format!("/cases/{id}"), &d).await;
     assert_eq!(detail.status, StatusCode::OK, "{}", detail.body);
 

@@ -473,6 +473,15 @@ async fn audit_verify(app: &TestApp) -> audit::VerifyReport {
     audit::verify(app.db()).await.expect("verify runs")
 }
 
+/// Fails unless one of the problems verification found mentions `needle`.
+fn assert_problem(report: &audit::VerifyReport, needle: &str) {
+    assert!(
+        report.problems.iter().any(|p| p.contains(needle)),
+        "no problem mentions {needle}: {:?}",
+        report.problems
+    );
+}
+
 async fn the_audit_chain_detects_an_edited_row(t: TestDb) {
     let app = TestApp::with_demo(t).await;
     app.login("xipu_officer").await;
@@ -504,11 +513,7 @@ async fn the_audit_chain_detects_deleted_rows(t: TestDb) {
     app.login("xipu_leader").await;
     app.exec("DELETE FROM audit_log WHERE seq = 5").await;
     let report = audit_verify(&app).await;
-    assert!(
-        report.problems.iter().any(|p| p.contains("缺失")),
-        "{:?}",
-        report.problems
-    );
+    assert_problem(&report, "缺失");
     let t2 = TestApp::with_demo(match app.t.engine {
         Engine::Sqlite => TestDb::sqlite().await,
         Engine::Postgres => TestDb::postgres().await.expect("postgres"),
@@ -518,11 +523,7 @@ async fn the_audit_chain_detects_deleted_rows(t: TestDb) {
     t2.exec("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)")
         .await;
     let report = audit_verify(&t2).await;
-    assert!(
-        report.problems.iter().any(|p| p.contains("末尾")),
-        "{:?}",
-        report.problems
-    );
+    assert_problem(&report, "末尾");
     // A row slipped in on a chain that has no head is not silently skipped.
     t2.exec(
         "INSERT INTO audit_log (seq, at, actor_id, actor, org_id, action, target, detail, ip,
@@ -532,23 +533,12 @@ async fn the_audit_chain_detects_deleted_rows(t: TestDb) {
     )
     .await;
     let report = audit_verify(&t2).await;
-    assert!(
-        report.problems.iter().any(|p| p.contains("不属于任何链")),
-        "{:?}",
-        report.problems
-    );
-}
-
-async fn audit_count(app: &TestApp, sql: &str) -> i64 {
-    let mut pooled = app.db().acquire().await.expect("conn");
-    let mut conn = pooled.conn();
-    jiceng::on_conn!(&mut conn, c => sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(&mut *c).await.unwrap_or_else(|e| panic!("{sql}: {e}")))
+    assert_problem(&report, "不属于任何链");
 }
 
 /// Appends one event in a transaction left open, holding its chain's head.
-async fn append_and_hold(app: &TestApp, what: &str) -> jiceng::db::Tx {
-    let mut tx = app.db().begin().await.expect("begin");
+async fn append_and_hold(db: &jiceng::Db, what: &str) -> jiceng::db::Tx {
+    let mut tx = db.begin().await.expect("begin");
     let actor = audit::Actor::system("test");
     audit::record(&mut tx.conn(), &actor, "test.append", what, "")
         .await
@@ -561,13 +551,13 @@ async fn concurrent_writers_append_to_chains_of_their_own(t: TestDb) {
     app.login("xipu_officer").await;
     if app.t.engine == Engine::Sqlite {
         // One writer at a time: everything stays on the first chain, numbered without gaps.
-        let off_chain = audit_count(&app, "SELECT COUNT(*) FROM audit_log WHERE chain <> 1").await;
+        let off_chain = app
+            .count("SELECT COUNT(*) FROM audit_log WHERE chain <> 1")
+            .await;
         assert_eq!(off_chain, 0);
-        let span = audit_count(
-            &app,
-            "SELECT MAX(seq) - MIN(seq) + 1 - COUNT(*) FROM audit_log",
-        )
-        .await;
+        let span = app
+            .count("SELECT MAX(seq) - MIN(seq) + 1 - COUNT(*) FROM audit_log")
+            .await;
         assert_eq!(span, 0, "no gaps");
         assert!(audit_verify(&app).await.ok());
         return;
@@ -576,7 +566,7 @@ async fn concurrent_writers_append_to_chains_of_their_own(t: TestDb) {
     // Four open transactions hold the four heads, none waiting for another.
     let mut held = Vec::new();
     for i in 0..4 {
-        let tx = tokio::time::timeout(wait, append_and_hold(&app, &format!("held {i}")))
+        let tx = tokio::time::timeout(wait, append_and_hold(app.db(), &format!("held {i}")))
             .await
             .expect("a free head is taken without waiting");
         held.push(tx);
@@ -594,11 +584,7 @@ async fn concurrent_writers_append_to_chains_of_their_own(t: TestDb) {
     // A fifth writer finds every head held and waits for one of them.
     let db = app.db().clone();
     let fifth = tokio::spawn(async move {
-        let mut tx = db.begin().await.expect("begin");
-        let actor = audit::Actor::system("test");
-        audit::record(&mut tx.conn(), &actor, "test.append", "fifth", "")
-            .await
-            .expect("append");
+        let tx = append_and_hold(&db, "fifth").await;
         tx.commit().await.expect("commit");
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -611,25 +597,27 @@ async fn concurrent_writers_append_to_chains_of_their_own(t: TestDb) {
         .await
         .expect("the fifth writer gets a head once one is free")
         .expect("no panic");
-    let chains = audit_count(&app, "SELECT COUNT(DISTINCT chain) FROM audit_log").await;
+    let chains = app
+        .count("SELECT COUNT(DISTINCT chain) FROM audit_log")
+        .await;
     assert_eq!(chains, 4);
     let report = audit_verify(&app).await;
     assert!(report.ok(), "{:?}", report.problems);
     // A purge a year on takes every chain's rows and leaves each anchored where it ended.
     let year_on = jiceng::time::Timestamp::now().plus_seconds(400 * 86_400);
     let purged = audit::purge(app.db(), &actor, 184, year_on).await.unwrap();
-    let left = audit_count(&app, "SELECT COUNT(*) FROM audit_log").await;
+    let left = app.count("SELECT COUNT(*) FROM audit_log").await;
     assert_eq!(left, 1, "only the purge's own row");
     assert!(purged > 4);
     let report = audit_verify(&app).await;
     assert!(report.ok(), "{:?}", report.problems);
     // With the first two heads held, a writer's rows go on the third chain.
     let holders = [
-        append_and_hold(&app, "holder 1").await,
-        append_and_hold(&app, "holder 2").await,
+        append_and_hold(app.db(), "holder 1").await,
+        append_and_hold(app.db(), "holder 2").await,
     ];
     for what in ["third 1", "third 2"] {
-        append_and_hold(&app, what)
+        append_and_hold(app.db(), what)
             .await
             .commit()
             .await
@@ -638,22 +626,16 @@ async fn concurrent_writers_append_to_chains_of_their_own(t: TestDb) {
     for tx in holders {
         tx.commit().await.expect("commit");
     }
-    let third = audit_count(
-        &app,
-        "SELECT COUNT(*) FROM audit_log WHERE chain = 3 AND target LIKE 'third %'",
-    )
-    .await;
+    let third = app
+        .count("SELECT COUNT(*) FROM audit_log WHERE chain = 3 AND target LIKE 'third %'")
+        .await;
     assert_eq!(third, 2);
     assert!(audit_verify(&app).await.ok());
     // A row deleted from a chain other than the first breaks that chain's links.
     app.exec("DELETE FROM audit_log WHERE target = 'third 1'")
         .await;
     let report = audit_verify(&app).await;
-    assert!(
-        report.problems.iter().any(|p| p.contains("缺失")),
-        "{:?}",
-        report.problems
-    );
+    assert_problem(&report, "缺失");
 }
 
 /// Migration 15 turns the one chain of an older database into the first of four, which goes on
@@ -661,7 +643,7 @@ async fn concurrent_writers_append_to_chains_of_their_own(t: TestDb) {
 async fn a_chain_written_before_migration_15_carries_on(t: TestDb) {
     let app = TestApp::with_demo(t).await;
     app.login("xipu_officer").await;
-    let last = audit_count(&app, "SELECT MAX(seq) FROM audit_log").await;
+    let last = app.count("SELECT MAX(seq) FROM audit_log").await;
     // The schema as version 14 left it.
     app.exec("ALTER TABLE audit_log DROP COLUMN chain").await;
     app.exec("DELETE FROM audit_head WHERE id <> 1").await;
@@ -671,16 +653,11 @@ async fn a_chain_written_before_migration_15_carries_on(t: TestDb) {
     app.exec("DELETE FROM schema_migrations WHERE version = 15")
         .await;
     assert_eq!(app.db().migrate().await.unwrap(), vec![15]);
-    assert_eq!(
-        audit_count(&app, "SELECT COUNT(*) FROM audit_head").await,
-        4
-    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_head").await, 4);
     app.login("xipu_leader").await;
-    let next = audit_count(
-        &app,
-        "SELECT MIN(seq) FROM audit_log WHERE action = 'login' AND target = 'xipu_leader'",
-    )
-    .await;
+    let next = app
+        .count("SELECT MIN(seq) FROM audit_log WHERE action = 'login' AND target = 'xipu_leader'")
+        .await;
     assert_eq!(next, last + 1);
     let report = audit_verify(&app).await;
     assert!(report.ok(), "{:?}", report.problems);

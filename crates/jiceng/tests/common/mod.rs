@@ -353,6 +353,16 @@ impl TestApp {
             .0
     }
 
+    /// The one BIGINT a query answers (a count, an id), read straight from the database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let mut c = self.db().acquire().await.expect("conn");
+        let mut conn = c.conn();
+        jiceng::on_conn!(&mut conn, c => sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}")))
+    }
+
     pub async fn exec(&self, sql: &str) {
         let mut c = self.db().acquire().await.expect("conn");
         c.conn()
