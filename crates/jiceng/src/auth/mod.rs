@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Actor};
 use crate::db::reference::{self, Stamp};
-use crate::db::{Conn, Db};
+use crate::db::{Conn, Db, Reader};
 use crate::error::{Error, Result};
 use crate::ids::{OrgId, UserId};
 use crate::orgs;
@@ -180,7 +180,7 @@ async fn principal_for(
     csrf_token: String,
     session_hash: String,
 ) -> Result<Principal> {
-    let org = orgs::get_at(db, conn, stamp, user.org_id)
+    let org = orgs::get_at(db, &mut Reader::Held(conn), stamp, user.org_id)
         .await?
         .ok_or_else(|| Error::internal(format!("user {} has no org", user.id)))?;
     Ok(Principal {

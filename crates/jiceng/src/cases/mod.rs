@@ -27,7 +27,7 @@ use crate::audit::{self, Actor};
 use crate::auth::{Principal, Role, Scope};
 use crate::catalog::{self, Responsible};
 use crate::db::reference::{self, Cache, Stamp};
-use crate::db::{Batch, Conn, Db, WriteFuture};
+use crate::db::{Batch, Conn, Db, Reader, WriteFuture};
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId};
 use crate::orgs::{self, OrgQuery, model::Org, model::OrgKind};
@@ -236,12 +236,12 @@ struct Cached {
 
 async fn categories_at(
     db: &Db,
-    conn: &mut Conn<'_>,
+    reader: &mut Reader<'_, '_>,
     stamp: &Stamp,
     district: OrgId,
 ) -> Result<Arc<HashMap<String, CategoryFields>>> {
     let read = async {
-        let all = store::categories(conn, district).await?;
+        let all = store::categories(&mut reader.conn().await?, district).await?;
         Ok(Arc::new(
             all.into_iter().map(|c| (c.code.clone(), c)).collect(),
         ))
@@ -252,14 +252,16 @@ async fn categories_at(
 
 async fn settings_at(
     db: &Db,
-    conn: &mut Conn<'_>,
+    reader: &mut Reader<'_, '_>,
     stamp: &Stamp,
     district: OrgId,
 ) -> Result<Settings> {
     let cached = db.caches().get::<Cached>();
     cached
         .settings
-        .read_through(stamp, &district, settings_in(conn, district))
+        .read_through(stamp, &district, async {
+            settings_in(&mut reader.conn().await?, district).await
+        })
         .await
 }
 
@@ -372,15 +374,15 @@ pub struct Candidate {
 }
 
 /// Where intake reads reference data: through the process's caches, under the stamp it read.
-struct Reads<'a, 'c> {
+struct Reads<'a, 'r, 'c> {
     db: &'a Db,
-    conn: &'a mut Conn<'c>,
+    conn: &'a mut Reader<'r, 'c>,
     stamp: Stamp,
 }
 
-impl<'a, 'c> Reads<'a, 'c> {
+impl<'a, 'r, 'c> Reads<'a, 'r, 'c> {
     /// Staff reuse the stamp read with their session moments ago; the public's reports read it.
-    async fn on(db: &'a Db, conn: &'a mut Conn<'c>, who: Reporter<'_>) -> Result<Self> {
+    async fn on(db: &'a Db, conn: &'a mut Reader<'r, 'c>, who: Reporter<'_>) -> Result<Self> {
         match who {
             Reporter::Staff(p) => Ok(Reads {
                 db,
@@ -393,13 +395,17 @@ impl<'a, 'c> Reads<'a, 'c> {
 
     /// With the stamp read now: after the request has itself changed reference data, which
     /// the session's stamp predates.
-    async fn afresh(db: &'a Db, conn: &'a mut Conn<'c>) -> Result<Self> {
-        let stamp = reference::stamp(conn).await?;
+    async fn afresh(db: &'a Db, conn: &'a mut Reader<'r, 'c>) -> Result<Self> {
+        let stamp = reference::stamp(&mut conn.conn().await?).await?;
         Ok(Reads { db, conn, stamp })
     }
 }
 
-async fn resolve_township(r: &mut Reads<'_, '_>, who: Reporter<'_>, new: &NewCase) -> Result<Org> {
+async fn resolve_township(
+    r: &mut Reads<'_, '_, '_>,
+    who: Reporter<'_>,
+    new: &NewCase,
+) -> Result<Org> {
     let (db, stamp) = (r.db, &r.stamp);
     let t = match (new.township_id, new.township_code.as_deref().map(str::trim)) {
         (Some(id), _) => orgs::get_at(db, r.conn, stamp, id).await?,
@@ -428,7 +434,7 @@ async fn resolve_township(r: &mut Reads<'_, '_>, who: Reporter<'_>, new: &NewCas
 }
 
 async fn prepare(
-    r: &mut Reads<'_, '_>,
+    r: &mut Reads<'_, '_, '_>,
     who: Reporter<'_>,
     township: Org,
     new: NewCase,
@@ -791,24 +797,28 @@ pub async fn intake(
     who: Reporter<'_>,
     new: NewCase,
 ) -> Result<Created> {
-    // The reads share one pooled connection: each checkout costs a round trip.
-    let mut c = db.acquire().await?;
-    let mut conn = c.conn();
-    let mut reads = Reads::on(db, &mut conn, who).await?;
-    let township = resolve_township(&mut reads, who, &new).await?;
+    // The reads share one pooled connection, taken only if the caches cannot answer them.
+    let mut reader = Reader::lazy(db);
+    let (township, mut stamp) = {
+        let mut reads = Reads::on(db, &mut reader, who).await?;
+        (resolve_township(&mut reads, who, &new).await?, reads.stamp)
+    };
     let district = catalog::district_of(&township);
     if !router.ready(district) {
         // Once per district and process: seeding may write, and must not wait for a second
         // connection while holding this one.
-        drop(c);
+        reader.release();
         ensure_categories(db, district).await?;
         router.ensure(db, district).await?;
-        c = db.acquire().await?;
-        conn = c.conn();
-        reads = Reads::afresh(db, &mut conn).await?;
+        stamp = Reads::afresh(db, &mut reader).await?.stamp;
     }
+    let mut reads = Reads {
+        db,
+        conn: &mut reader,
+        stamp,
+    };
     let prepared = prepare(&mut reads, who, township, new).await?;
-    drop(c);
+    drop(reader);
     let guess = router.suggest(&prepared.text.description);
     db.write_batched(Intake {
         registry: registry.clone(),
@@ -907,22 +917,28 @@ pub async fn import_hotline(
                     format!("工单号 {r} 在文件中重复"),
                 ));
             }
-            let mut c = db.acquire().await?;
-            let mut conn = c.conn();
+            let mut reader = Reader::lazy(db);
+            let mut conn = reader.conn().await?;
             if store::external_ref_taken(&mut conn, Source::Hotline.as_str(), &r).await? {
                 return Err(Error::conflict(format!("工单号 {r} 已导入过")));
             }
-            let mut reads = Reads::on(db, &mut conn, Reporter::Staff(p)).await?;
-            let township = resolve_township(&mut reads, Reporter::Staff(p), &new).await?;
+            let (township, mut stamp) = {
+                let mut reads = Reads::on(db, &mut reader, Reporter::Staff(p)).await?;
+                let t = resolve_township(&mut reads, Reporter::Staff(p), &new).await?;
+                (t, reads.stamp)
+            };
             let d = catalog::district_of(&township);
             if district.is_none() {
-                drop(c);
+                reader.release();
                 ensure_categories(db, d).await?;
                 district = Some(d);
-                c = db.acquire().await?;
-                conn = c.conn();
-                reads = Reads::afresh(db, &mut conn).await?;
+                stamp = Reads::afresh(db, &mut reader).await?.stamp;
             }
+            let mut reads = Reads {
+                db,
+                conn: &mut reader,
+                stamp,
+            };
             prepare(&mut reads, Reporter::Staff(p), township, new).await
         }
         .await;

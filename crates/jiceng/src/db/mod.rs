@@ -202,6 +202,50 @@ impl Conn<'_> {
     pub async fn execute(&mut self, sql: &str) -> DbResult<u64> {
         Ok(on_conn!(self, c => sqlx::raw_sql(sql).execute(&mut *c).await?.rows_affected()))
     }
+
+    /// The same connection for a shorter while, leaving this handle usable afterwards.
+    pub fn reborrow(&mut self) -> Conn<'_> {
+        match self {
+            Conn::Sqlite(c) => Conn::Sqlite(c),
+            Conn::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}
+
+/// Where reads that the reference caches may answer ([`reference`]) get a connection: one the
+/// caller already holds, or one taken from the pool at the first read the caches cannot
+/// answer. A checkout is not free even when no statement follows: sqlx pings the connection
+/// as it hands it out and again as it takes it back, and a request whose reads all hit the
+/// caches would pay two round trips for nothing.
+pub enum Reader<'a, 'c> {
+    Held(&'a mut Conn<'c>),
+    Lazy(&'a Db, Option<Pooled>),
+}
+
+impl<'a> Reader<'a, '_> {
+    pub fn lazy(db: &'a Db) -> Self {
+        Reader::Lazy(db, None)
+    }
+
+    pub async fn conn(&mut self) -> DbResult<Conn<'_>> {
+        match self {
+            Reader::Held(c) => Ok(c.reborrow()),
+            Reader::Lazy(db, pooled) => {
+                if pooled.is_none() {
+                    *pooled = Some(db.acquire().await?);
+                }
+                Ok(pooled.as_mut().expect("just taken").conn())
+            }
+        }
+    }
+
+    /// Hands a connection taken from the pool back to it, so that work which needs one of its
+    /// own can go ahead; the next read takes one again.
+    pub fn release(&mut self) {
+        if let Reader::Lazy(_, pooled) = self {
+            *pooled = None;
+        }
+    }
 }
 
 /// A connection checked out of the pool, for reads outside a transaction.
@@ -379,6 +423,40 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::{Dialect, in_row_order, value_rows};
+
+    /// A checkout costs round trips even with no statement, so a reader whose reads the
+    /// caches answer must never take one; once taken, its reads share it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lazy_reader_holds_a_connection_from_its_first_read_to_its_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::Db::connect(None, dir.path()).await.unwrap();
+        let super::Db::Sqlite(pool, ..) = &db else {
+            unreachable!("no URL opens SQLite")
+        };
+        let in_use = || pool.size() as usize - pool.num_idle();
+        let before = in_use();
+        let mut reader = super::Reader::lazy(&db);
+        assert_eq!(in_use(), before, "no read yet, no connection");
+        for _ in 0..2 {
+            reader
+                .conn()
+                .await
+                .unwrap()
+                .execute("SELECT 1")
+                .await
+                .unwrap();
+            assert_eq!(in_use(), before + 1, "one connection serves every read");
+        }
+        reader.release();
+        // The pool takes a connection back in a task of its own.
+        for _ in 0..100 {
+            if in_use() == before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(in_use(), before);
+    }
 
     #[test]
     fn value_rows_number_the_parameters_across_rows() {

@@ -7,7 +7,7 @@ pub mod store;
 use crate::audit::{self, Actor};
 use crate::auth::model::{OrgManager, Principal, Scope};
 use crate::db::reference::{Cache, Stamp};
-use crate::db::{Conn, Db};
+use crate::db::{Conn, Db, Reader};
 use crate::error::{Error, Result};
 use crate::ids::OrgId;
 use model::{NewOrg, Org, OrgKind};
@@ -35,25 +35,34 @@ struct Cached {
 
 /// An organisation by id as of `stamp`, read from the database only when this process has
 /// not read it under that stamp.
-pub async fn get_at(db: &Db, conn: &mut Conn<'_>, stamp: &Stamp, id: OrgId) -> Result<Option<Org>> {
+pub async fn get_at(
+    db: &Db,
+    reader: &mut Reader<'_, '_>,
+    stamp: &Stamp,
+    id: OrgId,
+) -> Result<Option<Org>> {
     let cached = db.caches().get::<Cached>();
     Ok(cached
         .by_id
-        .read_through_found(stamp, &id, store::get(conn, id))
+        .read_through_found(stamp, &id, async {
+            store::get(&mut reader.conn().await?, id).await
+        })
         .await?)
 }
 
 /// An organisation by code as of `stamp` (see [`get_at`]).
 pub async fn get_by_code_at(
     db: &Db,
-    conn: &mut Conn<'_>,
+    reader: &mut Reader<'_, '_>,
     stamp: &Stamp,
     code: &str,
 ) -> Result<Option<Org>> {
     let cached = db.caches().get::<Cached>();
     Ok(cached
         .by_code
-        .read_through_found(stamp, code, store::get_by_code(conn, code))
+        .read_through_found(stamp, code, async {
+            store::get_by_code(&mut reader.conn().await?, code).await
+        })
         .await?)
 }
 

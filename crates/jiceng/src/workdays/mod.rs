@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::audit::{self, Actor};
 use crate::auth::{Principal, Role};
 use crate::db::reference::{Cache, Stamp};
-use crate::db::{Conn, Db};
+use crate::db::{Conn, Db, Reader};
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 use model::{DayChange, DayCheck, DayRow, Deadline, Write};
@@ -93,11 +93,20 @@ pub async fn current_in(db: &Db, conn: &mut Conn<'_>) -> Result<Arc<Calendar>> {
 
 /// As [`current_in`], without reading the calendar's own stamp when this process built the
 /// calendar under the reference stamp `stamp`: a change of the calendar changes both stamps.
-pub async fn current_at(db: &Db, conn: &mut Conn<'_>, stamp: &Stamp) -> Result<Arc<Calendar>> {
+pub async fn current_at(
+    db: &Db,
+    reader: &mut Reader<'_, '_>,
+    stamp: &Stamp,
+) -> Result<Arc<Calendar>> {
     #[derive(Default)]
     struct Built(Cache<(), Arc<Calendar>>);
     let built = db.caches().get::<Built>();
-    built.0.read_through(stamp, &(), current_in(db, conn)).await
+    built
+        .0
+        .read_through(stamp, &(), async {
+            current_in(db, &mut reader.conn().await?).await
+        })
+        .await
 }
 
 /// For the system administrator's home page: set when this year's holidays, or in the last
