@@ -376,28 +376,28 @@ pub struct Candidate {
 /// Where intake reads reference data: through the process's caches, under the stamp it read.
 struct Reads<'a, 'r, 'c> {
     db: &'a Db,
-    conn: &'a mut Reader<'r, 'c>,
+    reader: &'a mut Reader<'r, 'c>,
     stamp: Stamp,
 }
 
 impl<'a, 'r, 'c> Reads<'a, 'r, 'c> {
     /// Staff reuse the stamp read with their session moments ago; the public's reports read it.
-    async fn on(db: &'a Db, conn: &'a mut Reader<'r, 'c>, who: Reporter<'_>) -> Result<Self> {
+    async fn on(db: &'a Db, reader: &'a mut Reader<'r, 'c>, who: Reporter<'_>) -> Result<Self> {
         match who {
             Reporter::Staff(p) => Ok(Reads {
                 db,
-                conn,
+                reader,
                 stamp: p.reference.clone(),
             }),
-            Reporter::Public(_) => Self::afresh(db, conn).await,
+            Reporter::Public(_) => Self::afresh(db, reader).await,
         }
     }
 
     /// With the stamp read now: after the request has itself changed reference data, which
     /// the session's stamp predates.
-    async fn afresh(db: &'a Db, conn: &'a mut Reader<'r, 'c>) -> Result<Self> {
-        let stamp = reference::stamp(&mut conn.conn().await?).await?;
-        Ok(Reads { db, conn, stamp })
+    async fn afresh(db: &'a Db, reader: &'a mut Reader<'r, 'c>) -> Result<Self> {
+        let stamp = reference::stamp(&mut reader.conn().await?).await?;
+        Ok(Reads { db, reader, stamp })
     }
 }
 
@@ -408,14 +408,14 @@ async fn resolve_township(
 ) -> Result<Org> {
     let (db, stamp) = (r.db, &r.stamp);
     let t = match (new.township_id, new.township_code.as_deref().map(str::trim)) {
-        (Some(id), _) => orgs::get_at(db, r.conn, stamp, id).await?,
+        (Some(id), _) => orgs::get_at(db, r.reader, stamp, id).await?,
         (None, Some(code)) if !code.is_empty() => {
-            orgs::get_by_code_at(db, r.conn, stamp, code).await?
+            orgs::get_by_code_at(db, r.reader, stamp, code).await?
         }
         _ => match who {
             Reporter::Staff(p) => match &p.scope {
                 Scope::Township { township_id, .. } => {
-                    orgs::get_at(db, r.conn, stamp, *township_id).await?
+                    orgs::get_at(db, r.reader, stamp, *township_id).await?
                 }
                 Scope::District => None,
             },
@@ -455,7 +455,10 @@ async fn prepare(
     let district = catalog::district_of(&township);
     let code = new.category_code.trim();
     let (db, stamp) = (r.db, &r.stamp);
-    let category = match categories_at(db, r.conn, stamp, district).await?.get(code) {
+    let category = match categories_at(db, r.reader, stamp, district)
+        .await?
+        .get(code)
+    {
         Some(c) if c.active => c.clone(),
         _ if code.is_empty() => return Err(Error::invalid("category", "请选择事件类别")),
         _ => {
@@ -466,9 +469,9 @@ async fn prepare(
         }
     };
     let grid = match (new.grid_id, new.grid_code.as_deref().map(str::trim)) {
-        (Some(id), _) => Some(orgs::get_at(db, r.conn, stamp, id).await?),
+        (Some(id), _) => Some(orgs::get_at(db, r.reader, stamp, id).await?),
         (None, Some(code)) if !code.is_empty() => {
-            Some(orgs::get_by_code_at(db, r.conn, stamp, code).await?)
+            Some(orgs::get_by_code_at(db, r.reader, stamp, code).await?)
         }
         _ => None,
     };
@@ -495,8 +498,8 @@ async fn prepare(
     {
         return Err(Error::invalid("external_ref", "工单号不超过 64 个字符"));
     }
-    let settings = settings_at(db, r.conn, stamp, district).await?;
-    let calendar = crate::workdays::current_at(db, r.conn, stamp).await?;
+    let settings = settings_at(db, r.reader, stamp, district).await?;
+    let calendar = crate::workdays::current_at(db, r.reader, stamp).await?;
     Ok(Prepared {
         settings,
         calendar,
@@ -814,7 +817,7 @@ pub async fn intake(
     }
     let mut reads = Reads {
         db,
-        conn: &mut reader,
+        reader: &mut reader,
         stamp,
     };
     let prepared = prepare(&mut reads, who, township, new).await?;
@@ -936,7 +939,7 @@ pub async fn import_hotline(
             }
             let mut reads = Reads {
                 db,
-                conn: &mut reader,
+                reader: &mut reader,
                 stamp,
             };
             prepare(&mut reads, Reporter::Staff(p), township, new).await

@@ -231,10 +231,11 @@ impl<'a> Reader<'a, '_> {
         match self {
             Reader::Held(c) => Ok(c.reborrow()),
             Reader::Lazy(db, pooled) => {
-                if pooled.is_none() {
-                    *pooled = Some(db.acquire().await?);
-                }
-                Ok(pooled.as_mut().expect("just taken").conn())
+                let taken = match pooled.take() {
+                    Some(p) => p,
+                    None => db.acquire().await?,
+                };
+                Ok(pooled.insert(taken).conn())
             }
         }
     }
