@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 const COMMUNITY: &str = "510117006001";
 const GRID_A: &str = "510117006001001";
 const GRID_B: &str = "510117006001002";
+/// The community's third grid in the demo: a file that moves the community brings it along.
+const GRID_C: &str = "510117006001003";
 
 fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Vec<[f64; 2]> {
     vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
@@ -25,10 +27,10 @@ fn collection(features: Vec<Value>) -> String {
     json!({"type": "FeatureCollection", "features": features}).to_string()
 }
 
-/// A community far from the demo's shapes, split into two grids; grid A has a hole.
+/// A community far from the demo's shapes, split into its three grids; grid A has a hole.
 fn good_file() -> String {
     collection(vec![
-        feature(COMMUNITY, vec![rect(100.0, 20.0, 100.02, 20.01)]),
+        feature(COMMUNITY, vec![rect(100.0, 20.0, 100.03, 20.01)]),
         feature(
             GRID_A,
             vec![
@@ -37,6 +39,7 @@ fn good_file() -> String {
             ],
         ),
         feature(GRID_B, vec![rect(100.01, 20.0, 100.02, 20.01)]),
+        feature(GRID_C, vec![rect(100.02, 20.0, 100.03, 20.01)]),
     ])
 }
 
@@ -80,6 +83,7 @@ fn grid_code(v: &Value) -> Option<&str> {
 
 on_both_engines!(
     import_refuses_each_broken_file_and_imports_nothing,
+    import_checks_the_file_against_the_stored_boundaries_it_leaves,
     points_find_their_grid_with_borders_holes_and_the_outside,
     gcj02_files_are_converted_on_import,
     reassignment_keeps_who_was_responsible_when,
@@ -206,6 +210,64 @@ async fn import_refuses_each_broken_file_and_imports_nothing(t: TestDb) {
     assert_eq!(grid_code(&v), Some(GRID_B), "{v}");
 }
 
+async fn import_checks_the_file_against_the_stored_boundaries_it_leaves(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let officer = app.login("xipu_officer").await;
+    let r = upload(&app, &officer, &good_file(), false).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let refused = [
+        (
+            "a grid over a stored grid of its community",
+            collection(vec![feature(
+                GRID_B,
+                vec![rect(100.008, 20.0, 100.02, 20.01)],
+            )]),
+            format!("与区域 {GRID_A} 重叠约"),
+        ),
+        (
+            "a community that no longer holds a stored grid",
+            collection(vec![feature(
+                COMMUNITY,
+                vec![rect(100.0, 20.0, 100.01, 20.01)],
+            )]),
+            format!("区域 {GRID_B}：超出上级区域 {COMMUNITY}"),
+        ),
+    ];
+    for (what, file, expect) in refused {
+        let r = upload(&app, &officer, &file, false).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            r.body
+        );
+        assert!(
+            r.body.contains(&expect),
+            "{what}: expected {expect}: {}",
+            r.body
+        );
+        // Nothing moved.
+        let v = locate(&app, &officer, 100.009, 20.005).await;
+        assert_eq!(grid_code(&v), Some(GRID_A), "{what}: {v}");
+        let v = locate(&app, &officer, 100.015, 20.005).await;
+        assert_eq!(grid_code(&v), Some(GRID_B), "{what}: {v}");
+    }
+    // A grid redrawn inside its own place goes in, next to the stored one it does not touch.
+    let r = upload(
+        &app,
+        &officer,
+        &collection(vec![feature(
+            GRID_B,
+            vec![rect(100.012, 20.0, 100.02, 20.01)],
+        )]),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let v = locate(&app, &officer, 100.011, 20.005).await;
+    assert_eq!(v["inside"], false, "{v}");
+}
+
 async fn points_find_their_grid_with_borders_holes_and_the_outside(t: TestDb) {
     let app = TestApp::with_demo(t).await;
     let officer = app.login("xipu_officer").await;
@@ -268,9 +330,10 @@ async fn gcj02_files_are_converted_on_import(t: TestDb) {
         ]
     };
     let file = collection(vec![
-        feature(COMMUNITY, vec![g(100.0, 20.0, 100.02, 20.01)]),
+        feature(COMMUNITY, vec![g(100.0, 20.0, 100.03, 20.01)]),
         feature(GRID_A, vec![g(100.0, 20.0, 100.01, 20.01)]),
         feature(GRID_B, vec![g(100.01, 20.0, 100.02, 20.01)]),
+        feature(GRID_C, vec![g(100.02, 20.0, 100.03, 20.01)]),
     ]);
     let r = upload(&app, &officer, &file, true).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);

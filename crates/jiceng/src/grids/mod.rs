@@ -184,7 +184,10 @@ pub struct ImportSummary {
 /// Every problem is reported at once, one per line of the error message: the file's own
 /// shape problems, unknown codes, grids outside their community (the community's boundary
 /// comes from the same file or from the database), overlapping communities and overlapping
-/// grids of one community, each with the area in square metres.
+/// grids of one community, each with the area in square metres. Stored boundaries the file
+/// leaves as they are count too: a new grid must not overlap a stored grid of its community,
+/// a new community must not overlap a stored community, and a community's new boundary must
+/// still hold its stored grids.
 pub async fn import_boundaries(
     db: &Db,
     index: &GridIndex,
@@ -247,11 +250,23 @@ pub async fn import_boundaries(
             .and_then(|o| o.parent_id)
             .and_then(|p| code_of.get(&p).cloned());
     }
-    let mut parents: HashMap<String, MultiPolygon<f64>> = HashMap::new();
-    for row in store::boundaries(&mut conn, &["community"], within).await? {
-        parents.insert(row.code, model::geometry_from_json(&row.geojson)?);
-    }
+    let stored = store::boundaries(&mut conn, &["community", "grid"], within).await?;
     drop(c);
+    let mut parents: HashMap<String, MultiPolygon<f64>> = HashMap::new();
+    let mut stored_grids = Vec::new();
+    for row in stored {
+        let geometry = model::geometry_from_json(&row.geojson)?;
+        if row.kind == OrgKind::Community.as_str() {
+            parents.insert(row.code, geometry);
+        } else {
+            let parent = row.parent_id.and_then(|p| code_of.get(&p).cloned());
+            stored_grids.push((row.code, parent, geometry));
+        }
+    }
+    let stored_communities: Vec<(String, MultiPolygon<f64>)> = parents
+        .iter()
+        .map(|(code, g)| (code.clone(), g.clone()))
+        .collect();
     for a in &areas {
         if known(&a.code).is_some_and(|o| o.kind == OrgKind::Community) {
             parents.insert(a.code.clone(), a.geometry.clone());
@@ -261,7 +276,14 @@ pub async fn import_boundaries(
         let rules = Rules::new()
             .known_codes(|code| known(code).is_some())
             .parents(parents.iter().map(|(k, v)| (k.as_str(), v)));
-        geometry::validate(&areas, &rules)
+        let is_community = |code: &str| known(code).is_some_and(|o| o.kind == OrgKind::Community);
+        let checked =
+            with_stored_neighbours(&areas, is_community, stored_communities, stored_grids);
+        let mut problems = geometry::validate(&checked, &rules);
+        let in_file: HashSet<&str> = areas.iter().map(|a| a.code.as_str()).collect();
+        // What was wrong among stored boundaries before this file is not the file's fault.
+        problems.retain(|p| concerns_file(p, &in_file));
+        problems
     };
     if !problems.is_empty() {
         return Err(fail(problems.iter().map(ToString::to_string).collect()));
@@ -310,6 +332,55 @@ pub async fn import_boundaries(
     tx.commit().await?;
     index.invalidate();
     Ok(summary)
+}
+
+/// The file's areas followed by the stored boundaries they are checked against: every stored
+/// community the file leaves as it is, when the file brings communities (they must not
+/// overlap), and every stored grid the file leaves as it is in a community whose grids or
+/// boundary the file changes (a new grid must not overlap it, a new community boundary must
+/// still hold it). Stored areas carry no feature number: problems name them by code.
+fn with_stored_neighbours(
+    areas: &[geometry::Area],
+    is_community: impl Fn(&str) -> bool,
+    communities: Vec<(String, MultiPolygon<f64>)>,
+    grids: Vec<(String, Option<String>, MultiPolygon<f64>)>,
+) -> Vec<geometry::Area> {
+    let in_file: HashSet<&str> = areas.iter().map(|a| a.code.as_str()).collect();
+    let file_communities: HashSet<&str> = areas
+        .iter()
+        .map(|a| a.code.as_str())
+        .filter(|code| is_community(code))
+        .collect();
+    let touched: HashSet<&str> = areas
+        .iter()
+        .filter_map(|a| a.parent.as_deref())
+        .chain(file_communities.iter().copied())
+        .collect();
+    let mut all = areas.to_vec();
+    if !file_communities.is_empty() {
+        all.extend(
+            communities
+                .into_iter()
+                .filter(|(code, _)| !in_file.contains(code.as_str()))
+                .map(|(code, g)| geometry::Area::new(code, g)),
+        );
+    }
+    all.extend(grids.into_iter().filter_map(|(code, parent, g)| {
+        let parent = parent.filter(|p| touched.contains(p.as_str()))?;
+        (!in_file.contains(code.as_str())).then(|| geometry::Area::new(code, g).with_parent(parent))
+    }));
+    all
+}
+
+/// Whether a problem found by [`with_stored_neighbours`]'s check involves an area of the file.
+fn concerns_file(p: &geometry::Problem, in_file: &HashSet<&str>) -> bool {
+    let named = |code: &str| in_file.contains(code);
+    p.code.as_deref().is_none_or(named)
+        || match &p.kind {
+            geometry::ProblemKind::Overlap { other, .. } => named(other),
+            geometry::ProblemKind::OutsideParent { parent, .. } => named(parent),
+            _ => false,
+        }
 }
 
 /// The subtree a principal may import into: its township, or the whole district.
