@@ -69,6 +69,23 @@ async fn upload(app: &TestApp, s: &Session, text: &str, gcj02: bool) -> common::
     app.request(req).await
 }
 
+/// Uploads `file` and expects it refused as a whole, with `expect` among the reasons.
+async fn assert_refused(app: &TestApp, s: &Session, what: &str, file: &str, expect: &str) {
+    let r = upload(app, s, file, false).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{what}: {}",
+        r.body
+    );
+    assert!(r.body.contains("未导入任何边界"), "{what}: {}", r.body);
+    assert!(
+        r.body.contains(expect),
+        "{what}: expected {expect}: {}",
+        r.body
+    );
+}
+
 async fn locate(app: &TestApp, s: &Session, lon: f64, lat: f64) -> Value {
     let r = app
         .get(&format!("/api/v1/grids/locate?lon={lon}&lat={lat}"), s)
@@ -161,19 +178,7 @@ async fn import_refuses_each_broken_file_and_imports_nothing(t: TestDb) {
         ),
     ];
     for (what, file, expect) in cases {
-        let r = upload(&app, &officer, &file, false).await;
-        assert_eq!(
-            r.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{what}: {}",
-            r.body
-        );
-        assert!(r.body.contains("未导入任何边界"), "{what}: {}", r.body);
-        assert!(
-            r.body.contains(expect),
-            "{what}: expected {expect}: {}",
-            r.body
-        );
+        assert_refused(&app, &officer, what, &file, expect).await;
         // Nothing of the file arrived, not even its sound features.
         let v = locate(&app, &officer, 100.015, 20.005).await;
         assert_eq!(v["inside"], false, "{what}: {v}");
@@ -234,18 +239,7 @@ async fn import_checks_the_file_against_the_stored_boundaries_it_leaves(t: TestD
         ),
     ];
     for (what, file, expect) in refused {
-        let r = upload(&app, &officer, &file, false).await;
-        assert_eq!(
-            r.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{what}: {}",
-            r.body
-        );
-        assert!(
-            r.body.contains(&expect),
-            "{what}: expected {expect}: {}",
-            r.body
-        );
+        assert_refused(&app, &officer, what, &file, &expect).await;
         // Nothing moved.
         let v = locate(&app, &officer, 100.009, 20.005).await;
         assert_eq!(grid_code(&v), Some(GRID_A), "{what}: {v}");
