@@ -776,12 +776,22 @@ async fn merged_duplicates_both_see_the_outcome(t: TestDb) {
     let (second, code2) =
         citizen_report(&app, "0601", "玉龙路菜市场的熟食摊没有防蝇罩，很不卫生").await;
     let (_, _) = citizen_report(&app, "0102", "玉龙路菜市场门口垃圾堆积").await;
+    let (third, _) = citizen_report(&app, "0601", "玉龙路菜市场熟食摊没有防蝇罩").await;
     let d = app.login("xipu_dispatch").await;
     let v = detail(&app, &d, second).await;
     let candidates = v["candidates"].as_array().unwrap();
     assert_eq!(candidates.len(), 1, "{v}");
     assert_eq!(candidates[0]["id"], first);
     assert!(v["may_merge"].as_bool().unwrap());
+    // The third was offered both, the word-for-word repeat first.
+    let v = detail(&app, &d, third).await;
+    let offered: Vec<&Value> = v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(offered, [&first, &second], "{v}");
     let r = app
         .json(
             Method::POST,
@@ -791,6 +801,10 @@ async fn merged_duplicates_both_see_the_outcome(t: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    // A candidate merged since is no longer offered.
+    let v = detail(&app, &d, third).await;
+    assert_eq!(v["candidates"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["candidates"][0]["id"], first, "{v}");
     // Once merged, the duplicate cannot be acted on by itself.
     let r = act(
         &app,

@@ -373,6 +373,22 @@ pub struct Candidate {
     pub similarity_permille: i64,
 }
 
+impl Candidate {
+    fn of(
+        id: CaseId,
+        created_at: Timestamp,
+        description: String,
+        similarity_permille: i64,
+    ) -> Self {
+        Candidate {
+            id,
+            number: number(id, created_at),
+            description,
+            similarity_permille,
+        }
+    }
+}
+
 /// Where intake reads reference data: through the process's caches, under the stamp it read.
 struct Reads<'a, 'r, 'c> {
     db: &'a Db,
@@ -1194,28 +1210,15 @@ pub async fn detail(
         }
         keep.push(a);
     }
-    let mut candidates = Vec::new();
-    for (cid, s) in store::candidates(&mut conn, id).await? {
-        if let Some(o) = store::get_case(&mut conn, cid).await?
-            && o.merged_into.is_none()
-        {
-            candidates.push(Candidate {
-                id: o.id,
-                number: number(o.id, o.created_at),
-                description: o.description,
-                similarity_permille: s,
-            });
-        }
-    }
+    let candidates = store::unmerged_candidates(&mut conn, id)
+        .await?
+        .into_iter()
+        .map(|o| Candidate::of(o.id, o.created_at, o.description, o.similarity_permille))
+        .collect();
     let merged = store::merged_children(&mut conn, id)
         .await?
         .into_iter()
-        .map(|m| Candidate {
-            id: m.id,
-            number: number(m.id, m.created_at),
-            description: m.description,
-            similarity_permille: 0,
-        })
+        .map(|m| Candidate::of(m.id, m.created_at, m.description, 0))
         .collect();
     let units = if keep.iter().any(|a| a.id == "dispatch") {
         units_of(&mut conn, &township).await?

@@ -726,6 +726,49 @@ pub async fn candidates(conn: &mut Conn<'_>, case: CaseId) -> DbResult<Vec<(Case
     decode_offers(stored.as_deref().unwrap_or(""))
 }
 
+/// An open case offered as a possible duplicate, as the case page shows it.
+pub struct Offered {
+    pub id: CaseId,
+    pub created_at: Timestamp,
+    pub description: String,
+    pub similarity_permille: i64,
+}
+
+/// The candidates of `case` ([`candidates`]) that have not been merged since, most similar
+/// first: their rows in one statement rather than one each.
+pub async fn unmerged_candidates(conn: &mut Conn<'_>, case: CaseId) -> DbResult<Vec<Offered>> {
+    let offers = candidates(conn, case).await?;
+    if offers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, created_at, description FROM cases
+         WHERE merged_into IS NULL AND id IN ({})",
+        crate::db::value_rows(conn.dialect(), offers.len(), "?")
+    );
+    let rows: Vec<(CaseId, Timestamp, String)> = on_conn!(conn, c => {
+        let mut q = sqlx::query_as(&sql);
+        for (id, _) in &offers {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&mut *c).await?
+    });
+    let mut by_id: std::collections::HashMap<CaseId, (Timestamp, String)> =
+        rows.into_iter().map(|(id, at, d)| (id, (at, d))).collect();
+    Ok(offers
+        .into_iter()
+        .filter_map(|(id, s)| {
+            let (created_at, description) = by_id.remove(&id)?;
+            Some(Offered {
+                id,
+                created_at,
+                description,
+                similarity_permille: s,
+            })
+        })
+        .collect())
+}
+
 // ---------- ratings ----------
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
