@@ -12,15 +12,6 @@ use jiceng::time::Timestamp;
 
 on_both_engines!(a_year_of_demo_cases_feeds_pages_tracking_and_metrics);
 
-async fn text(app: &TestApp, sql: &str) -> String {
-    let mut c = app.db().acquire().await.expect("conn");
-    let mut conn = c.conn();
-    jiceng::on_conn!(&mut conn, c => sqlx::query_scalar::<_, String>(sql)
-        .fetch_one(&mut *c)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}")))
-}
-
 async fn a_year_of_demo_cases_feeds_pages_tracking_and_metrics(t: TestDb) {
     let started = Instant::now();
     jiceng::demo::load(&t.db).await.expect("demo loads");
@@ -164,12 +155,12 @@ async fn a_year_of_demo_cases_feeds_pages_tracking_and_metrics(t: TestDb) {
     assert_eq!(detail.status, StatusCode::OK, "{}", detail.body);
 
     // The public tracking of a demo receipt code, closed and rated.
-    let code = text(
-        &app,
-        "SELECT receipt_code FROM cases WHERE outcome = 'closed' AND rating IS NOT NULL
+    let code: String = app
+        .scalar(
+            "SELECT receipt_code FROM cases WHERE outcome = 'closed' AND rating IS NOT NULL
          ORDER BY id LIMIT 1",
-    )
-    .await;
+        )
+        .await;
     let anon = Session::anonymous();
     let r = app
         .get(&format!("/api/v1/public/cases/{code}"), &anon)

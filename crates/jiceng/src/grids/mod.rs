@@ -263,10 +263,6 @@ pub async fn import_boundaries(
             stored_grids.push((row.code, parent, geometry));
         }
     }
-    let stored_communities: Vec<(String, MultiPolygon<f64>)> = parents
-        .iter()
-        .map(|(code, g)| (code.clone(), g.clone()))
-        .collect();
     for a in &areas {
         if known(&a.code).is_some_and(|o| o.kind == OrgKind::Community) {
             parents.insert(a.code.clone(), a.geometry.clone());
@@ -276,11 +272,11 @@ pub async fn import_boundaries(
         let rules = Rules::new()
             .known_codes(|code| known(code).is_some())
             .parents(parents.iter().map(|(k, v)| (k.as_str(), v)));
+        let in_file: HashSet<&str> = areas.iter().map(|a| a.code.as_str()).collect();
         let is_community = |code: &str| known(code).is_some_and(|o| o.kind == OrgKind::Community);
         let checked =
-            with_stored_neighbours(&areas, is_community, stored_communities, stored_grids);
+            with_stored_neighbours(&areas, &in_file, is_community, &parents, stored_grids);
         let mut problems = geometry::validate(&checked, &rules);
-        let in_file: HashSet<&str> = areas.iter().map(|a| a.code.as_str()).collect();
         // What was wrong among stored boundaries before this file is not the file's fault.
         problems.retain(|p| concerns_file(p, &in_file));
         problems
@@ -335,17 +331,18 @@ pub async fn import_boundaries(
 }
 
 /// The file's areas followed by the stored boundaries they are checked against: every stored
-/// community the file leaves as it is, when the file brings communities (they must not
+/// community the file leaves as it is (`communities` holds the stored ones and the file's),
+/// when the file brings communities (they must not
 /// overlap), and every stored grid the file leaves as it is in a community whose grids or
 /// boundary the file changes (a new grid must not overlap it, a new community boundary must
 /// still hold it). Stored areas carry no feature number: problems name them by code.
 fn with_stored_neighbours(
     areas: &[geometry::Area],
+    in_file: &HashSet<&str>,
     is_community: impl Fn(&str) -> bool,
-    communities: Vec<(String, MultiPolygon<f64>)>,
+    communities: &HashMap<String, MultiPolygon<f64>>,
     grids: Vec<(String, Option<String>, MultiPolygon<f64>)>,
 ) -> Vec<geometry::Area> {
-    let in_file: HashSet<&str> = areas.iter().map(|a| a.code.as_str()).collect();
     let file_communities: HashSet<&str> = areas
         .iter()
         .map(|a| a.code.as_str())
@@ -360,9 +357,9 @@ fn with_stored_neighbours(
     if !file_communities.is_empty() {
         all.extend(
             communities
-                .into_iter()
+                .iter()
                 .filter(|(code, _)| !in_file.contains(code.as_str()))
-                .map(|(code, g)| geometry::Area::new(code, g)),
+                .map(|(code, g)| geometry::Area::new(code.clone(), g.clone())),
         );
     }
     all.extend(grids.into_iter().filter_map(|(code, parent, g)| {

@@ -355,9 +355,19 @@ impl TestApp {
 
     /// The one BIGINT a query answers (a count, an id), read straight from the database.
     pub async fn count(&self, sql: &str) -> i64 {
+        self.scalar(sql).await
+    }
+
+    /// The one value a query answers, read straight from the database.
+    pub async fn scalar<T>(&self, sql: &str) -> T
+    where
+        T: Send + Unpin,
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
         let mut c = self.db().acquire().await.expect("conn");
         let mut conn = c.conn();
-        jiceng::on_conn!(&mut conn, c => sqlx::query_scalar::<_, i64>(sql)
+        jiceng::on_conn!(&mut conn, c => sqlx::query_scalar::<_, T>(sql)
             .fetch_one(&mut *c)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}")))
