@@ -31,6 +31,7 @@ on_both_engines!(
     a_hotline_export_is_imported_all_or_nothing,
     categories_can_be_added_and_changed_by_the_district,
     a_change_made_through_another_process_governs_the_next_intake,
+    a_report_taken_in_by_another_process_is_offered_as_a_duplicate,
 );
 
 const XIPU: &str = "510117006000";
@@ -1270,4 +1271,38 @@ async fn a_change_made_through_another_process_governs_the_next_intake(t: TestDb
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.json()["error"]["field"], "grid", "{}", r.body);
+}
+
+async fn a_report_taken_in_by_another_process_is_offered_as_a_duplicate(t: TestDb) {
+    // Each process keeps the descriptions it has compared; one it has never seen is read.
+    let other = TestApp::new(t.another_process().await).await;
+    let app = TestApp::with_demo(t).await;
+    let d = app.login("xipu_dispatch").await;
+    let grid = app.org_id("510117006004001").await;
+    let take_in = async |a: &TestApp, description: &str| {
+        let body = json!({"source": "patrol", "category": "0102", "description": description,
+                          "grid_id": grid});
+        let r = a.json(Method::POST, "/api/v1/cases", &d, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.json()
+    };
+    let first = take_in(&other, "珠江路人行道有暴露垃圾无人清扫").await;
+    let second = take_in(&app, "珠江路人行道上有暴露垃圾").await;
+    let offered = &second["duplicates"];
+    assert_eq!(offered.as_array().unwrap().len(), 1, "{second}");
+    assert_eq!(offered[0]["id"], first["id"], "{second}");
+    assert_eq!(offered[0]["description"], "珠江路人行道有暴露垃圾无人清扫");
+    // And back: the other process reads the second, and still knows the first.
+    let third = take_in(&other, "珠江路人行道有暴露垃圾").await;
+    let ids: Vec<&Value> = third["duplicates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(ids.len(), 2, "{third}");
+    assert!(
+        ids.contains(&&first["id"]) && ids.contains(&&second["id"]),
+        "{third}"
+    );
 }

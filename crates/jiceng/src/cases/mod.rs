@@ -33,7 +33,9 @@ use crate::ids::{CaseId, InstanceId, OrgId, TicketId};
 use crate::orgs::{self, OrgQuery, model::Org, model::OrgKind};
 use crate::time::Timestamp;
 use crate::workflow::{self as wf, ActionInput, AvailableAction, HistoryEntry, Instance};
-use model::{Bigrams, CategoryFields, CheckedFile, Rating, Source, Upload, Urgency};
+use model::{
+    CategoryFields, CheckedFile, Described, DescriptionCache, Rating, Source, Upload, Urgency,
+};
 use store::{AttachmentMeta, CaseRow, RatingRow, Settings, TicketRow, Visibility};
 
 pub const PROCESS: &str = "case_ticket";
@@ -554,6 +556,29 @@ struct Intake {
     prepared: Prepared,
     /// Routing's category and unit, suggested before the writer's turn.
     guess: (suggest::Guess, suggest::Guess),
+    /// The case's description split for comparison before the writer's turn, and the
+    /// database's cache of those it compares with.
+    described: Arc<Described>,
+    descriptions: Arc<DescriptionCache>,
+}
+
+impl Intake {
+    fn new(
+        db: &Db,
+        registry: &Arc<Registry>,
+        router: &suggest::CaseRouter,
+        actor: &Actor,
+        prepared: Prepared,
+    ) -> Intake {
+        Intake {
+            registry: registry.clone(),
+            actor: actor.clone(),
+            guess: router.suggest(&prepared.text.description),
+            described: Arc::new(Described::of(&prepared.text.description)),
+            descriptions: db.caches().get::<DescriptionCache>(),
+            prepared,
+        }
+    }
 }
 
 impl Batch for Intake {
@@ -611,20 +636,9 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
     distinct.dedup();
     let (lists, reserved) =
         store::open_cases_near(conn, &distinct, DUPLICATE_SCAN, items.len()).await?;
-    let mut near: HashMap<store::NearKey<'_>, Vec<(store::OpenCase, Bigrams)>> = distinct
-        .into_iter()
-        .zip(lists)
-        .map(|(k, list)| {
-            let list = list
-                .into_iter()
-                .map(|o| {
-                    let b = Bigrams::of(&o.description);
-                    (o, b)
-                })
-                .collect();
-            (k, list)
-        })
-        .collect();
+    let lists = described(conn, &first.descriptions, lists).await?;
+    let mut near: HashMap<store::NearKey<'_>, Vec<(store::OpenCase, Arc<Described>)>> =
+        distinct.into_iter().zip(lists).collect();
     let ids = &reserved.cases;
     let receipts: Vec<String> = items.iter().map(|_| model::new_receipt_code()).collect();
     let mut offers = Vec::with_capacity(items.len());
@@ -632,18 +646,17 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
     for (((it, &id), key), receipt) in items.iter().zip(ids).zip(&keys).zip(&receipts) {
         let p = &it.prepared;
         let open = near.entry(*key).or_default();
-        let mine = Bigrams::of(&p.text.description);
         let duplicates: Vec<Candidate> = model::most_similar(
-            &mine,
-            open.iter().map(|(o, b)| (o, b)),
+            &it.described.bigrams,
+            open.iter().map(|(o, d)| ((o, d), &d.bigrams)),
             p.settings.duplicate_threshold_permille,
             MAX_DUPLICATES,
         )
         .into_iter()
-        .map(|(o, s)| Candidate {
+        .map(|((o, d), s)| Candidate {
             id: o.id,
             number: number(o.id, o.created_at),
-            description: o.description.clone(),
+            description: d.description.clone(),
             similarity_permille: s,
         })
         .collect();
@@ -656,10 +669,9 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
             (
                 store::OpenCase {
                     id,
-                    description: p.text.description.clone(),
                     created_at: now,
                 },
-                mine,
+                it.described.clone(),
             ),
         );
         open.truncate(DUPLICATE_SCAN as usize);
@@ -709,6 +721,12 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
     store::insert_cases(conn, &rows)
         .await
         .map_err(|e| Error::unique_or(e, "该工单号已导入过"))?;
+    first.descriptions.put(
+        items
+            .iter()
+            .zip(ids)
+            .map(|(it, &id)| ((id, now), it.described.clone())),
+    );
     for (it, &id) in items.iter().zip(ids) {
         for f in &it.prepared.files {
             store::insert_attachment(
@@ -764,6 +782,53 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
     }));
     audit::record_all(conn, &events).await?;
     Ok(created)
+}
+
+/// The open cases of each list with their descriptions: from the cache, reading only those it
+/// lacks (cases another process took in, or before this one started).
+async fn described(
+    conn: &mut Conn<'_>,
+    cache: &DescriptionCache,
+    lists: Vec<Vec<store::OpenCase>>,
+) -> Result<Vec<Vec<(store::OpenCase, Arc<Described>)>>> {
+    let keys: Vec<(CaseId, Timestamp)> = lists
+        .iter()
+        .flatten()
+        .map(|o| (o.id, o.created_at))
+        .collect();
+    let mut found = cache.get(&keys);
+    let missing: Vec<CaseId> = keys
+        .iter()
+        .zip(&found)
+        .filter(|(_, d)| d.is_none())
+        .map(|(k, _)| k.0)
+        .collect();
+    if !missing.is_empty() {
+        let read: HashMap<CaseId, Arc<Described>> = store::descriptions(conn, &missing)
+            .await?
+            .into_iter()
+            .map(|(id, text)| (id, Arc::new(Described::of(&text))))
+            .collect();
+        let mut fresh = Vec::with_capacity(missing.len());
+        for (k, d) in keys.iter().zip(found.iter_mut()) {
+            if let (None, Some(r)) = (&d, read.get(&k.0)) {
+                *d = Some(r.clone());
+                fresh.push((*k, r.clone()));
+            }
+        }
+        cache.put(fresh);
+    }
+    let mut found = found.into_iter();
+    Ok(lists
+        .into_iter()
+        .map(|list| {
+            list.into_iter()
+                .zip(found.by_ref())
+                // A case is always found: the scan saw it in this transaction.
+                .filter_map(|(o, d)| Some((o, d?)))
+                .collect()
+        })
+        .collect())
 }
 
 /// The process instance of a case's ticket number `seq`.
@@ -838,14 +903,8 @@ pub async fn intake(
     };
     let prepared = prepare(&mut reads, who, township, new).await?;
     drop(reader);
-    let guess = router.suggest(&prepared.text.description);
-    db.write_batched(Intake {
-        registry: registry.clone(),
-        actor: actor.clone(),
-        prepared,
-        guess,
-    })
-    .await
+    db.write_batched(Intake::new(db, registry, router, actor, prepared))
+        .await
 }
 
 /// The columns of a 12345 hotline export, as the import reads them.
@@ -985,12 +1044,7 @@ pub async fn import_hotline(
     router.ensure(db, district).await?;
     let items: Vec<Intake> = ready
         .into_iter()
-        .map(|prepared| Intake {
-            registry: registry.clone(),
-            actor: actor.clone(),
-            guess: router.suggest(&prepared.text.description),
-            prepared,
-        })
+        .map(|prepared| Intake::new(db, registry, router, actor, prepared))
         .collect();
     let mut tx = db.begin().await?;
     let out = store_intakes(&mut tx.conn(), &items).await?;

@@ -1,12 +1,17 @@
 //! Case values and the rules they obey, as plain types and functions: sources, urgency,
 //! ratings, time limits, receipt codes, masking, attachments by content, text similarity.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use workflow::{TimeLimit, TimeUnit};
 
 use crate::error::{Error, Result};
+use crate::ids::CaseId;
+use crate::time::Timestamp;
 
 macro_rules! labelled_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $id:literal, $label:literal),+ $(,)? }) => {
@@ -517,6 +522,81 @@ pub fn most_similar<'b, T>(
     scored
 }
 
+/// A case's description with its bigrams, as duplicate detection compares it.
+#[derive(Debug)]
+pub struct Described {
+    pub description: String,
+    pub bigrams: Bigrams,
+}
+
+impl Described {
+    pub fn of(description: &str) -> Described {
+        Described {
+            description: description.to_owned(),
+            bigrams: Bigrams::of(description),
+        }
+    }
+}
+
+/// The descriptions of cases this process has stored or read, so that each intake compares a
+/// new case with the open ones near it without reading their texts again and splitting them
+/// into bigrams. A description never changes, so an entry never goes stale, whichever process
+/// wrote the case. The key is the case's id with its time of intake: on SQLite an id that a
+/// rolled-back intake held is given again, to a case of a later time.
+///
+/// Bounded by two generations: the newer takes what is stored or used, and when it is full
+/// the older one goes. What an intake compares is the open cases of the last days, which the
+/// newer generation keeps.
+#[derive(Debug, Default)]
+pub struct DescriptionCache {
+    generations: std::sync::Mutex<[DescribedById; 2]>,
+}
+
+type DescribedById = HashMap<(CaseId, Timestamp), Arc<Described>>;
+
+/// Entries per generation of [`DescriptionCache`]: a busy district's open cases of a few days,
+/// at well under a kilobyte each.
+const DESCRIPTIONS_PER_GENERATION: usize = 16_384;
+
+impl DescriptionCache {
+    /// The entry of each key, if kept.
+    pub fn get(&self, keys: &[(CaseId, Timestamp)]) -> Vec<Option<Arc<Described>>> {
+        let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        let mut promoted = Vec::new();
+        let found = keys
+            .iter()
+            .map(|k| match g[0].get(k) {
+                Some(d) => Some(d.clone()),
+                None => {
+                    let d = g[1].get(k).cloned();
+                    if let Some(d) = &d {
+                        promoted.push((*k, d.clone()));
+                    }
+                    d
+                }
+            })
+            .collect();
+        for (k, d) in promoted {
+            Self::put_in(&mut g, k, d);
+        }
+        found
+    }
+
+    pub fn put(&self, entries: impl IntoIterator<Item = ((CaseId, Timestamp), Arc<Described>)>) {
+        let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        for (k, d) in entries {
+            Self::put_in(&mut g, k, d);
+        }
+    }
+
+    fn put_in(g: &mut [DescribedById; 2], k: (CaseId, Timestamp), d: Arc<Described>) {
+        if g[0].len() >= DESCRIPTIONS_PER_GENERATION {
+            g[1] = std::mem::take(&mut g[0]);
+        }
+        g[0].insert(k, d);
+    }
+}
+
 pub const DEFAULT_DUPLICATE_WINDOW_HOURS: i64 = 72;
 pub const DEFAULT_DUPLICATE_THRESHOLD: i64 = 300;
 
@@ -626,6 +706,36 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+
+    #[test]
+    fn a_kept_description_answers_only_its_case_and_time_and_the_cache_stays_bounded() {
+        let cache = DescriptionCache::default();
+        let at = |s: i64| Timestamp::from_micros(s);
+        let text = Arc::new(Described::of("小区门口垃圾堆积"));
+        cache.put([((CaseId(1), at(10)), text.clone())]);
+        let found = cache.get(&[
+            (CaseId(1), at(10)),
+            (CaseId(1), at(11)),
+            (CaseId(2), at(10)),
+        ]);
+        assert_eq!(
+            found[0].as_ref().map(|d| d.description.as_str()),
+            Some("小区门口垃圾堆积")
+        );
+        assert!(found[1].is_none(), "an id given again to a later case");
+        assert!(found[2].is_none());
+
+        // Two generations' worth of other cases, with case 1 used half-way: it is kept, and
+        // what came first and was not used again is gone.
+        let n = DESCRIPTIONS_PER_GENERATION as i64;
+        cache.put((100..100 + n).map(|i| ((CaseId(i), at(i)), text.clone())));
+        assert!(cache.get(&[(CaseId(1), at(10))])[0].is_some());
+        cache.put((100 + n..100 + 2 * n).map(|i| ((CaseId(i), at(i)), text.clone())));
+        assert!(cache.get(&[(CaseId(1), at(10))])[0].is_some());
+        assert!(cache.get(&[(CaseId(100), at(100))])[0].is_none());
+        let g = cache.generations.lock().unwrap();
+        assert!(g.iter().all(|m| m.len() <= DESCRIPTIONS_PER_GENERATION));
+    }
 
     #[test]
     fn only_the_most_similar_are_offered() {

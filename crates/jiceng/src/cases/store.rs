@@ -541,11 +541,11 @@ pub async fn attachment(
 
 // ---------- duplicates ----------
 
-/// An open case that may be the same problem as a new one.
-#[derive(Debug, Clone)]
+/// An open case that may be the same problem as a new one. Its description is not read with
+/// it: a description never changes, so intake keeps those it has seen ([`descriptions`]).
+#[derive(Debug, Clone, Copy)]
 pub struct OpenCase {
     pub id: CaseId,
-    pub description: String,
     pub created_at: Timestamp,
 }
 
@@ -566,8 +566,9 @@ pub struct NearKey<'a> {
 /// equality that lets the index's later columns give the order, and would otherwise sort
 /// every open case of the key within the window before taking the limit.
 ///
-/// The rows come back aggregated into one JSON array: the scan runs inside the shared write
-/// transaction, and one row crosses to the driver far faster than fifty.
+/// The rows come back aggregated into one (a JSON array on SQLite, arrays on PostgreSQL): the
+/// scan runs inside the shared write transaction, and one row crosses to the driver far faster
+/// than fifty.
 ///
 /// Also reserves the ids of `n` new cases and of their first tickets: intake needs them all
 /// before it stores anything — a case's duplicate offers may name a case stored with it — and
@@ -623,7 +624,7 @@ async fn open_cases_near_sqlite(
             None => "grid_id IS NULL".to_owned(),
         };
         parts.push(format!(
-            "SELECT * FROM (SELECT {k} AS k, id, created_at, description FROM cases
+            "SELECT * FROM (SELECT {k} AS k, id, created_at FROM cases
                WHERE township_id = ${} AND category_code = ${} AND created_at >= ${}
                  AND outcome = 'open' AND merged_into IS NULL AND {grid}
                ORDER BY grid_id DESC, created_at DESC, id DESC LIMIT $1) AS near{k}",
@@ -634,7 +635,7 @@ async fn open_cases_near_sqlite(
         next += if key.grid.is_some() { 4 } else { 3 };
     }
     let sql = format!(
-        "SELECT json_group_array(json_array(k, id, created_at, description)) FROM ({})",
+        "SELECT json_group_array(json_array(k, id, created_at)) FROM ({})",
         parts.join(" UNION ALL ")
     );
     let mut q = sqlx::query_scalar(&sql).bind(limit);
@@ -645,26 +646,42 @@ async fn open_cases_near_sqlite(
         }
     }
     let json: String = q.fetch_one(c).await?;
-    near_lists(&json, keys.len())
+    let rows: Vec<(i64, i64, i64)> = serde_json::from_str(&json).map_err(DbError::decode)?;
+    Ok(near_lists(rows, keys.len()))
 }
 
-/// Each key's cases, newest first, from the JSON array of (key, id, created_at, description).
-fn near_lists(json: &str, keys: usize) -> DbResult<Vec<Vec<OpenCase>>> {
-    let mut rows: Vec<(usize, i64, i64, String)> =
-        serde_json::from_str(json).map_err(DbError::decode)?;
+/// Each key's cases, newest first, from rows of (key, id, created_at).
+fn near_lists(mut rows: Vec<(i64, i64, i64)>, keys: usize) -> Vec<Vec<OpenCase>> {
     // Aggregates do not promise their input's order.
-    rows.sort_by_key(|&(k, id, at, _)| (k, std::cmp::Reverse((at, id))));
+    rows.sort_by_key(|&(k, id, at)| (k, std::cmp::Reverse((at, id))));
     let mut out: Vec<Vec<OpenCase>> = vec![Vec::new(); keys];
-    for (k, id, at, description) in rows {
-        if let Some(list) = out.get_mut(k) {
+    for (k, id, at) in rows {
+        if let Some(list) = usize::try_from(k).ok().and_then(|k| out.get_mut(k)) {
             list.push(OpenCase {
                 id: CaseId(id),
-                description,
                 created_at: Timestamp::from_micros(at),
             });
         }
     }
-    Ok(out)
+    out
+}
+
+/// The descriptions of `ids`, in no particular order.
+pub async fn descriptions(conn: &mut Conn<'_>, ids: &[CaseId]) -> DbResult<Vec<(CaseId, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, description FROM cases WHERE id IN ({})",
+        crate::db::value_rows(conn.dialect(), ids.len(), "?")
+    );
+    Ok(on_conn!(conn, c => {
+        let mut q = sqlx::query_as(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&mut *c).await?
+    }))
 }
 
 /// [`open_cases_near`] on PostgreSQL: the keys travel as arrays, so that the statement has one
@@ -679,11 +696,11 @@ async fn open_cases_near_pg(
     // the second branch's `k.grid IS NULL` is checked once per key, before any scan.
     let near = |grid: &str| {
         format!(
-            "SELECT k.n - 1 AS k, c.id, c.created_at, c.description
+            "SELECT k.n - 1 AS k, c.id, c.created_at
              FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[])
                   WITH ORDINALITY AS k(township, category, since, grid, n)
              CROSS JOIN LATERAL (
-                SELECT id, created_at, description FROM cases
+                SELECT id, created_at FROM cases
                 WHERE township_id = k.township AND category_code = k.category
                   AND created_at >= k.since AND outcome = 'open' AND merged_into IS NULL
                   AND {grid}
@@ -691,8 +708,7 @@ async fn open_cases_near_pg(
         )
     };
     let sql = format!(
-        "SELECT CAST(COALESCE(json_agg(json_build_array(n.k, n.id, n.created_at,
-            n.description)), '[]') AS TEXT),
+        "SELECT array_agg(n.k), array_agg(n.id), array_agg(n.created_at),
             ARRAY(SELECT nextval(pg_get_serial_sequence('cases', 'id'))
                   FROM generate_series(1, $6)),
             ARRAY(SELECT nextval(pg_get_serial_sequence('case_tickets', 'id'))
@@ -705,16 +721,26 @@ async fn open_cases_near_pg(
     let categories: Vec<&str> = keys.iter().map(|k| k.category).collect();
     let since: Vec<i64> = keys.iter().map(|k| k.since.as_micros()).collect();
     let grids: Vec<Option<i64>> = keys.iter().map(|k| k.grid.map(|g| g.0)).collect();
-    let (json, cases, tickets): (String, Vec<i64>, Vec<i64>) = sqlx::query_as(&sql)
-        .bind(limit)
-        .bind(townships)
-        .bind(categories)
-        .bind(since)
-        .bind(grids)
-        .bind(n as i64)
-        .fetch_one(conn)
-        .await?;
-    Ok((near_lists(&json, keys.len())?, Reserved::of(cases, tickets)))
+    // The aggregates are NULL when no open case is near any key.
+    type Found = Option<Vec<i64>>;
+    let (k, id, at, cases, tickets): (Found, Found, Found, Vec<i64>, Vec<i64>) =
+        sqlx::query_as(&sql)
+            .bind(limit)
+            .bind(townships)
+            .bind(categories)
+            .bind(since)
+            .bind(grids)
+            .bind(n as i64)
+            .fetch_one(conn)
+            .await?;
+    let rows = k
+        .unwrap_or_default()
+        .into_iter()
+        .zip(id.unwrap_or_default())
+        .zip(at.unwrap_or_default())
+        .map(|((k, id), at)| (k, id, at))
+        .collect();
+    Ok((near_lists(rows, keys.len()), Reserved::of(cases, tickets)))
 }
 
 /// The candidates offered for `case` at its intake, most similar first: (candidate,
