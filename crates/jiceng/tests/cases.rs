@@ -656,7 +656,7 @@ async fn the_duplicate_scan_keeps_keys_apart_and_takes_the_newest(t: TestDb) {
         key("0602", Some(grid)),
         key("0602", None),
     ];
-    let (lists, reserved) = open_cases_near(&mut conn, &keys, 2, 3).await.unwrap();
+    let (lists, reserved) = open_cases_near(&mut conn, &keys, 2, 3, 6).await.unwrap();
     let ids: Vec<Vec<i64>> = lists
         .iter()
         .map(|l| l.iter().map(|c| c.id.0).collect())
@@ -670,10 +670,19 @@ async fn the_duplicate_scan_keeps_keys_apart_and_takes_the_newest(t: TestDb) {
             vec![],
         ]
     );
-    // The case and ticket ids reserved with the scan are new and distinct.
+    // The case, ticket and instance ids reserved with the scan are new and distinct; on
+    // PostgreSQL the scan also took an audit chain with numbers for six rows.
+    match app.t.engine {
+        common::Engine::Postgres => {
+            let claim = reserved.audit.as_ref().expect("a chain is free");
+            assert!(claim.seqs.len() >= 6, "{claim:?}");
+        }
+        common::Engine::Sqlite => assert!(reserved.audit.is_none()),
+    }
     for ids in [
         reserved.cases.iter().map(|c| c.0).collect::<Vec<_>>(),
         reserved.tickets.iter().map(|t| t.0).collect(),
+        reserved.instances.iter().map(|i| i.0).collect(),
     ] {
         let mut distinct = ids.clone();
         distinct.sort();

@@ -32,6 +32,10 @@ async fn concurrent_intakes_all_succeed(t: TestDb) {
         .map(|r| format!("{} {}", r.status, r.body))
         .collect();
     assert!(failed.is_empty(), "{} failed: {failed:?}", failed.len());
+    // The intakes shared batches, each moving its audit chain's head along: every chain links.
+    let chains = jiceng::audit::verify(app.db()).await.expect("verify runs");
+    assert!(chains.ok(), "{:?}", chains.problems);
+    assert!(chains.rows_checked >= 64, "{}", chains.rows_checked);
 }
 
 /// Runs the futures concurrently on this task (the router is shared, not cloned per task).

@@ -29,7 +29,85 @@ on_both_engines!(
     bad_input_gets_a_clear_4xx_and_writes_nothing,
     readiness_reports_the_database,
     the_audit_admin_exports_csv,
+    writes_that_refer_to_one_another_land_together_or_not_at_all,
 );
+
+/// `Writes` is one statement on PostgreSQL: rows may refer to rows inserted by an earlier part,
+/// a later part reads an earlier one's RETURNING by its name, and a refused part undoes all.
+async fn writes_that_refer_to_one_another_land_together_or_not_at_all(t: TestDb) {
+    use jiceng::db::{Dialect, Rows, Writes};
+    let mut tx = t.db.begin().await.unwrap();
+    let mut conn = tx.conn();
+    let dialect = conn.dialect();
+    for table in [
+        "parents (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+        "children (id BIGINT PRIMARY KEY, parent BIGINT NOT NULL REFERENCES parents (id))",
+        "tally (n BIGINT NOT NULL)",
+    ] {
+        conn.execute(&format!("CREATE TEMP TABLE {table}"))
+            .await
+            .unwrap();
+    }
+    conn.execute("INSERT INTO tally (n) VALUES (0)")
+        .await
+        .unwrap();
+    let parents = [(1_i64, "一"), (2, "二")];
+    let children = [(10_i64, 1_i64), (11, 2), (12, 2)];
+    let mut writes = Writes::default();
+    let made = writes
+        .insert(
+            &mut conn,
+            &Rows::of(&parents).int(|p| p.0).text(|p| p.1),
+            "(?, ?)",
+            |source| match dialect {
+                Dialect::Postgres => {
+                    format!("INSERT INTO parents (id, name) {source} RETURNING id")
+                }
+                Dialect::Sqlite => format!("INSERT INTO parents (id, name) {source}"),
+            },
+        )
+        .await
+        .unwrap();
+    writes
+        .insert(
+            &mut conn,
+            &Rows::of(&children).int(|c| c.0).int(|c| c.1),
+            "(?, ?)",
+            |source| format!("INSERT INTO children (id, parent) {source}"),
+        )
+        .await
+        .unwrap();
+    let tally = match dialect {
+        Dialect::Postgres => format!("UPDATE tally SET n = (SELECT COUNT(*) FROM {made})"),
+        Dialect::Sqlite => "UPDATE tally SET n = (SELECT COUNT(*) FROM parents)".to_owned(),
+    };
+    writes.statement(&mut conn, tally).await.unwrap();
+    writes.run(&mut conn).await.expect("the writes run");
+    assert_eq!(scalar(&mut conn, "SELECT COUNT(*) FROM children").await, 3);
+    assert_eq!(scalar(&mut conn, "SELECT n FROM tally").await, 2);
+
+    conn.execute("SAVEPOINT refused").await.unwrap();
+    let more = [(3_i64, "三"), (4, "一")];
+    let mut writes = Writes::default();
+    let refused = async {
+        let rows = Rows::of(&more).int(|p| p.0).text(|p| p.1);
+        writes
+            .insert(&mut conn, &rows, "(?, ?)", |source| {
+                format!("INSERT INTO parents (id, name) {source}")
+            })
+            .await?;
+        writes.run(&mut conn).await
+    }
+    .await;
+    let e = refused.expect_err("a name already taken is refused");
+    assert!(e.unique_violation().is_some(), "{e}");
+    conn.execute("ROLLBACK TO SAVEPOINT refused").await.unwrap();
+    assert_eq!(scalar(&mut conn, "SELECT COUNT(*) FROM parents").await, 2);
+}
+
+async fn scalar(conn: &mut jiceng::db::Conn<'_>, sql: &str) -> i64 {
+    jiceng::on_conn!(conn, c => sqlx::query_scalar(sql).fetch_one(&mut *c).await.unwrap())
+}
 
 async fn migrations_apply_once_and_are_recorded(t: TestDb) {
     let again = t.db.migrate().await.expect("second run");

@@ -8,12 +8,14 @@ mod store;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::{Conn, Db};
+use crate::db::{Conn, Db, Writes};
 use crate::error::{Error, Result};
 use crate::ids::{OrgId, UserId};
 use crate::time::Timestamp;
 
-pub use store::{AuditFilter, AuditPage, count_since, search, stream_for_export};
+pub use store::{
+    AuditFilter, AuditPage, Claim, claim_free, count_since, search, stream_for_export,
+};
 
 /// Who acted and from where: carried from the request into every domain write.
 #[derive(Debug, Clone, Default)]
@@ -203,7 +205,31 @@ pub struct Event<'a> {
 /// Appends events in order inside the caller's transaction, in two statements on PostgreSQL and
 /// three on SQLite however many there are.
 pub async fn record_all(conn: &mut Conn<'_>, events: &[Event<'_>]) -> Result<()> {
-    store::append(conn, events).await.map_err(Error::from)
+    let mut writes = Writes::default();
+    record_in(conn, &mut writes, events).await?;
+    writes.run(conn).await.map_err(Error::from)
+}
+
+/// [`record_all`] with the caller's other writes: on PostgreSQL the events' chain is taken
+/// here, and their rows go with the writes.
+pub async fn record_in(
+    conn: &mut Conn<'_>,
+    writes: &mut Writes,
+    events: &[Event<'_>],
+) -> Result<()> {
+    record_claimed(conn, writes, None, events).await
+}
+
+/// [`record_in`] on the chain a statement of the caller's took ([`claim_free`]), if any.
+pub async fn record_claimed(
+    conn: &mut Conn<'_>,
+    writes: &mut Writes,
+    claimed: Option<Claim>,
+    events: &[Event<'_>],
+) -> Result<()> {
+    store::append(conn, writes, claimed, events)
+        .await
+        .map_err(Error::from)
 }
 
 /// Appends one event in a transaction of its own (failed logins, denials: there is no change

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use serde::Deserialize;
 
 use super::{Actor, AuditRecord, VerifyReport};
-use crate::db::{Conn, Db, DbResult, Dialect, Rows, escape_like};
+use crate::db::{Conn, Db, DbResult, Dialect, Rows, Writes, escape_like};
 use crate::on_conn;
 use crate::time::Timestamp;
 
@@ -17,7 +17,47 @@ const COLUMNS: &str =
 /// for one of them, taken in turn.
 const CHAINS: i64 = 4;
 
-pub(super) async fn append(conn: &mut Conn<'_>, events: &[super::Event<'_>]) -> DbResult<()> {
+/// A chain taken for a transaction's rows by a statement of another context along with its
+/// own work ([`claim_free`]): the chain, its head's hash, and numbers for the rows.
+#[derive(Debug)]
+pub struct Claim {
+    pub chain: i64,
+    pub hash: String,
+    pub seqs: Vec<i64>,
+}
+
+/// On PostgreSQL, a query that takes a chain no one else holds and `rows` numbers for its
+/// rows, answering (id, hash, seqs), or no row when every chain is held: another context's
+/// statement may run it as a `WITH` part and hand the [`Claim`] to [`append`], which then
+/// spends no round trip of its own on it.
+pub fn claim_free(rows: usize) -> String {
+    format!(
+        "{} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) h",
+        take(rows)
+    )
+}
+
+/// How many numbers to take is written into the statement, rounded up to a power of two
+/// (numbers left over are gaps, which chains have anyway). As a parameter, it let the planner
+/// price each call's plan by the real count and a generic plan by a guess of a thousand: it
+/// planned afresh at every append, a tenth of a millisecond.
+fn take(rows: usize) -> String {
+    format!(
+        "SELECT h.id, h.hash,
+            ARRAY(SELECT nextval('audit_seq') FROM generate_series(1, {})) AS seqs
+         FROM (SELECT id, hash FROM audit_head",
+        rows.next_power_of_two()
+    )
+}
+
+/// Appends `events` to a chain: the one `claimed` if it has numbers enough, else one taken
+/// here. The rows, and the head's move to the last, go with `writes`.
+pub(super) async fn append(
+    conn: &mut Conn<'_>,
+    writes: &mut Writes,
+    claimed: Option<Claim>,
+    events: &[super::Event<'_>],
+) -> DbResult<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -30,28 +70,22 @@ pub(super) async fn append(conn: &mut Conn<'_>, events: &[super::Event<'_>]) -> 
     // sequence only once it holds the head, so numbers rise along each chain.
     let (chain, mut prev_hash, seqs): (i64, String, Vec<i64>) = match conn {
         Conn::Postgres(c) => {
-            // How many numbers to take is written into the statement, rounded up to a power of
-            // two (numbers left over are gaps, which chains have anyway). As a parameter, it
-            // let the planner price each call's plan by the real count and a generic plan by a
-            // guess of a thousand: it planned afresh at every append, a tenth of a millisecond.
-            let take = format!(
-                "SELECT h.id, h.hash,
-                    ARRAY(SELECT nextval('audit_seq') FROM generate_series(1, {})) AS seqs
-                 FROM (SELECT id, hash FROM audit_head",
-                events.len().next_power_of_two()
-            );
-            let free = format!("{take} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) h");
-            let taken: Option<(i64, String, Vec<i64>)> =
-                sqlx::query_as(&free).fetch_optional(&mut **c).await?;
+            let claimed = claimed.filter(|t| t.seqs.len() >= events.len());
+            let taken = match claimed {
+                Some(t) => Some((t.chain, t.hash, t.seqs)),
+                None => {
+                    sqlx::query_as(&claim_free(events.len()))
+                        .fetch_optional(&mut **c)
+                        .await?
+                }
+            };
             let (chain, hash, mut seqs) = match taken {
                 Some(t) => t,
                 None => {
                     static TURN: AtomicI64 = AtomicI64::new(0);
                     let id = 1 + TURN.fetch_add(1, Ordering::Relaxed).rem_euclid(CHAINS);
-                    sqlx::query_as(&format!("{take} WHERE id = $1 FOR UPDATE) h"))
-                        .bind(id)
-                        .fetch_one(&mut **c)
-                        .await?
+                    let held = format!("{} WHERE id = $1 FOR UPDATE) h", take(events.len()));
+                    sqlx::query_as(&held).bind(id).fetch_one(&mut **c).await?
                 }
             };
             seqs.truncate(events.len());
@@ -90,6 +124,7 @@ pub(super) async fn append(conn: &mut Conn<'_>, events: &[super::Event<'_>]) -> 
         recs.push(rec);
     }
     // Rows per statement: 12 parameters each, well under both engines' limits.
+    let mut last = String::new();
     for chunk in recs.chunks(1000) {
         let values = Rows::of(chunk)
             .int(|r| r.seq)
@@ -105,29 +140,34 @@ pub(super) async fn append(conn: &mut Conn<'_>, events: &[super::Event<'_>]) -> 
             .text(|r| r.prev_hash.as_str())
             .text(|r| r.hash.as_str());
         let row = format!("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {chain})");
-        let insert = format!(
-            "INSERT INTO audit_log (seq, at, actor_id, actor, org_id, action, target, detail, ip,
-                request_id, prev_hash, hash, chain) {}",
-            values.source(dialect, &row)
-        );
-        let sql = match dialect {
-            Dialect::Postgres => format!(
-                "WITH logged AS ({insert} RETURNING seq, hash)
-                 UPDATE audit_head SET (seq, hash) =
-                    (SELECT seq, hash FROM logged ORDER BY seq DESC LIMIT 1)
-                 WHERE id = {chain}"
-            ),
-            Dialect::Sqlite => insert,
+        let returning = match dialect {
+            Dialect::Postgres => " RETURNING seq, hash",
+            Dialect::Sqlite => "",
         };
-        values.execute(conn, &sql).await?;
+        last = writes
+            .insert(conn, &values, &row, |source| {
+                format!(
+                    "INSERT INTO audit_log (seq, at, actor_id, actor, org_id, action, target,
+                        detail, ip, request_id, prev_hash, hash, chain) {source}{returning}"
+                )
+            })
+            .await?;
     }
-    if dialect == Dialect::Sqlite {
-        on_conn!(conn, c => {
-            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-                .bind(&prev_hash).execute(&mut *c).await?;
-        });
-    }
-    Ok(())
+    // The head moves to the chain's last row. A statement of several parts sees none of the
+    // rows its parts insert, but can read what the last insert returned; SQLite, one statement
+    // after another, finds the row under the number the head took.
+    let head = match dialect {
+        Dialect::Postgres => format!(
+            "UPDATE audit_head SET (seq, hash) =
+                (SELECT seq, hash FROM {last} ORDER BY seq DESC LIMIT 1)
+             WHERE id = {chain}"
+        ),
+        Dialect::Sqlite => "UPDATE audit_head SET hash =
+                (SELECT hash FROM audit_log WHERE seq = audit_head.seq)
+             WHERE id = 1"
+            .to_owned(),
+    };
+    writes.statement(conn, head).await
 }
 
 /// Search criteria from the audit page and API. Every field is optional.
@@ -395,7 +435,9 @@ pub(super) async fn purge(db: &Db, actor: &Actor, cutoff: Timestamp) -> DbResult
         target: "audit_log".to_owned(),
         detail: format!("删除 {deleted} 行（{}）", spans.join("，")),
     };
-    append(&mut conn, &[event]).await?;
+    let mut writes = Writes::default();
+    append(&mut conn, &mut writes, None, &[event]).await?;
+    writes.run(&mut conn).await?;
     tx.commit().await?;
     Ok(deleted)
 }

@@ -27,7 +27,7 @@ use crate::audit::{self, Actor};
 use crate::auth::{Principal, Role, Scope};
 use crate::catalog::{self, Responsible};
 use crate::db::reference::{self, Cache, Stamp};
-use crate::db::{Batch, Conn, Db, Reader, WriteFuture};
+use crate::db::{Batch, Conn, Db, Reader, WriteFuture, Writes};
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId};
 use crate::orgs::{self, OrgQuery, model::Org, model::OrgKind};
@@ -634,8 +634,10 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
     let mut distinct = keys.clone();
     distinct.sort();
     distinct.dedup();
-    let (lists, reserved) =
-        store::open_cases_near(conn, &distinct, DUPLICATE_SCAN, items.len()).await?;
+    // Each case's ticket starts (one audit row) and the case is taken in (another).
+    let audit_rows = 2 * items.len();
+    let (lists, mut reserved) =
+        store::open_cases_near(conn, &distinct, DUPLICATE_SCAN, items.len(), audit_rows).await?;
     let lists = described(conn, &first.descriptions, lists).await?;
     let mut near: HashMap<store::NearKey<'_>, Vec<(store::OpenCase, Arc<Described>)>> =
         distinct.into_iter().zip(lists).collect();
@@ -718,7 +720,64 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
             }
         })
         .collect();
-    store::insert_cases(conn, &rows)
+    // Cases, their tickets' instances and history, the tickets and the audit rows need
+    // nothing from one another but the ids reserved with the scan: on PostgreSQL they are
+    // one statement, a round trip where each took one.
+    let mut writes = Writes::default();
+    store::insert_reserved_cases(conn, &mut writes, &rows)
+        .await
+        .map_err(|e| Error::unique_or(e, "该工单号已导入过"))?;
+    let starts: Vec<(InstanceId, &Actor, wf::NewInstance)> = items
+        .iter()
+        .zip(&created)
+        .zip(&reserved.instances)
+        .map(|((it, c), &instance)| {
+            let p = &it.prepared;
+            (
+                instance,
+                &it.actor,
+                ticket_instance(c.id, 1, &c.number, &p.category, &p.township),
+            )
+        })
+        .collect();
+    let mut events = Vec::with_capacity(2 * items.len());
+    // The owners are the cases' townships, already read: the start need not read them again.
+    let owners: Vec<&Org> = items.iter().map(|it| &it.prepared.township).collect();
+    wf::start_all(
+        conn,
+        &first.registry,
+        cal,
+        &starts,
+        &owners,
+        &mut writes,
+        &mut events,
+    )
+    .await?;
+    let tickets: Vec<(TicketId, CaseId, i64, InstanceId)> = reserved
+        .tickets
+        .iter()
+        .zip(ids)
+        .zip(&reserved.instances)
+        .map(|((&ticket, &case), &instance)| (ticket, case, 1, instance))
+        .collect();
+    store::insert_tickets_in(conn, &mut writes, &tickets).await?;
+    events.extend(items.iter().zip(&created).map(|(it, c)| {
+        let p = &it.prepared;
+        audit::Event {
+            actor: &it.actor,
+            action: "case.intake",
+            target: format!("案件 {}", c.number),
+            detail: format!(
+                "来源：{}；类别：{}；{}",
+                p.source.label(),
+                p.category.name(),
+                p.urgency.label()
+            ),
+        }
+    }));
+    audit::record_claimed(conn, &mut writes, reserved.audit.take(), &events).await?;
+    writes
+        .run(conn)
         .await
         .map_err(|e| Error::unique_or(e, "该工单号已导入过"))?;
     first.descriptions.put(
@@ -742,45 +801,6 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
             .await?;
         }
     }
-    let starts: Vec<(&Actor, wf::NewInstance)> = items
-        .iter()
-        .zip(&created)
-        .map(|(it, c)| {
-            let p = &it.prepared;
-            (
-                &it.actor,
-                ticket_instance(c.id, 1, &c.number, &p.category, &p.township),
-            )
-        })
-        .collect();
-    let mut events = Vec::with_capacity(2 * items.len());
-    // The owners are the cases' townships, already read: the start need not read them again.
-    let owners: Vec<&Org> = items.iter().map(|it| &it.prepared.township).collect();
-    let instances =
-        wf::start_all(conn, &first.registry, cal, &starts, &owners, &mut events).await?;
-    let tickets: Vec<(TicketId, CaseId, i64, InstanceId)> = reserved
-        .tickets
-        .iter()
-        .zip(ids)
-        .zip(&instances)
-        .map(|((&ticket, &case), &instance)| (ticket, case, 1, instance))
-        .collect();
-    store::insert_tickets(conn, &tickets).await?;
-    events.extend(items.iter().zip(&created).map(|(it, c)| {
-        let p = &it.prepared;
-        audit::Event {
-            actor: &it.actor,
-            action: "case.intake",
-            target: format!("案件 {}", c.number),
-            detail: format!(
-                "来源：{}；类别：{}；{}",
-                p.source.label(),
-                p.category.name(),
-                p.urgency.label()
-            ),
-        }
-    }));
-    audit::record_all(conn, &events).await?;
     Ok(created)
 }
 

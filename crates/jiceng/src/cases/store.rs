@@ -3,10 +3,15 @@
 //! drift from its ticket.
 
 use super::model::CategoryFields;
-use crate::db::{Conn, DbError, DbResult, Rows, escape_like, in_row_order, reference};
+use crate::audit;
+use crate::db::{
+    Conn, DbError, DbResult, Rows, Writes, escape_like, in_row_order, next_ids, reference,
+    reserve_ids,
+};
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
+use crate::workflow::store as wf;
 
 // ---------- categories and settings ----------
 
@@ -202,25 +207,58 @@ pub async fn insert_case(conn: &mut Conn<'_>, r: &NewCaseRow<'_>) -> DbResult<Ca
     Ok(insert_cases(conn, std::slice::from_ref(r)).await?[0])
 }
 
-/// Inserts cases in one statement; their ids in the rows' order.
+/// Inserts cases without reserved ids in one statement; their ids in the rows' order.
 pub async fn insert_cases(conn: &mut Conn<'_>, rows: &[NewCaseRow<'_>]) -> DbResult<Vec<CaseId>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let given: Vec<CaseId> = rows.iter().filter_map(|r| r.id).collect();
-    let with_ids = !given.is_empty();
-    if with_ids && given.len() != rows.len() {
+    if rows.iter().any(|r| r.id.is_some()) {
         return Err(DbError::encode(
-            "cases with and without reserved ids in one statement",
+            "cases with reserved ids go with other writes",
         ));
     }
-    let values = Rows::of(rows);
-    let values = if with_ids {
-        values.int(|r| r.id.map(|i| i.0))
-    } else {
-        values
-    };
-    let values = values
+    let values = case_values(Rows::of(rows));
+    let sql = format!(
+        "{CASE_INSERT} {} RETURNING id, receipt_code",
+        values.source(conn.dialect(), CASE_ROW)
+    );
+    let made: Vec<(CaseId, String)> = values.fetch(conn, &sql).await?;
+    // Receipt codes are unique.
+    in_row_order(rows, |r| r.receipt_code.to_owned(), made, "a case")
+}
+
+/// Adds cases stored under ids reserved with [`open_cases_near`] to `writes`.
+pub async fn insert_reserved_cases(
+    conn: &mut Conn<'_>,
+    writes: &mut Writes,
+    rows: &[NewCaseRow<'_>],
+) -> DbResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if rows.iter().any(|r| r.id.is_none()) {
+        return Err(DbError::encode("a case without a reserved id"));
+    }
+    let values = case_values(Rows::of(rows).int(|r| r.id.map(|i| i.0)));
+    let insert = CASE_INSERT.replacen("(district_id", "(id, district_id", 1);
+    let row = CASE_ROW.replacen('(', "(?, ", 1);
+    writes
+        .insert(conn, &values, &row, |source| format!("{insert} {source}"))
+        .await?;
+    Ok(())
+}
+
+const CASE_INSERT: &str = "INSERT INTO cases (district_id, township_id, grid_id, source,
+    category_code, urgency, description, address, lon_e7, lat_e7, reporter_name, reporter_phone,
+    reporter_user_id, receipt_code, external_ref, reopen_count, created_at, created_by,
+    suggested_category, suggested_category_permille, suggested_unit, suggested_unit_permille,
+    current_ticket_id, duplicate_offers)";
+
+const CASE_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// The columns of [`CASE_INSERT`] after any that `values` has already.
+fn case_values<'a>(values: Rows<'a, NewCaseRow<'a>>) -> Rows<'a, NewCaseRow<'a>> {
+    values
         .int(|r| r.district_id.0)
         .int(|r| r.township_id.0)
         .int(|r| r.grid_id.map(|g| g.0))
@@ -243,31 +281,7 @@ pub async fn insert_cases(conn: &mut Conn<'_>, rows: &[NewCaseRow<'_>]) -> DbRes
         .text(|r| r.suggested_unit.map(|s| s.0))
         .int(|r| r.suggested_unit.map(|s| s.1))
         .int(|r| r.ticket.map(|t| t.0))
-        .text(|r| r.duplicate_offers);
-    let (id_column, id_value) = if with_ids { ("id, ", "?, ") } else { ("", "") };
-    let sql =
-        format!(
-        "INSERT INTO cases ({id_column}district_id, township_id, grid_id, source, category_code,
-            urgency, description, address, lon_e7, lat_e7, reporter_name, reporter_phone,
-            reporter_user_id, receipt_code, external_ref, reopen_count, created_at, created_by,
-            suggested_category, suggested_category_permille, suggested_unit,
-            suggested_unit_permille, current_ticket_id, duplicate_offers)
-         {}{}",
-        values.source(
-            conn.dialect(),
-            &format!(
-                "({id_value}?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)"
-            )
-        ),
-        if with_ids { "" } else { " RETURNING id, receipt_code" }
-    );
-    if with_ids {
-        values.execute(conn, &sql).await?;
-        return Ok(given);
-    }
-    let made: Vec<(CaseId, String)> = values.fetch(conn, &sql).await?;
-    // Receipt codes are unique.
-    in_row_order(rows, |r| r.receipt_code.to_owned(), made, "a case")
+        .text(|r| r.duplicate_offers)
 }
 
 /// The duplicate offers of a case as stored on its row: `id:permille` pairs, most similar
@@ -381,32 +395,20 @@ pub async fn reserve_ticket_ids(conn: &mut Conn<'_>, n: usize) -> DbResult<Vec<T
         .collect())
 }
 
-/// Reserves `n` ids of `table`. On SQLite call it inside the write transaction that stores
-/// them: the ids follow the highest one stored, and SQLite's one writer keeps anyone else from
-/// taking them.
-async fn reserve_ids(conn: &mut Conn<'_>, table: &str, n: usize) -> DbResult<Vec<i64>> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    let n = n as i64;
-    Ok(match conn {
-        Conn::Sqlite(c) => {
-            let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
-            let last: i64 = sqlx::query_scalar(&sql).fetch_one(&mut **c).await?;
-            (1..=n).map(|i| last + i).collect()
-        }
-        Conn::Postgres(c) => {
-            let sql = format!(
-                "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
-            );
-            sqlx::query_scalar(&sql).bind(n).fetch_all(&mut **c).await?
-        }
-    })
-}
-
 /// Stores tickets under ids reserved by [`reserve_ticket_ids`]: (id, case, seq, instance).
 pub async fn insert_tickets(
     conn: &mut Conn<'_>,
+    rows: &[(TicketId, CaseId, i64, InstanceId)],
+) -> DbResult<()> {
+    let mut writes = Writes::default();
+    insert_tickets_in(conn, &mut writes, rows).await?;
+    writes.run(conn).await
+}
+
+/// [`insert_tickets`] with other writes.
+pub async fn insert_tickets_in(
+    conn: &mut Conn<'_>,
+    writes: &mut Writes,
     rows: &[(TicketId, CaseId, i64, InstanceId)],
 ) -> DbResult<()> {
     if rows.is_empty() {
@@ -419,11 +421,11 @@ pub async fn insert_tickets(
         .int(|r| r.2)
         .int(|r| r.3.0)
         .int(|_| now.as_micros());
-    let sql = format!(
-        "INSERT INTO case_tickets (id, case_id, seq, instance_id, created_at) {}",
-        values.source(conn.dialect(), "(?, ?, ?, ?, ?)")
-    );
-    values.execute(conn, &sql).await?;
+    writes
+        .insert(conn, &values, "(?, ?, ?, ?, ?)", |source| {
+            format!("INSERT INTO case_tickets (id, case_id, seq, instance_id, created_at) {source}")
+        })
+        .await?;
     Ok(())
 }
 
@@ -570,38 +572,51 @@ pub struct NearKey<'a> {
 /// scan runs inside the shared write transaction, and one row crosses to the driver far faster
 /// than fifty.
 ///
-/// Also reserves the ids of `n` new cases and of their first tickets: intake needs them all
-/// before it stores anything — a case's duplicate offers may name a case stored with it — and
-/// on PostgreSQL, where every round trip of a batch holds up the intakes queued behind it, one
-/// statement does it all.
+/// Also reserves the ids of `n` new cases, of their first tickets and of the tickets' workflow
+/// instances: intake needs them all before it stores anything — a case's duplicate offers may
+/// name a case stored with it — and on PostgreSQL, where every round trip of a batch holds up
+/// the intakes queued behind it, one statement does it all, taking an audit chain for
+/// `audit_rows` rows as well.
 pub async fn open_cases_near(
     conn: &mut Conn<'_>,
     keys: &[NearKey<'_>],
     limit: i64,
     n: usize,
+    audit_rows: usize,
 ) -> DbResult<(Vec<Vec<OpenCase>>, Reserved)> {
     let c = match conn {
-        Conn::Postgres(c) => return open_cases_near_pg(c, keys, limit, n).await,
+        Conn::Postgres(c) => return open_cases_near_pg(c, keys, limit, n, audit_rows).await,
         Conn::Sqlite(c) => c,
     };
     let near = open_cases_near_sqlite(c, keys, limit).await?;
     let cases = reserve_ids(conn, "cases", n).await?;
     let tickets = reserve_ids(conn, "case_tickets", n).await?;
-    Ok((near, Reserved::of(cases, tickets)))
+    let instances = reserve_ids(conn, wf::INSTANCES, n).await?;
+    Ok((near, Reserved::of(cases, tickets, instances, None)))
 }
 
-/// Ids reserved for new cases and their first tickets, in the same order.
+/// Ids reserved for new cases, their first tickets and the tickets' workflow instances, in
+/// the same order, and the audit chain taken on PostgreSQL (if one was free).
 #[derive(Debug)]
 pub struct Reserved {
     pub cases: Vec<CaseId>,
     pub tickets: Vec<TicketId>,
+    pub instances: Vec<InstanceId>,
+    pub audit: Option<audit::Claim>,
 }
 
 impl Reserved {
-    fn of(cases: Vec<i64>, tickets: Vec<i64>) -> Self {
+    fn of(
+        cases: Vec<i64>,
+        tickets: Vec<i64>,
+        instances: Vec<i64>,
+        audit: Option<audit::Claim>,
+    ) -> Self {
         Reserved {
             cases: cases.into_iter().map(CaseId).collect(),
             tickets: tickets.into_iter().map(TicketId).collect(),
+            instances: instances.into_iter().map(InstanceId).collect(),
+            audit,
         }
     }
 }
@@ -691,6 +706,7 @@ async fn open_cases_near_pg(
     keys: &[NearKey<'_>],
     limit: i64,
     n: usize,
+    audit_rows: usize,
 ) -> DbResult<(Vec<Vec<OpenCase>>, Reserved)> {
     // One branch per kind of key: `grid_id = k.grid` never matches a key without a grid, and
     // the second branch's `k.grid IS NULL` is checked once per key, before any scan.
@@ -708,12 +724,14 @@ async fn open_cases_near_pg(
         )
     };
     let sql = format!(
-        "SELECT array_agg(n.k), array_agg(n.id), array_agg(n.created_at),
-            ARRAY(SELECT nextval(pg_get_serial_sequence('cases', 'id'))
-                  FROM generate_series(1, $6)),
-            ARRAY(SELECT nextval(pg_get_serial_sequence('case_tickets', 'id'))
-                  FROM generate_series(1, $6))
+        "WITH chain AS ({})
+         SELECT array_agg(n.k), array_agg(n.id), array_agg(n.created_at), {}, {}, {},
+            (SELECT id FROM chain), (SELECT hash FROM chain), (SELECT seqs FROM chain)
          FROM ({} UNION ALL {}) n",
+        audit::claim_free(audit_rows),
+        next_ids("cases", "$6"),
+        next_ids("case_tickets", "$6"),
+        next_ids(wf::INSTANCES, "$6"),
         near("grid_id = k.grid"),
         near("k.grid IS NULL AND grid_id IS NULL")
     );
@@ -723,16 +741,28 @@ async fn open_cases_near_pg(
     let grids: Vec<Option<i64>> = keys.iter().map(|k| k.grid.map(|g| g.0)).collect();
     // The aggregates are NULL when no open case is near any key.
     type Found = Option<Vec<i64>>;
-    let (k, id, at, cases, tickets): (Found, Found, Found, Vec<i64>, Vec<i64>) =
-        sqlx::query_as(&sql)
-            .bind(limit)
-            .bind(townships)
-            .bind(categories)
-            .bind(since)
-            .bind(grids)
-            .bind(n as i64)
-            .fetch_one(conn)
-            .await?;
+    type Ids = Vec<i64>;
+    // The chain's columns are NULL when every chain is held.
+    type Row = (
+        Found,
+        Found,
+        Found,
+        Ids,
+        Ids,
+        Ids,
+        Option<i64>,
+        Option<String>,
+        Found,
+    );
+    let (k, id, at, cases, tickets, instances, chain, hash, seqs): Row = sqlx::query_as(&sql)
+        .bind(limit)
+        .bind(townships)
+        .bind(categories)
+        .bind(since)
+        .bind(grids)
+        .bind(n as i64)
+        .fetch_one(conn)
+        .await?;
     let rows = k
         .unwrap_or_default()
         .into_iter()
@@ -740,7 +770,14 @@ async fn open_cases_near_pg(
         .zip(at.unwrap_or_default())
         .map(|((k, id), at)| (k, id, at))
         .collect();
-    Ok((near_lists(rows, keys.len()), Reserved::of(cases, tickets)))
+    let claim = match (chain, hash, seqs) {
+        (Some(chain), Some(hash), Some(seqs)) => Some(audit::Claim { chain, hash, seqs }),
+        _ => None,
+    };
+    Ok((
+        near_lists(rows, keys.len()),
+        Reserved::of(cases, tickets, instances, claim),
+    ))
 }
 
 /// The candidates offered for `case` at its intake, most similar first: (candidate,

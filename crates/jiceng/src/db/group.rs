@@ -26,8 +26,10 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use sqlx::Connection;
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, PgPool, Postgres};
 use tokio::sync::oneshot;
 
 use super::{Conn, Db, DbError};
@@ -66,7 +68,14 @@ struct Queued {
 pub struct Queue {
     jobs: Mutex<Vec<Queued>>,
     lanes: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    /// PostgreSQL connections of turns just ended, and when: see [`Queue::writer`].
+    writers: Mutex<Vec<(PoolConnection<Postgres>, Instant)>>,
 }
+
+/// How long a turn's connection is kept for the next turn. The pool checks a connection with a
+/// round trip before lending it, which every batch would wait for; one that served a batch
+/// moments ago is known to work. Longer idle, it goes back to the pool and its check.
+const WRITER_KEPT: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,6 +93,32 @@ impl Queue {
 
     fn take(&self) -> Vec<Queued> {
         std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// A connection for a PostgreSQL turn: one a turn left moments ago, or the pool's.
+    async fn writer(&self, pool: &PgPool) -> Result<PoolConnection<Postgres>, DbError> {
+        let kept = self.writers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match kept {
+            Some((conn, at)) if at.elapsed() < WRITER_KEPT => Ok(conn),
+            _ => Ok(pool.acquire().await?),
+        }
+    }
+
+    /// Keeps the connection of a turn whose transaction ended as it should, unless the pool is
+    /// closing: it waits for every connection to come back.
+    fn keep_writer(&self, pool: &PgPool, conn: PoolConnection<Postgres>) {
+        let mut kept = self.writers.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() < super::PG_TURNS as usize && !pool.is_closed() {
+            kept.push((conn, Instant::now()));
+        }
+    }
+
+    /// Gives the kept connections back to their pool, which is closing.
+    pub(super) fn release_writers(&self) {
+        self.writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     fn lane<B: Batch>(&self) -> Arc<Lane<B>> {
@@ -418,15 +453,26 @@ async fn run(db: &Db, jobs: Vec<Queued>) {
             // custom plan by the arrays' real length, a generic one by a guessed ten: left to
             // choose, it plans afresh for every batch of fewer than ten. Their plans do not
             // depend on the values, so one generic plan per connection serves every batch.
-            Db::Postgres(pool, ..) => match pool
-                .begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
-                .await
-            {
-                Ok(tx) => {
-                    run_in::<sqlx::Postgres>(tx, &mut jobs, &mut ran, |c| Conn::Postgres(c)).await
+            Db::Postgres(pool, _, queue, _) => {
+                let mut conn = match queue.writer(pool).await {
+                    Ok(c) => c,
+                    Err(e) => break Err(e),
+                };
+                let outcome = match conn
+                    .begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+                    .await
+                {
+                    Ok(tx) => {
+                        run_in::<Postgres>(tx, &mut jobs, &mut ran, |c| Conn::Postgres(c)).await
+                    }
+                    Err(e) => Err(e.into()),
+                };
+                // A connection whose transaction failed goes back to the pool, to be checked.
+                if outcome.is_ok() {
+                    queue.keep_writer(pool, conn);
                 }
-                Err(e) => Err(e.into()),
-            },
+                outcome
+            }
         };
         match outcome {
             Ok(Some(retry)) => jobs.push_front(retry),
@@ -451,7 +497,7 @@ async fn run(db: &Db, jobs: Vec<Queued>) {
 /// back its work ([`Ran::retry`]) is undone with the transaction, and its work is returned to
 /// run first in a new one, with the jobs that had not run yet.
 async fn run_in<DB: sqlx::Database>(
-    mut tx: sqlx::Transaction<'static, DB>,
+    mut tx: sqlx::Transaction<'_, DB>,
     jobs: &mut VecDeque<Queued>,
     ran: &mut Vec<Ran>,
     wrap: fn(&mut DB::Connection) -> Conn<'_>,

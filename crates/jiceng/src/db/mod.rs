@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 
 pub use group::{Batch, WriteFuture};
 pub use migrate::{MIGRATIONS, Migration, applied_migrations};
-pub use rows::Rows;
+pub use rows::{Rows, Writes};
 
 /// Errors of the storage layer. Domain code turns these into user-facing errors.
 #[derive(Debug, thiserror::Error)]
@@ -76,8 +76,14 @@ pub type DbResult<T> = Result<T, DbError>;
 /// it: for a batch's thousand parameters that quadratic walk, not the insert, was most of the
 /// statement's time.
 pub fn value_rows(dialect: Dialect, rows: usize, template: &str) -> String {
+    value_rows_from(dialect, rows, template, 1)
+}
+
+/// [`value_rows`] numbering PostgreSQL's parameters from `$first`, for a statement whose
+/// earlier parameters belong to another part of it.
+pub fn value_rows_from(dialect: Dialect, rows: usize, template: &str, first: usize) -> String {
     let mut out = String::with_capacity(rows * (template.len() + 16));
-    let mut n = 1;
+    let mut n = first;
     for r in 0..rows {
         if r > 0 {
             out.push_str(", ");
@@ -93,6 +99,35 @@ pub fn value_rows(dialect: Dialect, rows: usize, template: &str) -> String {
         }
     }
     out
+}
+
+/// Reserves `n` ids of `table`, for rows stored later with other writes that refer to them.
+/// On SQLite call it inside the write transaction that stores them: the ids follow the highest
+/// one stored, and SQLite's one writer keeps anyone else from taking them.
+pub async fn reserve_ids(conn: &mut Conn<'_>, table: &str, n: usize) -> DbResult<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let n = n as i64;
+    Ok(match conn {
+        Conn::Sqlite(c) => {
+            let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
+            let last: i64 = sqlx::query_scalar(&sql).fetch_one(&mut **c).await?;
+            (1..=n).map(|i| last + i).collect()
+        }
+        Conn::Postgres(c) => {
+            let sql = format!("SELECT {}", next_ids(table, "$1"));
+            sqlx::query_scalar(&sql).bind(n).fetch_one(&mut **c).await?
+        }
+    })
+}
+
+/// On PostgreSQL, an array of `count` (an SQL expression) new ids of `table`, for a statement
+/// that reserves them along with other work.
+pub fn next_ids(table: &str, count: &str) -> String {
+    format!(
+        "ARRAY(SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, {count}))"
+    )
 }
 
 /// The ids a multi-row `INSERT … RETURNING` gave back, in the order of the rows inserted.
@@ -416,7 +451,12 @@ impl Db {
     pub async fn close(&self) {
         match self {
             Db::Sqlite(p, ..) => p.close().await,
-            Db::Postgres(p, ..) => p.close().await,
+            Db::Postgres(p, _, queue, _) => {
+                // Marks the pool closed first, so that no turn keeps its connection after.
+                let closing = p.close();
+                queue.release_writers();
+                closing.await
+            }
         }
     }
 }

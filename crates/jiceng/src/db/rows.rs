@@ -13,7 +13,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, FromRow};
 
-use super::{Conn, DbError, DbResult, Dialect, value_rows};
+use super::{Conn, DbError, DbResult, Dialect, value_rows_from};
 
 enum Column<'a> {
     Int(Vec<Option<i64>>),
@@ -71,8 +71,16 @@ impl<'a, R> Rows<'a, R> {
     /// unnest($1::bigint[], $2::text[]) AS u(c1, c2)`, the same for any number of rows.
     /// Parameters `$1`… are taken: the rest of the statement must not use any.
     pub fn source(&self, dialect: Dialect, template: &str) -> String {
+        self.source_from(dialect, template, 1)
+    }
+
+    /// [`Rows::source`] taking PostgreSQL's parameters from `$first` on, one per column.
+    fn source_from(&self, dialect: Dialect, template: &str, first: usize) -> String {
         if !self.unnested(dialect) {
-            return format!("VALUES {}", value_rows(dialect, self.rows.len(), template));
+            return format!(
+                "VALUES {}",
+                value_rows_from(dialect, self.rows.len(), template, first)
+            );
         }
         let row = template
             .trim()
@@ -91,7 +99,7 @@ impl<'a, R> Rows<'a, R> {
         }
         debug_assert_eq!(k, self.columns.len(), "one column per ? of {template}");
         let arrays: Vec<String> = (self.columns.iter().enumerate())
-            .map(|(i, c)| format!("${}::{}[]", i + 1, c.pg_type()))
+            .map(|(i, c)| format!("${}::{}[]", first + i, c.pg_type()))
             .collect();
         let names: Vec<String> = (1..=self.columns.len()).map(|i| format!("c{i}")).collect();
         format!(
@@ -126,6 +134,12 @@ impl<'a, R> Rows<'a, R> {
 
     fn pg_arguments(&self) -> DbResult<PgArguments> {
         let mut args = PgArguments::default();
+        self.add_pg_arguments(&mut args)?;
+        Ok(args)
+    }
+
+    /// Appends one argument per column, the ones [`Rows::source_from`]'s numbers stand for.
+    fn add_pg_arguments(&self, args: &mut PgArguments) -> DbResult<()> {
         let single = !self.unnested(Dialect::Postgres);
         for c in &self.columns {
             match c {
@@ -138,7 +152,7 @@ impl<'a, R> Rows<'a, R> {
             }
             .map_err(DbError::encode)?;
         }
-        Ok(args)
+        Ok(())
     }
 
     /// Runs `sql`, an INSERT whose rows come from [`Rows::source`].
@@ -172,6 +186,79 @@ impl<'a, R> Rows<'a, R> {
                     .await?
             }
         })
+    }
+}
+
+/// Writes that need nothing from one another: on PostgreSQL they go to the server as one
+/// statement, each a data-modifying `WITH` part of it, so that a transaction's inserts into
+/// five tables cost one round trip, not five; on SQLite, where a statement costs no round
+/// trip, each runs as it is added. The parts of one statement all see the database as it was
+/// before it and none sees another's rows (a later part may read an earlier one's `RETURNING`
+/// by its name), but foreign keys are checked once every part has run, so rows may refer to
+/// rows inserted beside them. A part's error, on PostgreSQL, comes from [`Writes::run`].
+#[derive(Default)]
+pub struct Writes {
+    parts: Vec<String>,
+    args: PgArguments,
+    params: usize,
+}
+
+impl Writes {
+    /// Adds an INSERT whose rows come from `rows` with `template` (see [`Rows::source`]):
+    /// `sql` makes the statement from the rows' source. Answers the part's name, by which a
+    /// later part may read what it returns.
+    pub async fn insert<R>(
+        &mut self,
+        conn: &mut Conn<'_>,
+        rows: &Rows<'_, R>,
+        template: &str,
+        sql: impl FnOnce(&str) -> String,
+    ) -> DbResult<String> {
+        let name = format!("w{}", self.parts.len());
+        let source = rows.source_from(conn.dialect(), template, self.params + 1);
+        let sql = sql(&source);
+        match conn {
+            Conn::Sqlite(c) => {
+                sqlx::query_with(&sql, rows.sqlite_arguments()?)
+                    .execute(&mut **c)
+                    .await?;
+            }
+            Conn::Postgres(_) => {
+                rows.add_pg_arguments(&mut self.args)?;
+                self.params += rows.columns.len();
+            }
+        }
+        self.parts.push(sql);
+        Ok(name)
+    }
+
+    /// Adds a statement without parameters.
+    pub async fn statement(&mut self, conn: &mut Conn<'_>, sql: String) -> DbResult<()> {
+        if let Conn::Sqlite(c) = conn {
+            sqlx::query(&sql).execute(&mut **c).await?;
+        }
+        self.parts.push(sql);
+        Ok(())
+    }
+
+    /// Runs the parts not yet run: on PostgreSQL, all of them.
+    pub async fn run(self, conn: &mut Conn<'_>) -> DbResult<()> {
+        let Conn::Postgres(c) = conn else {
+            return Ok(());
+        };
+        let Some((last, rest)) = self.parts.split_last() else {
+            return Ok(());
+        };
+        let sql = if rest.is_empty() {
+            last.clone()
+        } else {
+            let with: Vec<String> = (rest.iter().enumerate())
+                .map(|(i, p)| format!("w{i} AS ({p})"))
+                .collect();
+            format!("WITH {} {last}", with.join(", "))
+        };
+        sqlx::query_with(&sql, self.args).execute(&mut **c).await?;
+        Ok(())
     }
 }
 

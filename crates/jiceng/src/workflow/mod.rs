@@ -16,7 +16,7 @@ use workflow::{ActionError, ActionRequest, Definition, ErrorKind, InstanceView, 
 
 use crate::audit::{self, Actor};
 use crate::auth::{Principal, Scope};
-use crate::db::{Conn, Db};
+use crate::db::{self, Conn, Db, Writes};
 use crate::error::{Error, Result};
 use crate::ids::{InstanceId, OrgId};
 use crate::orgs;
@@ -171,34 +171,42 @@ pub async fn start(
     actor: &Actor,
     new: NewInstance,
 ) -> Result<Instance> {
-    let starts = [(actor, new)];
+    let id = InstanceId(db::reserve_ids(conn, store::INSTANCES, 1).await?[0]);
+    let starts = [(id, actor, new)];
     let mut events = Vec::new();
-    let ids = start_all(conn, registry, cal, &starts, &[], &mut events).await?;
-    audit::record_all(conn, &events).await?;
-    store::get(conn, ids[0])
+    let mut writes = Writes::default();
+    start_all(conn, registry, cal, &starts, &[], &mut writes, &mut events).await?;
+    audit::record_in(conn, &mut writes, &events).await?;
+    writes
+        .run(conn)
+        .await
+        .map_err(|e| Error::unique_or(e, "该事项已在办理中"))?;
+    store::get(conn, id)
         .await?
         .ok_or_else(|| Error::internal("lost instance"))
 }
 
-/// Starts instances for several actors inside the caller's transaction, with one statement
-/// each for the instances and their history; their ids in order. Their audit events are
-/// added to `audit`, for the caller to record with its own in one go. `known` are owners the
-/// caller has already read; the others are read here.
+/// Starts instances for several actors inside the caller's transaction, under ids reserved by
+/// the caller ([`db::reserve_ids`] of [`store::INSTANCES`]): their rows and their history go
+/// to `writes`, whose run may report an instance already running for its subject. Their
+/// audit events are added to `audit`, for the caller to record with its own in one go.
+/// `known` are owners the caller has already read; the others are read here.
 pub async fn start_all<'a>(
     conn: &mut Conn<'_>,
     registry: &Registry,
     cal: &Calendar,
-    starts: &'a [(&'a Actor, NewInstance)],
+    starts: &'a [(InstanceId, &'a Actor, NewInstance)],
     known: &[&orgs::model::Org],
+    writes: &mut Writes,
     audit: &mut Vec<audit::Event<'a>>,
-) -> Result<Vec<InstanceId>> {
+) -> Result<()> {
     let now = Timestamp::now();
     let mut owners: BTreeMap<OrgId, Option<OrgId>> = known
         .iter()
         .map(|o| (o.id, township_in(&Scope::for_org(o))))
         .collect();
     let mut firsts = Vec::with_capacity(starts.len());
-    for (_, new) in starts {
+    for (_, _, new) in starts {
         let def = definition(registry, &new.process)?;
         let start = def.start(now.to_utc(), cal);
         let terminal = def
@@ -213,7 +221,7 @@ pub async fn start_all<'a>(
     let rows: Vec<store::NewRow<'_>> = starts
         .iter()
         .zip(&firsts)
-        .map(|((_, new), (start, terminal))| store::NewRow {
+        .map(|((_, _, new), (start, terminal))| store::NewRow {
             process: &new.process,
             subject: &new.subject,
             subject_ref: &new.subject_ref,
@@ -226,14 +234,12 @@ pub async fn start_all<'a>(
             deadline: start.deadline.map(Timestamp::from),
         })
         .collect();
-    let ids = store::insert_all(conn, &rows)
-        .await
-        .map_err(|e| Error::unique_or(e, "该事项已在办理中"))?;
+    let ids: Vec<InstanceId> = starts.iter().map(|s| s.0).collect();
+    store::insert_reserved(conn, writes, &rows, &ids).await?;
     let history: Vec<store::HistoryRow<'_>> = starts
         .iter()
         .zip(&firsts)
-        .zip(&ids)
-        .map(|(((actor, _), (start, _)), id)| store::HistoryRow {
+        .map(|((id, actor, _), (start, _))| store::HistoryRow {
             instance_id: *id,
             at: now,
             actor_id: actor.user_id,
@@ -249,19 +255,14 @@ pub async fn start_all<'a>(
             fields: "{}",
         })
         .collect();
-    store::append_history_all(conn, &history).await?;
-    audit.extend(
-        starts
-            .iter()
-            .zip(&ids)
-            .map(|((actor, new), id)| audit::Event {
-                actor,
-                action: "workflow.start",
-                target: format!("{}#{}", new.process, id),
-                detail: new.subject.clone(),
-            }),
-    );
-    Ok(ids)
+    store::append_history_in(conn, writes, &history).await?;
+    audit.extend(starts.iter().map(|(id, actor, new)| audit::Event {
+        actor,
+        action: "workflow.start",
+        target: format!("{}#{}", new.process, id),
+        detail: new.subject.clone(),
+    }));
+    Ok(())
 }
 
 /// An action as submitted from a page or the API.

@@ -1,6 +1,6 @@
 //! All SQL of the workflow plumbing: instances, history, idempotency keys, notices, metrics.
 
-use crate::db::{Conn, DbResult, Dialect, Rows, in_row_order};
+use crate::db::{Conn, DbError, DbResult, Dialect, Rows, Writes, in_row_order};
 use crate::ids::{InstanceId, OrgId, UserId};
 use crate::on_conn;
 use crate::time::Timestamp;
@@ -75,29 +75,24 @@ pub struct NewRow<'a> {
     pub deadline: Option<Timestamp>,
 }
 
+/// The instances' table, whose ids a caller may reserve ([`crate::db::reserve_ids`]).
+pub const INSTANCES: &str = "wf_instances";
+
+const INSERT: &str = "INSERT INTO wf_instances (process, subject, subject_ref, owner_org_id,
+    assignee_org_id, township_id, state, terminal, version, created_at, entered_at, deadline,
+    overdue)";
+
+const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, FALSE)";
+
 /// Inserts instances in one statement; their ids in the rows' order.
 pub async fn insert_all(conn: &mut Conn<'_>, rows: &[NewRow<'_>]) -> DbResult<Vec<InstanceId>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let values = Rows::of(rows)
-        .text(|r| r.process)
-        .text(|r| r.subject)
-        .text(|r| r.subject_ref)
-        .int(|r| r.owner_org_id.0)
-        .int(|r| r.assignee_org_id.map(|o| o.0))
-        .int(|r| r.township_id.map(|o| o.0))
-        .text(|r| r.state)
-        .boolean(|r| r.terminal)
-        .int(|r| r.now.as_micros())
-        .int(|r| r.now.as_micros())
-        .int(|r| r.deadline.map(Timestamp::as_micros));
-    let sql =
-        format!(
-        "INSERT INTO wf_instances (process, subject, subject_ref, owner_org_id, assignee_org_id,
-            township_id, state, terminal, version, created_at, entered_at, deadline, overdue)
-         {} RETURNING id, process, subject_ref",
-        values.source(conn.dialect(), "(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, FALSE)")
+    let values = instance_values(Rows::of(rows), |r| r);
+    let sql = format!(
+        "{INSERT} {} RETURNING id, process, subject_ref",
+        values.source(conn.dialect(), ROW)
     );
     let made: Vec<(InstanceId, String, String)> = values.fetch(conn, &sql).await?;
     // (process, subject_ref) is unique.
@@ -107,6 +102,49 @@ pub async fn insert_all(conn: &mut Conn<'_>, rows: &[NewRow<'_>]) -> DbResult<Ve
         made.into_iter().map(|(id, p, s)| (id, (p, s))).collect(),
         "an instance",
     )
+}
+
+/// Adds instances stored under reserved ids, in the rows' order, to `writes`.
+pub async fn insert_reserved(
+    conn: &mut Conn<'_>,
+    writes: &mut Writes,
+    rows: &[NewRow<'_>],
+    ids: &[InstanceId],
+) -> DbResult<()> {
+    if rows.len() != ids.len() {
+        return Err(DbError::encode("one reserved id per instance"));
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(InstanceId, &NewRow<'_>)> = ids.iter().copied().zip(rows).collect();
+    let values = instance_values(Rows::of(&rows).int(|r| r.0.0), |r| r.1);
+    let insert = INSERT.replacen("(process", "(id, process", 1);
+    let row = ROW.replacen('(', "(?, ", 1);
+    writes
+        .insert(conn, &values, &row, |source| format!("{insert} {source}"))
+        .await?;
+    Ok(())
+}
+
+/// The columns of [`INSERT`] after any that `values` has already; `row` finds each row's
+/// instance.
+fn instance_values<'a, R>(
+    values: Rows<'a, R>,
+    row: impl Fn(&'a R) -> &'a NewRow<'a> + Copy,
+) -> Rows<'a, R> {
+    values
+        .text(move |r| row(r).process)
+        .text(move |r| row(r).subject)
+        .text(move |r| row(r).subject_ref)
+        .int(move |r| row(r).owner_org_id.0)
+        .int(move |r| row(r).assignee_org_id.map(|o| o.0))
+        .int(move |r| row(r).township_id.map(|o| o.0))
+        .text(move |r| row(r).state)
+        .boolean(move |r| row(r).terminal)
+        .int(move |r| row(r).now.as_micros())
+        .int(move |r| row(r).now.as_micros())
+        .int(move |r| row(r).deadline.map(Timestamp::as_micros))
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: InstanceId) -> DbResult<Option<Instance>> {
@@ -187,6 +225,18 @@ pub async fn append_history(conn: &mut Conn<'_>, h: &HistoryRow<'_>) -> DbResult
 /// Appends history rows in one statement, each numbered after its instance's last one; at
 /// most one row per instance (the numbers are read before any row is written).
 pub async fn append_history_all(conn: &mut Conn<'_>, rows: &[HistoryRow<'_>]) -> DbResult<()> {
+    let mut writes = Writes::default();
+    append_history_in(conn, &mut writes, rows).await?;
+    writes.run(conn).await
+}
+
+/// [`append_history_all`] with other writes. An instance inserted by another part of the same
+/// statement has no rows yet as this part sees the table, so its row is the first.
+pub async fn append_history_in(
+    conn: &mut Conn<'_>,
+    writes: &mut Writes,
+    rows: &[HistoryRow<'_>],
+) -> DbResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -207,12 +257,15 @@ pub async fn append_history_all(conn: &mut Conn<'_>, rows: &[HistoryRow<'_>]) ->
         .text(|h| h.comment)
         .text(|h| h.attachments)
         .text(|h| h.fields);
-    let sql = format!(
-        "INSERT INTO wf_history (instance_id, seq, at, actor_id, actor, roles, org_id, action,
-            action_label, from_state, to_state, comment, attachments, fields) {}",
-        values.source(conn.dialect(), template)
-    );
-    values.execute(conn, &sql).await?;
+    writes
+        .insert(conn, &values, template, |source| {
+            format!(
+                "INSERT INTO wf_history (instance_id, seq, at, actor_id, actor, roles, org_id,
+                    action, action_label, from_state, to_state, comment, attachments, fields)
+                 {source}"
+            )
+        })
+        .await?;
     Ok(())
 }
 
