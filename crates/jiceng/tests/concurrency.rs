@@ -5,10 +5,13 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{Session, TestApp, TestDb};
+use common::{Engine, Session, TestApp, TestDb};
 use serde_json::json;
 
-on_both_engines!(concurrent_intakes_all_succeed);
+on_both_engines!(
+    concurrent_intakes_all_succeed,
+    an_intake_after_the_server_dropped_every_connection_succeeds,
+);
 
 async fn concurrent_intakes_all_succeed(t: TestDb) {
     let app = TestApp::with_demo(t).await;
@@ -36,6 +39,45 @@ async fn concurrent_intakes_all_succeed(t: TestDb) {
     let chains = jiceng::audit::verify(app.db()).await.expect("verify runs");
     assert!(chains.ok(), "{:?}", chains.problems);
     assert!(chains.rows_checked >= 64, "{}", chains.rows_checked);
+}
+
+/// A writer keeps the connection of its last batch for the next one; if the server has dropped
+/// it meanwhile (a restart, an administrator), the next batch begins on a fresh one.
+async fn an_intake_after_the_server_dropped_every_connection_succeeds(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let citizen = Session::default();
+    let report = |i: u32| {
+        app.json(
+            Method::POST,
+            "/api/v1/public/cases",
+            &citizen,
+            json!({"township_code": "510117006000", "category": "0102",
+                   "description": format!("第 {i} 次反映：犀浦地铁站出口共享单车乱停放"),
+                   "address": "犀浦街道地铁站 B 口", "reporter_name": "李女士",
+                   "reporter_phone": "13900001111"}),
+        )
+    };
+    let r = report(1).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    if app.t.engine == Engine::Postgres {
+        // One statement, on a connection that spares itself, ends the others and names them.
+        let pids: String = app
+            .scalar(
+                "SELECT COALESCE(string_agg(pid::text, ','), '0') FROM (
+                    SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid()) ended",
+            )
+            .await;
+        // The backends end on their own time: wait until they have.
+        let gone = std::time::Instant::now();
+        let left = format!("SELECT COUNT(*) FROM pg_stat_activity WHERE pid IN ({pids})");
+        while app.count(&left).await > 0 {
+            assert!(gone.elapsed().as_secs() < 10, "backends still running");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    let r = report(2).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
 
 /// Runs the futures concurrently on this task (the router is shared, not cloned per task).

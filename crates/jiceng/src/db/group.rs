@@ -95,12 +95,13 @@ impl Queue {
         std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// A connection for a PostgreSQL turn: one a turn left moments ago, or the pool's.
-    async fn writer(&self, pool: &PgPool) -> Result<PoolConnection<Postgres>, DbError> {
+    /// A connection for a PostgreSQL turn: one a turn left moments ago (then `true`), or the
+    /// pool's.
+    async fn writer(&self, pool: &PgPool) -> Result<(PoolConnection<Postgres>, bool), DbError> {
         let kept = self.writers.lock().unwrap_or_else(|e| e.into_inner()).pop();
         match kept {
-            Some((conn, at)) if at.elapsed() < WRITER_KEPT => Ok(conn),
-            _ => Ok(pool.acquire().await?),
+            Some((conn, at)) if at.elapsed() < WRITER_KEPT => Ok((conn, true)),
+            _ => Ok((pool.acquire().await?, false)),
         }
     }
 
@@ -255,6 +256,22 @@ impl<B: Batch> Lane<B> {
     }
 }
 
+/// The lane a queued job will take its items from. A job dropped without running (its
+/// transaction could not begin) answers the items queued for it and frees the lane for the
+/// next caller's job: else they, and every item after them, would wait for a job that never
+/// comes.
+struct LaneTaker<B: Batch>(Option<Arc<Lane<B>>>);
+
+impl<B: Batch> Drop for LaneTaker<B> {
+    fn drop(&mut self) {
+        if let Some(lane) = self.0.take() {
+            for (_, reply) in lane.take() {
+                let _ = reply.send(Err(interrupted()));
+            }
+        }
+    }
+}
+
 /// Stores the items together if it can, else one at a time, each in a savepoint.
 async fn store_each<B: Batch>(conn: &mut Conn<'_>, items: &[B]) -> Stored<B> {
     if items.len() > 1
@@ -368,8 +385,12 @@ impl Db {
         let lane = queue.lane::<B>();
         let (reply, answered) = oneshot::channel();
         if lane.push(item, reply) {
+            let mut taker = LaneTaker(Some(lane));
             queue.push(
-                Box::new(move |conn, first| Box::pin(async move { lane.run(conn, first).await })),
+                Box::new(move |conn, first| {
+                    let lane = taker.0.take().expect("a lane's job runs once");
+                    Box::pin(async move { lane.run(conn, first).await })
+                }),
                 true,
             );
         }
@@ -449,24 +470,22 @@ async fn run(db: &Db, jobs: Vec<Queued>) {
                 }
                 Err(e) => Err(e.into()),
             },
-            // A batch's statements take their rows as arrays (`Rows`), and the planner prices a
-            // custom plan by the arrays' real length, a generic one by a guessed ten: left to
-            // choose, it plans afresh for every batch of fewer than ten. Their plans do not
-            // depend on the values, so one generic plan per connection serves every batch.
             Db::Postgres(pool, _, queue, _) => {
-                let mut conn = match queue.writer(pool).await {
+                let (mut conn, kept) = match queue.writer(pool).await {
                     Ok(c) => c,
                     Err(e) => break Err(e),
                 };
-                let outcome = match conn
-                    .begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
-                    .await
-                {
-                    Ok(tx) => {
-                        run_in::<Postgres>(tx, &mut jobs, &mut ran, |c| Conn::Postgres(c)).await
-                    }
-                    Err(e) => Err(e.into()),
-                };
+                let mut outcome = run_pg(&mut conn, &mut jobs, &mut ran).await;
+                if kept && outcome.is_err() {
+                    // A kept connection that cannot even begin (the server restarted, say) is
+                    // let go, and one the pool has checked begins instead: nothing ran yet.
+                    conn = match pool.acquire().await {
+                        Ok(c) => c,
+                        Err(e) => break Err(e.into()),
+                    };
+                    outcome = run_pg(&mut conn, &mut jobs, &mut ran).await;
+                }
+                let outcome = outcome.unwrap_or_else(|e| Err(e.into()));
                 // A connection whose transaction failed goes back to the pool, to be checked.
                 if outcome.is_ok() {
                     queue.keep_writer(pool, conn);
@@ -491,6 +510,23 @@ async fn run(db: &Db, jobs: Vec<Queued>) {
     for r in ran {
         (r.answer)(failed.as_deref());
     }
+}
+
+/// Begins a PostgreSQL transaction on `conn` and runs the jobs in it ([`run_in`]); the outer
+/// error means it could not begin, and nothing ran.
+async fn run_pg(
+    conn: &mut PoolConnection<Postgres>,
+    jobs: &mut VecDeque<Queued>,
+    ran: &mut Vec<Ran>,
+) -> Result<Result<Option<Queued>, DbError>, sqlx::Error> {
+    // A batch's statements take their rows as arrays (`Rows`), and the planner prices a custom
+    // plan by the arrays' real length, a generic one by a guessed ten: left to choose, it plans
+    // afresh for every batch of fewer than ten. Their plans do not depend on the values, so one
+    // generic plan per connection serves every batch.
+    let tx = conn
+        .begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+        .await?;
+    Ok(run_in::<Postgres>(tx, jobs, ran, |c| Conn::Postgres(c)).await)
 }
 
 /// Runs the jobs in `tx` and commits. A job that failed first in the transaction and handed
@@ -711,6 +747,28 @@ mod tests {
             .map(|i| format!("k{i:02}"))
             .collect();
         assert_eq!(landed, expected);
+    }
+
+    /// A batch whose transaction cannot begin answers its items, and the next items are
+    /// answered too rather than left waiting behind them.
+    #[tokio::test]
+    async fn items_whose_transaction_cannot_begin_hear_so_and_do_not_block_the_next() {
+        let (db, _dir) = scratch().await;
+        db.close().await;
+        let largest = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for k in ["a", "b"] {
+            let item = Put {
+                table: "t".to_owned(),
+                k: k.to_owned(),
+                fail: false,
+                largest_batch: largest.clone(),
+            };
+            let answer =
+                tokio::time::timeout(std::time::Duration::from_secs(5), db.write_batched(item))
+                    .await
+                    .expect("answered, not left waiting");
+            assert!(answer.is_err(), "{k}: the pool is closed");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
