@@ -41,11 +41,16 @@ async fn concurrent_intakes_all_succeed(t: TestDb) {
     assert!(chains.rows_checked >= 64, "{}", chains.rows_checked);
 }
 
-/// A writer keeps the connection of its last batch for the next one; if the server has dropped
-/// it meanwhile (a restart, an administrator), the next batch begins on a fresh one.
+/// A writer keeps the connection of its last batch for the next one, and the session read its
+/// connection for the next request's; if the server has dropped them meanwhile (a restart, an
+/// administrator), the next batch begins and the next session is read on fresh ones.
 async fn an_intake_after_the_server_dropped_every_connection_succeeds(t: TestDb) {
     let app = TestApp::with_demo(t).await;
     let citizen = Session::default();
+    let staff = app.login("bianban").await;
+    let lists = || app.get("/api/v1/catalog/lists", &staff);
+    let r = lists().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let report = |i: u32| {
         app.json(
             Method::POST,
@@ -78,6 +83,8 @@ async fn an_intake_after_the_server_dropped_every_connection_succeeds(t: TestDb)
     }
     let r = report(2).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = lists().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
 /// Runs the futures concurrently on this task (the router is shared, not cloned per task).

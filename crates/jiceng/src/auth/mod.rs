@@ -213,9 +213,18 @@ pub async fn resume(
 ) -> Result<SessionState> {
     let hash = token_hash(token);
     let now = Timestamp::now();
-    let mut pooled = db.acquire().await?;
-    let mut conn = pooled.conn();
-    let Some(s) = store::session(&mut conn, &hash).await? else {
+    let mut recent = db.acquire_recent().await?;
+    let found = match store::session(&mut recent.conn(), &hash).await {
+        Err(_) if recent.unchecked() => {
+            // Lent without a check, the connection may be one the server has since ended; on a
+            // checked one, the read's own failure is the answer.
+            recent = db.acquire_checked().await?;
+            store::session(&mut recent.conn(), &hash).await?
+        }
+        read => read?,
+    };
+    let Some(s) = found else {
+        recent.keep();
         return Ok(SessionState::Missing);
     };
     let idle = now.as_micros() - s.last_seen_at.as_micros() > idle_seconds * 1_000_000;
@@ -241,12 +250,14 @@ pub async fn resume(
         tx.commit().await?;
         return Ok(SessionState::Expired);
     }
+    let mut conn = recent.conn();
     if now.as_micros() - s.last_seen_at.as_micros() > 60_000_000 {
         store::touch_session(&mut conn, &hash, now).await?;
     }
     let roles = s.roles();
     let stamp = Stamp::from(s.reference_stamp);
     let p = principal_for(db, &mut conn, &stamp, &s.user, roles, s.csrf_token, hash).await?;
+    recent.keep();
     Ok(SessionState::Active(Box::new(p)))
 }
 

@@ -26,12 +26,12 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgPool, Postgres};
 use tokio::sync::oneshot;
 
+use super::kept::Kept;
 use super::{Conn, Db, DbError};
 
 /// What [`Db::write`] runs: the work of one caller on the shared transaction's connection.
@@ -64,18 +64,22 @@ struct Queued {
 }
 
 /// The queue of work waiting for the next writer turn, and the lanes of [`Batch`] kinds.
-#[derive(Default)]
 pub struct Queue {
     jobs: Mutex<Vec<Queued>>,
     lanes: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
-    /// PostgreSQL connections of turns just ended, and when: see [`Queue::writer`].
-    writers: Mutex<Vec<(PoolConnection<Postgres>, Instant)>>,
+    /// PostgreSQL connections of turns just ended, for the next turns ([`Kept`]).
+    writers: Kept,
 }
 
-/// How long a turn's connection is kept for the next turn. The pool checks a connection with a
-/// round trip before lending it, which every batch would wait for; one that served a batch
-/// moments ago is known to work. Longer idle, it goes back to the pool and its check.
-const WRITER_KEPT: Duration = Duration::from_secs(5);
+impl Default for Queue {
+    fn default() -> Self {
+        Queue {
+            jobs: Mutex::default(),
+            lanes: Mutex::default(),
+            writers: Kept::new(super::PG_TURNS as usize),
+        }
+    }
+}
 
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -98,28 +102,15 @@ impl Queue {
     /// A connection for a PostgreSQL turn: one a turn left moments ago (then `true`), or the
     /// pool's.
     async fn writer(&self, pool: &PgPool) -> Result<(PoolConnection<Postgres>, bool), DbError> {
-        let kept = self.writers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match kept {
-            Some((conn, at)) if at.elapsed() < WRITER_KEPT => Ok((conn, true)),
-            _ => Ok((pool.acquire().await?, false)),
-        }
-    }
-
-    /// Keeps the connection of a turn whose transaction ended as it should, unless the pool is
-    /// closing: it waits for every connection to come back.
-    fn keep_writer(&self, pool: &PgPool, conn: PoolConnection<Postgres>) {
-        let mut kept = self.writers.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.len() < super::PG_TURNS as usize && !pool.is_closed() {
-            kept.push((conn, Instant::now()));
+        match self.writers.take() {
+            Some(conn) => Ok((conn, true)),
+            None => Ok((pool.acquire().await?, false)),
         }
     }
 
     /// Gives the kept connections back to their pool, which is closing.
     pub(super) fn release_writers(&self) {
-        self.writers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.writers.clear();
     }
 
     fn lane<B: Batch>(&self) -> Arc<Lane<B>> {
@@ -380,7 +371,7 @@ impl Db {
     /// batches ([`super::PG_TURNS`]) run at once, each with the items queued before it began.
     pub async fn write_batched<B: Batch>(&self, item: B) -> Result<B::Output, B::Error> {
         let queue = match self {
-            Db::Sqlite(_, _, queue, _) | Db::Postgres(_, _, queue, _) => queue,
+            Db::Sqlite(_, _, queue, _) | Db::Postgres(_, _, queue, ..) => queue,
         };
         let lane = queue.lane::<B>();
         let (reply, answered) = oneshot::channel();
@@ -405,7 +396,7 @@ impl Db {
         mut answered: oneshot::Receiver<Result<T, E>>,
     ) -> Result<T, E> {
         let (writers, queue) = match self {
-            Db::Sqlite(_, writers, queue, _) | Db::Postgres(_, writers, queue, _) => {
+            Db::Sqlite(_, writers, queue, _) | Db::Postgres(_, writers, queue, ..) => {
                 (writers, queue)
             }
         };
@@ -470,7 +461,7 @@ async fn run(db: &Db, jobs: Vec<Queued>) {
                 }
                 Err(e) => Err(e.into()),
             },
-            Db::Postgres(pool, _, queue, _) => {
+            Db::Postgres(pool, _, queue, ..) => {
                 let (mut conn, kept) = match queue.writer(pool).await {
                     Ok(c) => c,
                     Err(e) => break Err(e),
@@ -488,7 +479,7 @@ async fn run(db: &Db, jobs: Vec<Queued>) {
                 let outcome = outcome.unwrap_or_else(|e| Err(e.into()));
                 // A connection whose transaction failed goes back to the pool, to be checked.
                 if outcome.is_ok() {
-                    queue.keep_writer(pool, conn);
+                    queue.writers.keep(pool, conn);
                 }
                 outcome
             }
@@ -827,16 +818,8 @@ mod tests {
     /// PostgreSQL is unreachable outside CI, failed in CI.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn batched_items_on_postgres() {
-        let url = std::env::var("JICENG_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        let db = match Db::connect(Some(&url), std::path::Path::new(".")).await {
-            Ok(db) => db,
-            Err(e) if !in_ci => {
-                eprintln!("skipping PostgreSQL test: {url} unreachable ({e})");
-                return;
-            }
-            Err(e) => panic!("PostgreSQL at {url} is unreachable in CI: {e}"),
+        let Some(db) = crate::db::tests::postgres().await else {
+            return;
         };
         let table = format!(
             "group_batch_{}_{}",

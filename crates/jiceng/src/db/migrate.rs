@@ -87,6 +87,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit_chains",
         sql: include_str!("migrations/0015_audit_chains.sql"),
     },
+    Migration {
+        version: 16,
+        name: "cases_township_index",
+        sql: include_str!("migrations/0016_cases_township_index.sql"),
+    },
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

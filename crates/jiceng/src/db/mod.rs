@@ -6,6 +6,7 @@
 //! writes `?` placeholders that PostgreSQL rejects.
 
 mod group;
+mod kept;
 mod migrate;
 pub mod reference;
 mod rows;
@@ -186,14 +187,20 @@ pub enum Db {
     ),
     /// The pool, and the turns and queue of this process's batched writes
     /// ([`Db::write_batched`]): [`PG_TURNS`] batches may run at once, since their round trips,
-    /// not the server, limit them. PostgreSQL's other transactions run side by side.
+    /// not the server, limit them. PostgreSQL's other transactions run side by side. Last, the
+    /// connections kept for the next session read ([`Db::acquire_recent`]).
     Postgres(
         PgPool,
         Arc<Semaphore>,
         Arc<group::Queue>,
         Arc<reference::Caches>,
+        Arc<kept::Kept>,
     ),
 }
+
+/// Connections kept for session reads: about as many as requests that read their session at
+/// once on a busy server, leaving most of the pool to everything else.
+const KEPT_READERS: usize = 8;
 
 /// Batches of one process that run at once on PostgreSQL: each waits on its round trips and
 /// its commit most of the time, so two side by side keep the server busy, one sending its
@@ -284,6 +291,34 @@ impl<'a> Reader<'a, '_> {
     }
 }
 
+/// A connection for a read that may be run again ([`Db::acquire_recent`]), and where it goes
+/// when that read and the ones after it went as they should ([`Recent::keep`]).
+pub struct Recent {
+    pooled: Pooled,
+    unchecked: bool,
+    home: Option<(PgPool, Arc<kept::Kept>)>,
+}
+
+impl Recent {
+    pub fn conn(&mut self) -> Conn<'_> {
+        self.pooled.conn()
+    }
+
+    /// Whether the connection was lent without a check: the server may have ended it since its
+    /// last use (a restart, an administrator), and the read then fails for that alone.
+    pub fn unchecked(&self) -> bool {
+        self.unchecked
+    }
+
+    /// Every statement on it went as it should: kept for the next such read. A `Recent` dropped
+    /// instead goes back to the pool, which checks it before lending it again.
+    pub fn keep(self) {
+        if let (Pooled::Postgres(conn), Some((pool, kept))) = (self.pooled, self.home) {
+            kept.keep(&pool, conn);
+        }
+    }
+}
+
 /// A connection checked out of the pool, for reads outside a transaction.
 pub enum Pooled {
     Sqlite(PoolConnection<Sqlite>),
@@ -354,6 +389,7 @@ impl Db {
                     Arc::new(Semaphore::new(PG_TURNS as usize)),
                     Arc::default(),
                     Arc::default(),
+                    Arc::new(kept::Kept::new(KEPT_READERS)),
                 ))
             }
             Some(u) if u.starts_with("sqlite:") => {
@@ -410,7 +446,7 @@ impl Db {
     /// This database's caches of reference data (see [`reference`]).
     pub fn caches(&self) -> &reference::Caches {
         match self {
-            Db::Sqlite(.., caches) | Db::Postgres(.., caches) => caches,
+            Db::Sqlite(.., caches) | Db::Postgres(_, _, _, caches, _) => caches,
         }
     }
 
@@ -418,6 +454,36 @@ impl Db {
         Ok(match self {
             Db::Sqlite(p, ..) => Pooled::Sqlite(p.acquire().await?),
             Db::Postgres(p, ..) => Pooled::Postgres(p.acquire().await?),
+        })
+    }
+
+    /// A connection for a read that may safely be run again, such as the session read that
+    /// begins every request: on PostgreSQL, one such a read used moments ago, lent without the
+    /// round trip of the pool's check. If the read fails on it ([`Recent::unchecked`]), the
+    /// caller reads again on one from [`Db::acquire_checked`].
+    pub async fn acquire_recent(&self) -> DbResult<Recent> {
+        if let Db::Postgres(pool, .., kept) = self
+            && let Some(conn) = kept.take()
+        {
+            return Ok(Recent {
+                pooled: Pooled::Postgres(conn),
+                unchecked: true,
+                home: Some((pool.clone(), kept.clone())),
+            });
+        }
+        self.acquire_checked().await
+    }
+
+    /// A connection from the pool, checked, to be kept after like one of [`Db::acquire_recent`].
+    pub async fn acquire_checked(&self) -> DbResult<Recent> {
+        let home = match self {
+            Db::Postgres(pool, .., kept) => Some((pool.clone(), kept.clone())),
+            Db::Sqlite(..) => None,
+        };
+        Ok(Recent {
+            pooled: self.acquire().await?,
+            unchecked: false,
+            home,
         })
     }
 
@@ -451,10 +517,11 @@ impl Db {
     pub async fn close(&self) {
         match self {
             Db::Sqlite(p, ..) => p.close().await,
-            Db::Postgres(p, _, queue, _) => {
-                // Marks the pool closed first, so that no turn keeps its connection after.
+            Db::Postgres(p, _, queue, _, readers) => {
+                // Marks the pool closed first, so that no connection is kept after.
                 let closing = p.close();
                 queue.release_writers();
+                readers.clear();
                 closing.await
             }
         }
@@ -462,8 +529,59 @@ impl Db {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{Dialect, in_row_order, value_rows};
+pub(crate) mod tests {
+    use super::{Db, Dialect, in_row_order, value_rows};
+
+    /// The PostgreSQL of `JICENG_TEST_PG_URL`; `None` (the test skips) when it is unreachable
+    /// outside CI, a failure in CI.
+    pub(crate) async fn postgres() -> Option<Db> {
+        let url = std::env::var("JICENG_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        match Db::connect(Some(&url), std::path::Path::new(".")).await {
+            Ok(db) => Some(db),
+            Err(e) if !in_ci => {
+                eprintln!("skipping PostgreSQL test: {url} unreachable ({e})");
+                None
+            }
+            Err(e) => panic!("PostgreSQL at {url} is unreachable in CI: {e}"),
+        }
+    }
+
+    /// The session read's connection is kept for the next one, which then skips the pool's
+    /// check; one dropped after a failure is not. SQLite's pool never checks: nothing is kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_recent_connection_kept_is_lent_again_unchecked() {
+        async fn backend(db: &Db, r: &mut super::Recent) -> i64 {
+            let sql = match db.dialect() {
+                Dialect::Postgres => "SELECT CAST(pg_backend_pid() AS BIGINT)",
+                Dialect::Sqlite => "SELECT 0",
+            };
+            crate::on_conn!(&mut r.conn(), c => sqlx::query_scalar(sql).fetch_one(&mut *c).await)
+                .unwrap()
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Db::connect(None, dir.path()).await.unwrap();
+        let mut r = sqlite.acquire_recent().await.unwrap();
+        backend(&sqlite, &mut r).await;
+        r.keep();
+        assert!(!sqlite.acquire_recent().await.unwrap().unchecked());
+
+        let Some(db) = postgres().await else {
+            return;
+        };
+        let mut first = db.acquire_recent().await.unwrap();
+        assert!(!first.unchecked(), "nothing kept yet: the pool's, checked");
+        let pid = backend(&db, &mut first).await;
+        first.keep();
+        let mut again = db.acquire_recent().await.unwrap();
+        assert!(again.unchecked());
+        assert_eq!(backend(&db, &mut again).await, pid, "the same connection");
+        // Not kept (its read failed, say): the next is the pool's, checked.
+        drop(again);
+        assert!(!db.acquire_recent().await.unwrap().unchecked());
+        db.close().await;
+    }
 
     /// A checkout costs round trips even with no statement, so a reader whose reads the
     /// caches answer must never take one; once taken, its reads share it.

@@ -1,0 +1,67 @@
+//! PostgreSQL connections kept out of the pool for a few seconds between uses.
+//!
+//! sqlx checks a connection with a round trip as the pool lends it, and again as it takes it
+//! back. Work that comes every few milliseconds (writer turns, the session read that begins
+//! every request) would spend a third of its round trips on those checks; a connection that
+//! did its work moments ago is known to have worked, so it is kept for the next such piece of
+//! work instead. Longer idle, it goes back to the pool and its check.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
+
+/// How long a connection is kept after its last use.
+pub const KEPT_FOR: Duration = Duration::from_secs(5);
+
+/// At most `max` connections, newest last.
+pub struct Kept {
+    conns: Mutex<Vec<(PoolConnection<Postgres>, Instant)>>,
+    max: usize,
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept").field("max", &self.max).finish()
+    }
+}
+
+impl Kept {
+    pub fn new(max: usize) -> Self {
+        Kept {
+            conns: Mutex::new(Vec::with_capacity(max)),
+            max,
+        }
+    }
+
+    /// The connection used most recently, if that was less than [`KEPT_FOR`] ago. The others
+    /// are then older still: they all go back to the pool.
+    pub fn take(&self) -> Option<PoolConnection<Postgres>> {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        match conns.pop() {
+            Some((conn, at)) if at.elapsed() < KEPT_FOR => Some(conn),
+            stale => {
+                let older = std::mem::take(&mut *conns);
+                drop(conns);
+                drop((stale, older));
+                None
+            }
+        }
+    }
+
+    /// Keeps a connection whose work went as it should, unless enough are kept or the pool is
+    /// closing (it waits for every connection to come back).
+    pub fn keep(&self, pool: &PgPool, conn: PoolConnection<Postgres>) {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        if conns.len() < self.max && !pool.is_closed() {
+            conns.push((conn, Instant::now()));
+        }
+    }
+
+    /// Gives every kept connection back to its pool.
+    pub fn clear(&self) {
+        let conns = std::mem::take(&mut *self.conns.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(conns);
+    }
+}
