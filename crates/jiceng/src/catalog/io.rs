@@ -285,6 +285,14 @@ fn parse_csv(text: &str, delimiter: char) -> Result<Vec<(usize, Vec<String>)>, I
 
 fn read_xlsx_rows(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, IoError> {
     check_zip_sizes(bytes)?;
+    // The parser trusts some of what the file says: a damaged cell reference (a row number
+    // past u32) overflows inside it. An upload is the user's file, so that is a damaged file
+    // to refuse with a reason, not a failed request.
+    std::panic::catch_unwind(|| read_xlsx_cells(bytes))
+        .unwrap_or_else(|_| Err(IoError::BadXlsx("单元格引用无法解析".to_owned())))
+}
+
+fn read_xlsx_cells(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, IoError> {
     let bad = |e: calamine::XlsxError| IoError::BadXlsx(e.to_string());
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(bad)?;
     // The first worksheet the user can see (a hidden first sheet often holds lookup lists).

@@ -50,11 +50,16 @@ impl Kept {
         }
     }
 
-    /// Keeps a connection whose work went as it should, unless enough are kept or the pool is
-    /// closing (it waits for every connection to come back).
+    /// Keeps a connection whose work went as it should, unless enough are kept, the pool is
+    /// closing (it waits for every connection to come back), or the pool has lent every
+    /// connection it may open: whoever waits on it gets this one.
     pub fn keep(&self, pool: &PgPool, conn: PoolConnection<Postgres>) {
+        let exhausted = pool.num_idle() == 0 && pool.size() >= pool.options().get_max_connections();
+        if exhausted || pool.is_closed() {
+            return;
+        }
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        if conns.len() < self.max && !pool.is_closed() {
+        if conns.len() < self.max {
             conns.push((conn, Instant::now()));
         }
     }
@@ -63,5 +68,40 @@ impl Kept {
     pub fn clear(&self) {
         let conns = std::mem::take(&mut *self.conns.lock().unwrap_or_else(|e| e.into_inner()));
         drop(conns);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kept;
+
+    /// A kept connection is lent again; none is kept while the pool has no other to lend.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_is_kept_unless_the_pool_has_lent_every_one() {
+        let Some(db) = crate::db::tests::postgres().await else {
+            return;
+        };
+        let crate::db::Db::Postgres(pool, ..) = &db else {
+            unreachable!("a postgres:// URL opens PostgreSQL")
+        };
+        let max = pool.options().get_max_connections() as usize;
+        let mut lent = Vec::new();
+        for _ in 0..max {
+            lent.push(pool.acquire().await.unwrap());
+        }
+        let kept = Kept::new(4);
+        kept.keep(pool, lent.pop().unwrap());
+        assert!(kept.take().is_none(), "the pool was exhausted: given back");
+        // The pool takes it back in a task of its own.
+        for _ in 0..200 {
+            if pool.num_idle() > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        kept.keep(pool, lent.pop().unwrap());
+        assert!(kept.take().is_some(), "another was idle in the pool: kept");
+        drop(lent);
+        db.close().await;
     }
 }

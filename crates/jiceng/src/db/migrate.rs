@@ -89,8 +89,8 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 16,
-        name: "cases_township_index",
-        sql: include_str!("migrations/0016_cases_township_index.sql"),
+        name: "case_indexes",
+        sql: include_str!("migrations/0016_case_indexes.sql"),
     },
 ];
 

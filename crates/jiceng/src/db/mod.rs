@@ -458,9 +458,9 @@ impl Db {
     }
 
     /// A connection for a read that may safely be run again, such as the session read that
-    /// begins every request: on PostgreSQL, one such a read used moments ago, lent without the
-    /// round trip of the pool's check. If the read fails on it ([`Recent::unchecked`]), the
-    /// caller reads again on one from [`Db::acquire_checked`].
+    /// begins every request: on PostgreSQL, one that such a read used moments ago, lent
+    /// without the round trip of the pool's check. If the read fails on it
+    /// ([`Recent::unchecked`]), the caller reads again on one from [`Db::acquire_checked`].
     pub async fn acquire_recent(&self) -> DbResult<Recent> {
         if let Db::Postgres(pool, .., kept) = self
             && let Some(conn) = kept.take()
