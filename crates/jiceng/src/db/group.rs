@@ -28,7 +28,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection, PgPool, Postgres};
+use sqlx::{Connection, Postgres};
 use tokio::sync::oneshot;
 
 use super::kept::Kept;
@@ -97,15 +97,6 @@ impl Queue {
 
     fn take(&self) -> Vec<Queued> {
         std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    /// A connection for a PostgreSQL turn: one a turn left moments ago (then `true`), or the
-    /// pool's.
-    async fn writer(&self, pool: &PgPool) -> Result<(PoolConnection<Postgres>, bool), DbError> {
-        match self.writers.take() {
-            Some(conn) => Ok((conn, true)),
-            None => Ok((pool.acquire().await?, false)),
-        }
     }
 
     /// Gives the kept connections back to their pool, which is closing.
@@ -462,9 +453,10 @@ async fn run(db: &Db, jobs: Vec<Queued>) {
                 Err(e) => Err(e.into()),
             },
             Db::Postgres(pool, _, queue, ..) => {
-                let (mut conn, kept) = match queue.writer(pool).await {
+                // One a turn left moments ago, or the pool's.
+                let (mut conn, kept) = match queue.writers.lend(pool).await {
                     Ok(c) => c,
-                    Err(e) => break Err(e),
+                    Err(e) => break Err(e.into()),
                 };
                 let mut outcome = run_pg(&mut conn, &mut jobs, &mut ran).await;
                 if kept && outcome.is_err() {

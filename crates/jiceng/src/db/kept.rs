@@ -50,6 +50,15 @@ impl Kept {
         }
     }
 
+    /// A connection to lend: one kept ([`Kept::take`]; then `true`, for it was not checked), or
+    /// the pool's, which the pool checked.
+    pub async fn lend(&self, pool: &PgPool) -> sqlx::Result<(PoolConnection<Postgres>, bool)> {
+        match self.take() {
+            Some(conn) => Ok((conn, true)),
+            None => Ok((pool.acquire().await?, false)),
+        }
+    }
+
     /// Keeps a connection whose work went as it should, unless enough are kept, the pool is
     /// closing (it waits for every connection to come back), or the pool has lent every
     /// connection it may open: whoever waits on it gets this one.

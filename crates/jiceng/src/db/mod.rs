@@ -462,16 +462,15 @@ impl Db {
     /// without the round trip of the pool's check. If the read fails on it
     /// ([`Recent::unchecked`]), the caller reads again on one from [`Db::acquire_checked`].
     pub async fn acquire_recent(&self) -> DbResult<Recent> {
-        if let Db::Postgres(pool, .., kept) = self
-            && let Some(conn) = kept.take()
-        {
-            return Ok(Recent {
-                pooled: Pooled::Postgres(conn),
-                unchecked: true,
-                home: Some((pool.clone(), kept.clone())),
-            });
-        }
-        self.acquire_checked().await
+        let Db::Postgres(pool, .., kept) = self else {
+            return self.acquire_checked().await;
+        };
+        let (conn, unchecked) = kept.lend(pool).await?;
+        Ok(Recent {
+            pooled: Pooled::Postgres(conn),
+            unchecked,
+            home: Some((pool.clone(), kept.clone())),
+        })
     }
 
     /// A connection from the pool, checked, to be kept after like one of [`Db::acquire_recent`].
