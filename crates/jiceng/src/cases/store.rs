@@ -5,7 +5,7 @@
 use super::model::CategoryFields;
 use crate::audit;
 use crate::db::{
-    Conn, DbError, DbResult, Rows, Writes, escape_like, in_row_order, next_ids, reference,
+    Conn, DbError, DbResult, Rows, Writes, escape_like, in_row_order, last_id, next_ids, reference,
     reserve_ids,
 };
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId, UserId};
@@ -588,10 +588,7 @@ pub async fn open_cases_near(
         Conn::Postgres(c) => return open_cases_near_pg(c, keys, limit, n, audit_rows).await,
         Conn::Sqlite(c) => c,
     };
-    let near = open_cases_near_sqlite(c, keys, limit).await?;
-    let cases = reserve_ids(conn, "cases", n).await?;
-    let tickets = reserve_ids(conn, "case_tickets", n).await?;
-    let instances = reserve_ids(conn, wf::INSTANCES, n).await?;
+    let (near, [cases, tickets, instances]) = open_cases_near_sqlite(c, keys, limit, n).await?;
     Ok((near, Reserved::of(cases, tickets, instances, None)))
 }
 
@@ -621,15 +618,15 @@ impl Reserved {
     }
 }
 
-/// [`open_cases_near`]'s scan on SQLite: one `UNION ALL` branch per key.
+/// [`open_cases_near`]'s scan on SQLite: one `UNION ALL` branch per key, and `n` ids each of
+/// cases, tickets and instances. The ids are read in the same statement: each statement is a
+/// hand-off to the connection's thread and back, which the whole batch waits for.
 async fn open_cases_near_sqlite(
     c: &mut sqlx::SqliteConnection,
     keys: &[NearKey<'_>],
     limit: i64,
-) -> DbResult<Vec<Vec<OpenCase>>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
+    n: usize,
+) -> DbResult<(Vec<Vec<OpenCase>>, [Vec<i64>; 3])> {
     // $1 is the limit; then each key's township, category, since and (if any) grid.
     let mut parts = Vec::with_capacity(keys.len());
     let mut next = 2;
@@ -649,20 +646,37 @@ async fn open_cases_near_sqlite(
         ));
         next += if key.grid.is_some() { 4 } else { 3 };
     }
+    let near = if parts.is_empty() {
+        "'[]'".to_owned()
+    } else {
+        format!(
+            "(SELECT json_group_array(json_array(k, id, created_at)) FROM ({}))",
+            parts.join(" UNION ALL ")
+        )
+    };
     let sql = format!(
-        "SELECT json_group_array(json_array(k, id, created_at)) FROM ({})",
-        parts.join(" UNION ALL ")
+        "SELECT {near}, {}, {}, {}",
+        last_id("cases"),
+        last_id("case_tickets"),
+        last_id(wf::INSTANCES)
     );
-    let mut q = sqlx::query_scalar(&sql).bind(limit);
+    let mut q = sqlx::query_as(&sql);
+    if !keys.is_empty() {
+        q = q.bind(limit);
+    }
     for key in keys {
         q = q.bind(key.township).bind(key.category).bind(key.since);
         if let Some(g) = key.grid {
             q = q.bind(g);
         }
     }
-    let json: String = q.fetch_one(c).await?;
+    let (json, cases, tickets, instances): (String, i64, i64, i64) = q.fetch_one(c).await?;
     let rows: Vec<(i64, i64, i64)> = serde_json::from_str(&json).map_err(DbError::decode)?;
-    Ok(near_lists(rows, keys.len()))
+    let follow = |last: i64| (1..=n as i64).map(|i| last + i).collect();
+    Ok((
+        near_lists(rows, keys.len()),
+        [follow(cases), follow(tickets), follow(instances)],
+    ))
 }
 
 /// Each key's cases, newest first, from rows of (key, id, created_at).

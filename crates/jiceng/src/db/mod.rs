@@ -112,7 +112,7 @@ pub async fn reserve_ids(conn: &mut Conn<'_>, table: &str, n: usize) -> DbResult
     let n = n as i64;
     Ok(match conn {
         Conn::Sqlite(c) => {
-            let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
+            let sql = format!("SELECT {}", last_id(table));
             let last: i64 = sqlx::query_scalar(&sql).fetch_one(&mut **c).await?;
             (1..=n).map(|i| last + i).collect()
         }
@@ -121,6 +121,12 @@ pub async fn reserve_ids(conn: &mut Conn<'_>, table: &str, n: usize) -> DbResult
             sqlx::query_scalar(&sql).bind(n).fetch_one(&mut **c).await?
         }
     })
+}
+
+/// On SQLite, the highest id of `table` (0 if it has none) as a scalar subquery: the ids
+/// [`reserve_ids`] gives follow it.
+pub fn last_id(table: &str) -> String {
+    format!("(SELECT COALESCE(MAX(id), 0) FROM {table})")
 }
 
 /// On PostgreSQL, an array of `count` (an SQL expression) new ids of `table`, for a statement
