@@ -5,8 +5,8 @@
 use super::model::CategoryFields;
 use crate::audit;
 use crate::db::{
-    Conn, DbError, DbResult, Rows, Writes, escape_like, in_row_order, last_id, next_ids, reference,
-    reserve_ids,
+    Conn, DbError, DbResult, Rows, Writes, escape_like, ids_after, in_row_order, last_id, next_ids,
+    reference, reserve_ids,
 };
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId, UserId};
 use crate::on_conn;
@@ -672,10 +672,9 @@ async fn open_cases_near_sqlite(
     }
     let (json, cases, tickets, instances): (String, i64, i64, i64) = q.fetch_one(c).await?;
     let rows: Vec<(i64, i64, i64)> = serde_json::from_str(&json).map_err(DbError::decode)?;
-    let follow = |last: i64| (1..=n as i64).map(|i| last + i).collect();
     Ok((
         near_lists(rows, keys.len()),
-        [follow(cases), follow(tickets), follow(instances)],
+        [cases, tickets, instances].map(|last| ids_after(last, n)),
     ))
 }
 
