@@ -21,6 +21,11 @@ pub enum Error {
     TooManyRequests(String),
     #[error("{0}")]
     TooLarge(String),
+    /// The session a request was admitted on, as this process remembered it, changed before
+    /// its write ([`crate::auth::still_current`]): nothing was stored, and the request is to
+    /// be admitted again on the session as the database has it.
+    #[error("登录状态或基础数据已变化，请重新提交")]
+    SessionChanged,
     #[error("内部错误")]
     Internal(String),
 }

@@ -31,6 +31,7 @@ on_both_engines!(
     a_hotline_export_is_imported_all_or_nothing,
     categories_can_be_added_and_changed_by_the_district,
     a_change_made_through_another_process_governs_the_next_intake,
+    a_session_changed_through_another_process_governs_the_next_intake,
     a_report_taken_in_by_another_process_is_offered_as_a_duplicate,
 );
 
@@ -1280,6 +1281,63 @@ async fn a_change_made_through_another_process_governs_the_next_intake(t: TestDb
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.json()["error"]["field"], "grid", "{}", r.body);
+}
+
+async fn a_session_changed_through_another_process_governs_the_next_intake(t: TestDb) {
+    // An intake is admitted on the session as its process remembers it, and its write checks
+    // the session: a change made through another process holds from the next intake on, and
+    // the refused intake stores nothing.
+    let other = TestApp::new(t.another_process().await).await;
+    let app = TestApp::with_demo(t).await;
+    let d = app.login("xipu_dispatch").await;
+    let grid = app.org_id("510117006004001").await;
+    let report = json!({"source": "patrol", "category": "0102", "grid_id": grid,
+                        "description": "珠江路人行道有暴露垃圾"});
+    let cases = "SELECT COUNT(*) FROM cases";
+    // Each intake answers `status`; the cases stored are then `stored`.
+    let take_in = async |status: StatusCode, stored: i64| {
+        let r = app
+            .json(Method::POST, "/api/v1/cases", &d, report.clone())
+            .await;
+        assert_eq!(r.status, status, "{}", r.body);
+        assert_eq!(app.count(cases).await, stored);
+    };
+    let before = app.count(cases).await;
+    // The first is admitted on a read session, the second on the remembered one.
+    take_in(StatusCode::CREATED, before + 1).await;
+    take_in(StatusCode::CREATED, before + 2).await;
+
+    // A role taken away (its row deleted as another process would) refuses the next intake.
+    let dispatcher = "(SELECT id FROM users WHERE username = 'xipu_dispatch')";
+    let roles: Vec<String> = {
+        let mut c = other.db().acquire().await.unwrap();
+        let mut conn = c.conn();
+        let sql = format!("SELECT role FROM user_roles WHERE user_id = {dispatcher}");
+        jiceng::on_conn!(&mut conn, c => sqlx::query_scalar(&sql).fetch_all(&mut *c).await.unwrap())
+    };
+    other
+        .exec(&format!(
+            "DELETE FROM user_roles WHERE user_id = {dispatcher}"
+        ))
+        .await;
+    take_in(StatusCode::FORBIDDEN, before + 2).await;
+    // Given back, it admits them again: the refusal was not remembered as final.
+    for role in &roles {
+        other
+            .exec(&format!(
+                "INSERT INTO user_roles (user_id, role) VALUES ({dispatcher}, '{role}')"
+            ))
+            .await;
+    }
+    take_in(StatusCode::CREATED, before + 3).await;
+    take_in(StatusCode::CREATED, before + 4).await;
+
+    // Signed out through the other process: the next intake here asks to sign in.
+    let r = other
+        .json(Method::DELETE, "/api/v1/session", &d, json!({}))
+        .await;
+    assert!(r.status.is_success(), "{} {}", r.status, r.body);
+    take_in(StatusCode::UNAUTHORIZED, before + 4).await;
 }
 
 async fn a_report_taken_in_by_another_process_is_offered_as_a_duplicate(t: TestDb) {

@@ -1,6 +1,7 @@
 //! Accounts, roles, sign-in and sessions.
 
 pub mod model;
+pub mod remembered;
 pub mod routes;
 pub mod store;
 
@@ -16,6 +17,7 @@ use crate::ids::{OrgId, UserId};
 use crate::orgs;
 use crate::time::Timestamp;
 pub use model::{AccountManager, Principal, Role, Scope};
+pub use remembered::{Recalled, forget, recall, still_current};
 use store::UserRow;
 
 /// Failed sign-ins in a row that lock an account.
@@ -248,16 +250,20 @@ pub async fn resume(
         )
         .await?;
         tx.commit().await?;
+        forget(db, &hash);
         return Ok(SessionState::Expired);
     }
     let mut conn = recent.conn();
-    if now.as_micros() - s.last_seen_at.as_micros() > 60_000_000 {
+    let mut last_seen_at = s.last_seen_at;
+    if now.as_micros() - s.last_seen_at.as_micros() > remembered::TOUCH_AFTER_MICROS {
         store::touch_session(&mut conn, &hash, now).await?;
+        last_seen_at = now;
     }
-    let roles = s.roles();
-    let stamp = Stamp::from(s.reference_stamp);
-    let p = principal_for(db, &mut conn, &stamp, &s.user, roles, s.csrf_token, hash).await?;
+    let stamp = Stamp::from(s.reference_stamp.clone());
+    let csrf = s.csrf_token.clone();
+    let p = principal_for(db, &mut conn, &stamp, &s.user, s.roles(), csrf, hash).await?;
     recent.keep();
+    remembered::remember(db, &s, last_seen_at, &p);
     Ok(SessionState::Active(Box::new(p)))
 }
 
@@ -266,6 +272,7 @@ pub async fn logout(db: &Db, principal: &Principal, actor: &Actor) -> Result<()>
     store::delete_session(&mut tx.conn(), &principal.session_hash).await?;
     audit::record(&mut tx.conn(), actor, "logout", &principal.username, "").await?;
     tx.commit().await?;
+    forget(db, &principal.session_hash);
     Ok(())
 }
 

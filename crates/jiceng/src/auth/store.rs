@@ -200,6 +200,7 @@ pub async fn insert_session(
 /// A session with its account and the account's roles, as resuming a session needs them.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionUser {
+    pub token_hash: String,
     pub csrf_token: String,
     pub session_created_at: Timestamp,
     pub last_seen_at: Timestamp,
@@ -225,9 +226,9 @@ impl SessionUser {
     }
 }
 
-/// The session, its account and roles in one statement: every request resumes a session.
-pub async fn session(conn: &mut Conn<'_>, token_hash: &str) -> DbResult<Option<SessionUser>> {
-    let roles = match conn.dialect() {
+/// Sessions with their accounts and roles, and the reference stamp, in one statement.
+fn sessions_where(dialect: Dialect, filter: &str) -> String {
+    let roles = match dialect {
         Dialect::Sqlite => "group_concat(role, ',')",
         Dialect::Postgres => "string_agg(role, ',')",
     };
@@ -235,15 +236,37 @@ pub async fn session(conn: &mut Conn<'_>, token_hash: &str) -> DbResult<Option<S
         .split(", ")
         .map(|c| format!("u.{}", c.trim()))
         .collect();
-    let sql = format!(
-        "SELECT s.csrf_token, s.created_at AS session_created_at, s.last_seen_at,
+    format!(
+        "SELECT s.token_hash, s.csrf_token, s.created_at AS session_created_at, s.last_seen_at,
             {} AS reference_stamp,
             (SELECT {roles} FROM user_roles r WHERE r.user_id = u.id) AS roles, {}
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE {filter}",
         reference::CURRENT,
         user_columns.join(", ")
-    );
+    )
+}
+
+/// The session, its account and roles in one statement: every request resumes a session.
+pub async fn session(conn: &mut Conn<'_>, token_hash: &str) -> DbResult<Option<SessionUser>> {
+    let sql = sessions_where(conn.dialect(), "s.token_hash = $1");
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(token_hash).fetch_optional(&mut *c).await?))
+}
+
+/// Several sessions as [`session`] reads each; those that no longer exist are missing.
+pub async fn sessions(conn: &mut Conn<'_>, token_hashes: &[&str]) -> DbResult<Vec<SessionUser>> {
+    if token_hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let params: Vec<String> = (1..=token_hashes.len()).map(|i| format!("${i}")).collect();
+    let filter = format!("s.token_hash IN ({})", params.join(", "));
+    let sql = sessions_where(conn.dialect(), &filter);
+    Ok(on_conn!(conn, c => {
+        let mut q = sqlx::query_as(&sql);
+        for h in token_hashes {
+            q = q.bind(*h);
+        }
+        q.fetch_all(&mut *c).await?
+    }))
 }
 
 pub async fn touch_session(conn: &mut Conn<'_>, token_hash: &str, now: Timestamp) -> DbResult<()> {

@@ -24,7 +24,7 @@ use serde::Serialize;
 use workflow::{Registry, TimeLimit, TimeUnit};
 
 use crate::audit::{self, Actor};
-use crate::auth::{Principal, Role, Scope};
+use crate::auth::{self, Principal, Role, Scope};
 use crate::catalog::{self, Responsible};
 use crate::db::reference::{self, Cache, Stamp};
 use crate::db::{Batch, Conn, Db, Reader, WriteFuture, Writes};
@@ -560,6 +560,9 @@ struct Intake {
     /// database's cache of those it compares with.
     described: Arc<Described>,
     descriptions: Arc<DescriptionCache>,
+    /// The session the request was admitted on, when recalled rather than read: checked by
+    /// the write ([`auth::still_current`]).
+    recalled: Option<Arc<auth::Recalled>>,
 }
 
 impl Intake {
@@ -569,9 +572,11 @@ impl Intake {
         router: &suggest::CaseRouter,
         actor: &Actor,
         prepared: Prepared,
+        recalled: Option<Arc<auth::Recalled>>,
     ) -> Intake {
         Intake {
             registry: registry.clone(),
+            recalled,
             actor: actor.clone(),
             guess: router.suggest(&prepared.text.description),
             described: Arc::new(Described::of(&prepared.text.description)),
@@ -603,6 +608,14 @@ const INTAKE_ROWS: usize = 200;
 /// the working calendar are the first item's: a process has one registry, and the items of a
 /// batch read the calendar moments apart.
 async fn store_intakes(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<Created>> {
+    let recalled: Vec<&auth::Recalled> = items
+        .iter()
+        .filter_map(|it| it.recalled.as_deref())
+        .collect();
+    if !recalled.is_empty() && !auth::still_current(conn, &recalled).await? {
+        // The batch is then stored one intake at a time: only the changed session's fails.
+        return Err(Error::SessionChanged);
+    }
     let mut out = Vec::with_capacity(items.len());
     for chunk in items.chunks(INTAKE_ROWS) {
         out.extend(store_intake_rows(conn, chunk).await?);
@@ -892,7 +905,8 @@ async fn start_ticket(
 /// Takes in one case: checks it, stores it with its attachments, offers open cases that look
 /// like the same problem, and starts its first ticket, all in one transaction. Everything
 /// that only reads is done before; the writing part may share its commit, and its
-/// statements, with concurrent intakes ([`Db::write_batched`]).
+/// statements, with concurrent intakes ([`Db::write_batched`]). A request admitted on a
+/// recalled session has it checked by the write.
 pub async fn intake(
     db: &Db,
     registry: &Arc<Registry>,
@@ -900,6 +914,7 @@ pub async fn intake(
     actor: &Actor,
     who: Reporter<'_>,
     new: NewCase,
+    recalled: Option<Arc<auth::Recalled>>,
 ) -> Result<Created> {
     // The reads share one pooled connection, taken only if the caches cannot answer them.
     let mut reader = Reader::lazy(db);
@@ -923,7 +938,7 @@ pub async fn intake(
     };
     let prepared = prepare(&mut reads, who, township, new).await?;
     drop(reader);
-    db.write_batched(Intake::new(db, registry, router, actor, prepared))
+    db.write_batched(Intake::new(db, registry, router, actor, prepared, recalled))
         .await
 }
 
@@ -1064,7 +1079,7 @@ pub async fn import_hotline(
     router.ensure(db, district).await?;
     let items: Vec<Intake> = ready
         .into_iter()
-        .map(|prepared| Intake::new(db, registry, router, actor, prepared))
+        .map(|prepared| Intake::new(db, registry, router, actor, prepared, None))
         .collect();
     let mut tx = db.begin().await?;
     let out = store_intakes(&mut tx.conn(), &items).await?;

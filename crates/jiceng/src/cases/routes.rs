@@ -1,18 +1,20 @@
 //! Case pages (staff and public) and the JSON API. Handlers parse, call the domain, render.
 
+use std::sync::Arc;
+
 use askama::Template;
-use axum::Json;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::model::{self, CategoryFields, Rating, Source, Upload, Urgency};
 use super::store::{CaseFilter, CaseListRow, Settings};
 use super::{Acted, CaseAction, CaseDetail, Created, NewCase, PublicView, Rated, Rater, Reporter};
-use crate::auth::Role;
+use crate::auth::{self, Role};
 use crate::catalog;
 use crate::error::Error;
 use crate::ids::{CaseId, OrgId};
@@ -90,7 +92,7 @@ pub fn routes() -> Routes {
         .get("/public/cases/track", Access::Public, public_track)
         .post("/public/cases/rate", Access::Public, public_rate)
         .get("/api/v1/cases", VIEWERS, api_list)
-        .post("/api/v1/cases", INTAKE, api_intake)
+        .post_checked_in_write("/api/v1/cases", INTAKE, api_intake)
         .get("/api/v1/cases/categories", Access::SignedIn, api_categories)
         .post(
             "/api/v1/cases/categories",
@@ -554,6 +556,7 @@ async fn intake_submit(
                 &ctx.actor,
                 Reporter::Staff(&ctx.principal),
                 new,
+                None,
             )
             .await
         }
@@ -1163,6 +1166,7 @@ async fn public_submit(
             &ctx.actor,
             Reporter::Public(Source::CitizenWeb),
             new,
+            None,
         )
         .await
     }
@@ -1416,6 +1420,7 @@ impl CaseIn {
 pub async fn api_intake(
     State(state): State<AppState>,
     ctx: ApiCtx,
+    recalled: Option<Extension<Arc<auth::Recalled>>>,
     JsonBody(body): JsonBody<CaseIn>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     let c = super::intake(
@@ -1425,6 +1430,7 @@ pub async fn api_intake(
         &ctx.actor,
         Reporter::Staff(&ctx.principal),
         body.into_new()?,
+        recalled.map(|Extension(r)| r),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(c)))
@@ -1635,6 +1641,7 @@ pub async fn api_public_intake(
         &ctx.actor,
         Reporter::Public(Source::CitizenApi),
         body.into_new()?,
+        None,
     )
     .await?;
     Ok((

@@ -365,6 +365,7 @@ pub async fn post_request(
             reporter_phone: param(params, "phone").unwrap_or_default().to_owned(),
             ..NewCase::default()
         },
+        None,
     )
     .await?;
     {

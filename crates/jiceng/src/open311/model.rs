@@ -58,7 +58,7 @@ impl Open311Error {
 impl From<Error> for Open311Error {
     fn from(e: Error) -> Self {
         let code = match &e {
-            Error::Invalid { .. } | Error::Conflict(_) => 400,
+            Error::Invalid { .. } | Error::Conflict(_) | Error::SessionChanged => 400,
             Error::NotFound(_) => 404,
             Error::Forbidden(_) | Error::Unauthenticated => 403,
             Error::TooManyRequests(_) => 429,

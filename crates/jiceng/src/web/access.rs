@@ -16,7 +16,7 @@ use axum::routing::MethodRouter;
 use axum_extra::extract::cookie::CookieJar;
 
 use super::AppState;
-use super::error::{error_page, json_error};
+use super::error::{AdmitAgain, error_page, json_error};
 use crate::audit::{self, Actor};
 use crate::auth::{self, Principal, Role, SessionState};
 
@@ -56,6 +56,9 @@ pub struct RouteEntry {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+    /// The handler's write checks the session it was admitted on ([`auth::still_current`]),
+    /// so the request may be admitted on the session as this process remembers it.
+    pub checked_in_write: bool,
 }
 
 /// A router under construction together with its access table.
@@ -102,8 +105,24 @@ impl Routes {
             method,
             path,
             access,
+            checked_in_write: false,
         });
         self
+    }
+
+    /// A POST route whose handler hands the request's [`auth::Recalled`] session (when it has
+    /// one) to a write that checks it, and answers [`crate::error::Error::SessionChanged`] if
+    /// it changed.
+    pub fn post_checked_in_write<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        let mut routes = self.add(Method::POST, path, access, axum::routing::post(handler));
+        if let Some(e) = routes.table.last_mut() {
+            e.checked_in_write = true;
+        }
+        routes
     }
 
     /// A POST route that receives a file upload: its body may be as large as
@@ -136,21 +155,22 @@ impl Routes {
     }
 }
 
-/// The access table looked up by the middleware: (method, route pattern) → rule.
+/// The access table looked up by the middleware: (method, route pattern) → rule, and whether
+/// the handler's write checks the session.
 #[derive(Debug, Default)]
-pub struct AccessTable(HashMap<(Method, &'static str), Access>);
+pub struct AccessTable(HashMap<(Method, &'static str), (Access, bool)>);
 
 impl AccessTable {
     pub fn new(entries: &[RouteEntry]) -> Self {
         AccessTable(
             entries
                 .iter()
-                .map(|e| ((e.method.clone(), e.path), e.access))
+                .map(|e| ((e.method.clone(), e.path), (e.access, e.checked_in_write)))
                 .collect(),
         )
     }
 
-    fn get(&self, method: &Method, path: &str) -> Option<Access> {
+    fn get(&self, method: &Method, path: &str) -> Option<(Access, bool)> {
         let m = if method == Method::HEAD {
             Method::GET
         } else {
@@ -280,7 +300,7 @@ pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) 
         request_id: meta.request_id.clone(),
         ..Default::default()
     };
-    let Some(access) = state.access.get(&method, &path) else {
+    let Some((access, checked_in_write)) = state.access.get(&method, &path) else {
         // Not in the table means not routed (404/405 follow): nothing to authorise.
         return next.run(req).await;
     };
@@ -289,19 +309,43 @@ pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) 
         req.extensions_mut().insert(actor0);
         return next.run(req).await;
     }
+    let gate = Gate {
+        state: &state,
+        access,
+        path: &path,
+        api,
+        actor0: &actor0,
+    };
 
     let jar = CookieJar::from_headers(req.headers());
+    let token = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let idle = state.config.session_idle_seconds();
+    let mut req = req;
+    if let Some(t) = token.as_deref().filter(|_| checked_in_write)
+        && let Some((p, recalled)) = auth::recall(&state.db, t, idle)
+        // Refusing is left to a fresh read: only a write checks the recalled session.
+        && access.allows(Some(&p))
+    {
+        // Kept until the answer is known: if the write finds the session changed, the same
+        // request is admitted again.
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = to_bytes(body, state.config.max_body_bytes).await else {
+            return deny(api, StatusCode::PAYLOAD_TOO_LARGE, "提交的内容过大");
+        };
+        let mut first = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
+        first.extensions_mut().insert(Arc::new(recalled));
+        let resp = gate.admit(first, next.clone(), Some(p), false).await;
+        if resp.extensions().get::<AdmitAgain>().is_none() {
+            return resp;
+        }
+        auth::forget(&state.db, &auth::token_hash(t));
+        req = Request::from_parts(parts, Body::from(bytes));
+    }
+
     let mut principal: Option<Principal> = None;
     let mut expired = false;
-    if let Some(c) = jar.get(SESSION_COOKIE) {
-        match auth::resume(
-            &state.db,
-            c.value(),
-            state.config.session_idle_seconds(),
-            &actor0,
-        )
-        .await
-        {
+    if let Some(t) = &token {
+        match auth::resume(&state.db, t, idle, &actor0).await {
             Ok(SessionState::Active(p)) => principal = Some(*p),
             Ok(SessionState::Expired) => expired = true,
             Ok(SessionState::Missing) => {}
@@ -315,98 +359,129 @@ pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) 
             }
         }
     }
-    let actor = match &principal {
-        Some(p) => Actor {
-            user_id: Some(p.user_id),
-            name: p.username.clone(),
-            org_id: Some(p.org.id),
-            ..actor0.clone()
-        },
-        None => actor0.clone(),
-    };
+    gate.admit(req, next, principal, expired).await
+}
 
-    let mut req = req;
-    if unsafe_method(&method) {
-        let origin_good = origin_ok(req.headers(), &state.config.public_url);
-        let expected = match &principal {
-            Some(p) => Some(p.csrf_token.clone()),
-            None => jar.get(PRE_CSRF_COOKIE).map(|c| c.value().to_owned()),
+/// What admitting a request to its route needs besides the request and its session.
+struct Gate<'a> {
+    state: &'a AppState,
+    access: Access,
+    path: &'a str,
+    api: bool,
+    actor0: &'a Actor,
+}
+
+impl Gate<'_> {
+    /// Checks CSRF and the route's rule for the request's principal (if any), then runs it.
+    async fn admit(
+        &self,
+        req: Request,
+        next: Next,
+        principal: Option<Principal>,
+        expired: bool,
+    ) -> Response {
+        let Gate {
+            state,
+            access,
+            path,
+            api,
+            actor0,
+        } = *self;
+        let method = req.method().clone();
+        let jar = CookieJar::from_headers(req.headers());
+        let actor = match &principal {
+            Some(p) => Actor {
+                user_id: Some(p.user_id),
+                name: p.username.clone(),
+                org_id: Some(p.org.id),
+                ..actor0.clone()
+            },
+            None => actor0.clone(),
         };
-        // Without a session, a JSON body cannot come from a cross-site form and a cross-site
-        // script would need a CORS preflight we never grant: no token needed.
-        let needs_token = principal.is_some() || !is_json(req.headers());
-        let (r, token) = match find_token(req, state.config.max_body_bytes).await {
-            Ok(x) => x,
-            Err(resp) => return resp,
-        };
-        req = r;
-        let token_good = !needs_token
-            || matches!((&expected, &token), (Some(e), Some(t)) if !e.is_empty() && e == t);
-        if !origin_good || !token_good {
-            let why = if origin_good {
-                "缺少或无效的 CSRF 令牌"
-            } else {
-                "请求来源与本站不符"
+
+        let mut req = req;
+        if unsafe_method(&method) {
+            let origin_good = origin_ok(req.headers(), &state.config.public_url);
+            let expected = match &principal {
+                Some(p) => Some(p.csrf_token.clone()),
+                None => jar.get(PRE_CSRF_COOKIE).map(|c| c.value().to_owned()),
             };
+            // Without a session, a JSON body cannot come from a cross-site form and a
+            // cross-site script would need a CORS preflight we never grant: no token needed.
+            let needs_token = principal.is_some() || !is_json(req.headers());
+            let (r, token) = match find_token(req, state.config.max_body_bytes).await {
+                Ok(x) => x,
+                Err(resp) => return resp,
+            };
+            req = r;
+            let token_good = !needs_token
+                || matches!((&expected, &token), (Some(e), Some(t)) if !e.is_empty() && e == t);
+            if !origin_good || !token_good {
+                let why = if origin_good {
+                    "缺少或无效的 CSRF 令牌"
+                } else {
+                    "请求来源与本站不符"
+                };
+                if let Err(e) =
+                    audit::record_alone(&state.db, &actor, "csrf_rejected", path, why).await
+                {
+                    tracing::error!(error = %e, "audit write failed");
+                }
+                let msg = "页面已过期或请求来源无效，请刷新页面后重新提交";
+                return deny(api, StatusCode::FORBIDDEN, msg);
+            }
+        }
+
+        if !access.allows(principal.as_ref()) {
+            if principal.is_none() {
+                if api {
+                    let msg = if expired {
+                        "会话已超时，请重新登录"
+                    } else {
+                        "请先登录"
+                    };
+                    return json_error(StatusCode::UNAUTHORIZED, msg, None);
+                }
+                let next_path = req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let target = format!(
+                    "/login?next={}{}",
+                    percent_encoding::utf8_percent_encode(
+                        next_path,
+                        percent_encoding::NON_ALPHANUMERIC
+                    ),
+                    if expired { "&expired=1" } else { "" }
+                );
+                return Redirect::to(&target).into_response();
+            }
+            let detail = format!("{method} {path}");
             if let Err(e) =
-                audit::record_alone(&state.db, &actor, "csrf_rejected", &path, why).await
+                audit::record_alone(&state.db, &actor, "permission_denied", path, &detail).await
             {
                 tracing::error!(error = %e, "audit write failed");
             }
-            let msg = "页面已过期或请求来源无效，请刷新页面后重新提交";
-            return deny(api, StatusCode::FORBIDDEN, msg);
+            return deny(api, StatusCode::FORBIDDEN, "您的角色无权访问此功能");
         }
-    }
 
-    if !access.allows(principal.as_ref()) {
-        if principal.is_none() {
-            if api {
-                let msg = if expired {
-                    "会话已超时，请重新登录"
-                } else {
-                    "请先登录"
-                };
-                return json_error(StatusCode::UNAUTHORIZED, msg, None);
-            }
-            let next_path = req
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/");
-            let target = format!(
-                "/login?next={}{}",
-                percent_encoding::utf8_percent_encode(
-                    next_path,
-                    percent_encoding::NON_ALPHANUMERIC
-                ),
-                if expired { "&expired=1" } else { "" }
+        if let Some(p) = principal {
+            req.extensions_mut().insert(Arc::new(p));
+        }
+        req.extensions_mut().insert(actor);
+        let mut resp = next.run(req).await;
+        if expired && !api {
+            // Clear the dead cookie so the browser stops sending it.
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+                    .parse()
+                    .expect("static cookie header"),
             );
-            return Redirect::to(&target).into_response();
         }
-        let detail = format!("{method} {path}");
-        if let Err(e) =
-            audit::record_alone(&state.db, &actor, "permission_denied", &path, &detail).await
-        {
-            tracing::error!(error = %e, "audit write failed");
-        }
-        return deny(api, StatusCode::FORBIDDEN, "您的角色无权访问此功能");
+        resp
     }
-
-    if let Some(p) = principal {
-        req.extensions_mut().insert(Arc::new(p));
-    }
-    req.extensions_mut().insert(actor);
-    let mut resp = next.run(req).await;
-    if expired && !api {
-        // Clear the dead cookie so the browser stops sending it.
-        resp.headers_mut().append(
-            header::SET_COOKIE,
-            format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
-                .parse()
-                .expect("static cookie header"),
-        );
-    }
-    resp
 }
 
 /// Records the client address and request id for the handlers and the audit trail.

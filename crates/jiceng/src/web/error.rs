@@ -14,7 +14,7 @@ fn status_of(e: &Error) -> StatusCode {
     match e {
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Conflict(_) | Error::SessionChanged => StatusCode::CONFLICT,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::Unauthenticated => StatusCode::UNAUTHORIZED,
         Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -118,9 +118,18 @@ impl IntoResponse for ApiError {
             Error::Invalid { field, .. } => Some(field.clone()),
             _ => None,
         };
-        json_error(status, &self.0.to_string(), field)
+        let mut resp = json_error(status, &self.0.to_string(), field);
+        if matches!(self.0, Error::SessionChanged) {
+            resp.extensions_mut().insert(AdmitAgain);
+        }
+        resp
     }
 }
+
+/// Marks the answer to a request whose write found its remembered session changed
+/// ([`Error::SessionChanged`]): the access middleware admits it again on a fresh read.
+#[derive(Debug, Clone, Copy)]
+pub struct AdmitAgain;
 
 /// An error from a page handler; carries the page shell so the error page keeps the menu.
 #[derive(Debug)]

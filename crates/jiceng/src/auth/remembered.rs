@@ -1,0 +1,144 @@
+//! Sessions this process has resumed, remembered for the routes whose write checks the session
+//! itself ([`crate::web::access::Routes::post_checked_in_write`]). Every other request reads
+//! its session from the database, as a change made through another `serve` process (a
+//! sign-out, a role taken away, new reference data) must hold from the next request on. A
+//! request admitted on a remembered session keeps that promise at its write instead: the write
+//! transaction reads the session again ([`still_current`]) and stores nothing if it changed,
+//! and the request is then admitted again on the session as the database has it. Reading it
+//! there costs one statement for a whole batch of intakes rather than one per request.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::store::{self, SessionUser};
+use super::{Principal, Role, SESSION_MAX_SECONDS, token_hash};
+use crate::db::reference::Stamp;
+use crate::db::{Conn, Db, DbResult};
+use crate::ids::{OrgId, UserId};
+use crate::time::Timestamp;
+
+/// A session's `last_seen_at` is written when it is older than this: reads stay cheap, and idle
+/// sessions still end on time.
+pub const TOUCH_AFTER_MICROS: i64 = 60_000_000;
+
+/// Sessions remembered at most: past this, those idle too long are forgotten, and if that is
+/// not enough, all (each is read again at its next request).
+const MAX_REMEMBERED: usize = 10_000;
+
+/// What of a session decides how a request is admitted and recorded: if any of it changed,
+/// so might the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Facts {
+    user_id: UserId,
+    username: String,
+    display_name: String,
+    org_id: OrgId,
+    status: String,
+    roles: Vec<Role>,
+    csrf_token: String,
+    reference: Stamp,
+}
+
+impl Facts {
+    fn of(s: &SessionUser) -> Facts {
+        Facts {
+            user_id: s.user.id,
+            username: s.user.username.clone(),
+            display_name: s.user.display_name.clone(),
+            org_id: s.user.org_id,
+            status: s.user.status.clone(),
+            roles: s.roles(),
+            csrf_token: s.csrf_token.clone(),
+            reference: Stamp::from(s.reference_stamp.clone()),
+        }
+    }
+}
+
+struct Remembered {
+    principal: Principal,
+    facts: Facts,
+    created_at: Timestamp,
+    last_seen_at: Timestamp,
+}
+
+#[derive(Default)]
+pub struct Sessions(Mutex<HashMap<String, Remembered>>);
+
+/// A request's session as this process last read it, for its write to check
+/// ([`still_current`]).
+#[derive(Debug, Clone)]
+pub struct Recalled {
+    token_hash: String,
+    facts: Facts,
+}
+
+/// Remembers a session just read from the database, with the principal made from it.
+pub(super) fn remember(db: &Db, s: &SessionUser, last_seen_at: Timestamp, principal: &Principal) {
+    let sessions = db.caches().get::<Sessions>();
+    let mut map = sessions.0.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= MAX_REMEMBERED && !map.contains_key(&s.token_hash) {
+        let now = Timestamp::now().as_micros();
+        map.retain(|_, r| now - r.last_seen_at.as_micros() < TOUCH_AFTER_MICROS);
+        if map.len() >= MAX_REMEMBERED {
+            map.clear();
+        }
+    }
+    map.insert(
+        s.token_hash.clone(),
+        Remembered {
+            principal: principal.clone(),
+            facts: Facts::of(s),
+            created_at: s.session_created_at,
+            last_seen_at,
+        },
+    );
+}
+
+/// The session of `token` as this process last read it, if that read is recent enough to
+/// need no write (see [`TOUCH_AFTER_MICROS`]) and the session was then active and within its
+/// limits; else `None`, and the session is to be read from the database.
+pub fn recall(db: &Db, token: &str, idle_seconds: i64) -> Option<(Principal, Recalled)> {
+    let hash = token_hash(token);
+    let sessions = db.caches().get::<Sessions>();
+    let map = sessions.0.lock().unwrap_or_else(|e| e.into_inner());
+    let r = map.get(&hash)?;
+    let now = Timestamp::now().as_micros();
+    let seen = now - r.last_seen_at.as_micros();
+    let fresh = seen <= TOUCH_AFTER_MICROS
+        && seen <= idle_seconds * 1_000_000
+        && now - r.created_at.as_micros() <= SESSION_MAX_SECONDS * 1_000_000;
+    if !fresh || r.facts.status != "active" {
+        return None;
+    }
+    Some((
+        r.principal.clone(),
+        Recalled {
+            token_hash: hash,
+            facts: r.facts.clone(),
+        },
+    ))
+}
+
+/// Forgets the session of `token`: its write found it changed, or it ended.
+pub fn forget(db: &Db, token_hash: &str) {
+    let sessions = db.caches().get::<Sessions>();
+    let mut map = sessions.0.lock().unwrap_or_else(|e| e.into_inner());
+    map.remove(token_hash);
+}
+
+/// Whether every recalled session is still as it was recalled, with the reference data under
+/// the same stamp: read inside the write transaction, so that the write stores nothing a fresh
+/// read of the session would have refused or answered otherwise.
+pub async fn still_current(conn: &mut Conn<'_>, recalled: &[&Recalled]) -> DbResult<bool> {
+    let mut hashes: Vec<&str> = recalled.iter().map(|r| r.token_hash.as_str()).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    let now: HashMap<String, Facts> = store::sessions(conn, &hashes)
+        .await?
+        .iter()
+        .map(|s| (s.token_hash.clone(), Facts::of(s)))
+        .collect();
+    Ok(recalled
+        .iter()
+        .all(|r| now.get(&r.token_hash) == Some(&r.facts)))
+}
