@@ -17,8 +17,9 @@ use fantoccini::{Client, Locator};
 async fn worker_journey(c: &Client, base: &str, shots: &Path) -> Result<()> {
     c.goto(&format!("{base}/login?next=%2Fgrids%2Fmine"))
         .await?;
+    // Signing in leads on to `next`: going there before the answer has set the session
+    // cookie would land on the sign-in page again.
     fill_login(c, "wanggeyuan", jiceng::demo::DEMO_PASSWORD).await?;
-    c.goto(&format!("{base}/grids/mine")).await?;
     wait_for(
         c,
         Locator::XPath("//main//h1[normalize-space()='我的网格']"),
