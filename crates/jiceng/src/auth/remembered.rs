@@ -119,7 +119,8 @@ pub fn recall(db: &Db, token: &str, idle_seconds: i64) -> Option<(Principal, Rec
     ))
 }
 
-/// Forgets the session of `token`: its write found it changed, or it ended.
+/// Forgets the session whose token hashes to `token_hash`: its write found it changed, or it
+/// ended.
 pub fn forget(db: &Db, token_hash: &str) {
     let sessions = db.caches().get::<Sessions>();
     let mut map = sessions.0.lock().unwrap_or_else(|e| e.into_inner());
