@@ -102,12 +102,8 @@ pub fn recall(db: &Db, token: &str, idle_seconds: i64) -> Option<(Principal, Rec
     let sessions = db.caches().get::<Sessions>();
     let map = sessions.0.lock().unwrap_or_else(|e| e.into_inner());
     let r = map.get(&hash)?;
-    let now = Timestamp::now().as_micros();
-    let seen = now - r.last_seen_at.as_micros();
-    let fresh = seen <= TOUCH_AFTER_MICROS
-        && seen <= idle_seconds * 1_000_000
-        && now - r.created_at.as_micros() <= SESSION_MAX_SECONDS * 1_000_000;
-    if !fresh || r.facts.status != "active" {
+    let now = Timestamp::now();
+    if !usable(now, r.last_seen_at, r.created_at, idle_seconds) || r.facts.status != "active" {
         return None;
     }
     Some((
@@ -117,6 +113,21 @@ pub fn recall(db: &Db, token: &str, idle_seconds: i64) -> Option<(Principal, Rec
             facts: r.facts.clone(),
         },
     ))
+}
+
+/// Whether a session last seen (read or touched) at `last_seen_at` may be recalled at `now`:
+/// it needs no touch yet, has not sat idle too long, and has not lived too long. A session
+/// past any of these is read from the database, which touches or ends it.
+fn usable(
+    now: Timestamp,
+    last_seen_at: Timestamp,
+    created_at: Timestamp,
+    idle_seconds: i64,
+) -> bool {
+    let seen = now.as_micros() - last_seen_at.as_micros();
+    seen <= TOUCH_AFTER_MICROS
+        && seen <= idle_seconds * 1_000_000
+        && now.as_micros() - created_at.as_micros() <= SESSION_MAX_SECONDS * 1_000_000
 }
 
 /// Forgets the session whose token hashes to `token_hash`: its write found it changed, or it
@@ -142,4 +153,23 @@ pub async fn still_current(conn: &mut Conn<'_>, recalled: &[&Recalled]) -> DbRes
     Ok(recalled
         .iter()
         .all(|r| now.get(&r.token_hash) == Some(&r.facts)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_is_recalled_only_while_it_needs_no_touch_and_is_within_its_limits() {
+        let now = Timestamp::from_micros(100 * 3_600_000_000);
+        let ago = |seconds: i64| now.plus_seconds(-seconds);
+        let idle = 30 * 60;
+        assert!(usable(now, ago(0), ago(3600), idle));
+        assert!(usable(now, ago(60), ago(3600), idle));
+        // Past a minute its last_seen_at is due to be written, which only a read does.
+        assert!(!usable(now, ago(61), ago(3600), idle));
+        // However active, a session ends 12 hours after it began.
+        assert!(usable(now, ago(0), ago(SESSION_MAX_SECONDS), idle));
+        assert!(!usable(now, ago(0), ago(SESSION_MAX_SECONDS + 1), idle));
+    }
 }
