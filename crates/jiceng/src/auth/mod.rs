@@ -206,12 +206,15 @@ pub enum SessionState {
 }
 
 /// Resolves a session cookie. Sessions live in the database so that any `serve` process can
-/// answer; `last_seen_at` is written at most once a minute to keep reads cheap.
+/// answer; `last_seen_at` is written at most once a minute to keep reads cheap. With
+/// `remember`, an active session is also kept for [`recall`] by the routes whose write checks
+/// it; other routes never recall one, and need not pay for keeping it.
 pub async fn resume(
     db: &Db,
     token: &str,
     idle_seconds: i64,
     actor: &Actor,
+    remember: bool,
 ) -> Result<SessionState> {
     let hash = token_hash(token);
     let now = Timestamp::now();
@@ -229,10 +232,8 @@ pub async fn resume(
         recent.keep();
         return Ok(SessionState::Missing);
     };
-    let idle = now.as_micros() - s.last_seen_at.as_micros() > idle_seconds * 1_000_000;
-    let too_old =
-        now.as_micros() - s.session_created_at.as_micros() > SESSION_MAX_SECONDS * 1_000_000;
-    if s.user.status != "active" || idle || too_old {
+    let ended = !remembered::within_limits(now, s.last_seen_at, s.session_created_at, idle_seconds);
+    if s.user.status != "active" || ended {
         let mut tx = db.begin().await?;
         store::delete_session(&mut tx.conn(), &hash).await?;
         let who = Actor {
@@ -263,7 +264,9 @@ pub async fn resume(
     let csrf = s.csrf_token.clone();
     let p = principal_for(db, &mut conn, &stamp, &s.user, s.roles(), csrf, hash).await?;
     recent.keep();
-    remembered::remember(db, &s, last_seen_at, &p);
+    if remember {
+        remembered::remember(db, &s, last_seen_at, &p);
+    }
     Ok(SessionState::Active(Box::new(p)))
 }
 

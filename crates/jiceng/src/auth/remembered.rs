@@ -116,17 +116,27 @@ pub fn recall(db: &Db, token: &str, idle_seconds: i64) -> Option<(Principal, Rec
 }
 
 /// Whether a session last seen (read or touched) at `last_seen_at` may be recalled at `now`:
-/// it needs no touch yet, has not sat idle too long, and has not lived too long. A session
-/// past any of these is read from the database, which touches or ends it.
+/// it needs no touch yet and is within its limits. A session that is not is read from the
+/// database, which touches or ends it.
 fn usable(
     now: Timestamp,
     last_seen_at: Timestamp,
     created_at: Timestamp,
     idle_seconds: i64,
 ) -> bool {
-    let seen = now.as_micros() - last_seen_at.as_micros();
-    seen <= TOUCH_AFTER_MICROS
-        && seen <= idle_seconds * 1_000_000
+    now.as_micros() - last_seen_at.as_micros() <= TOUCH_AFTER_MICROS
+        && within_limits(now, last_seen_at, created_at, idle_seconds)
+}
+
+/// Whether a session has neither sat idle longer than `idle_seconds` nor lived longer than
+/// [`SESSION_MAX_SECONDS`]: one that has is ended.
+pub(super) fn within_limits(
+    now: Timestamp,
+    last_seen_at: Timestamp,
+    created_at: Timestamp,
+    idle_seconds: i64,
+) -> bool {
+    now.as_micros() - last_seen_at.as_micros() <= idle_seconds * 1_000_000
         && now.as_micros() - created_at.as_micros() <= SESSION_MAX_SECONDS * 1_000_000
 }
 
@@ -171,5 +181,14 @@ mod tests {
         // However active, a session ends 12 hours after it began.
         assert!(usable(now, ago(0), ago(SESSION_MAX_SECONDS), idle));
         assert!(!usable(now, ago(0), ago(SESSION_MAX_SECONDS + 1), idle));
+        // The limits alone, as resuming a session from the database applies them.
+        assert!(within_limits(now, ago(idle), ago(3600), idle));
+        assert!(!within_limits(now, ago(idle + 1), ago(3600), idle));
+        assert!(!within_limits(
+            now,
+            ago(0),
+            ago(SESSION_MAX_SECONDS + 1),
+            idle
+        ));
     }
 }

@@ -345,7 +345,7 @@ pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) 
     let mut principal: Option<Principal> = None;
     let mut expired = false;
     if let Some(t) = &token {
-        match auth::resume(&state.db, t, idle, &actor0).await {
+        match auth::resume(&state.db, t, idle, &actor0, checked_in_write).await {
             Ok(SessionState::Active(p)) => principal = Some(*p),
             Ok(SessionState::Expired) => expired = true,
             Ok(SessionState::Missing) => {}
