@@ -255,7 +255,7 @@ pub async fn start_all<'a>(
             fields: "{}",
         })
         .collect();
-    store::append_history_in(conn, writes, &history).await?;
+    store::append_history_in(conn, writes, &history, true).await?;
     audit.extend(starts.iter().map(|(id, actor, new)| audit::Event {
         actor,
         action: "workflow.start",

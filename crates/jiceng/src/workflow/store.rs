@@ -226,25 +226,34 @@ pub async fn append_history(conn: &mut Conn<'_>, h: &HistoryRow<'_>) -> DbResult
 /// most one row per instance (the numbers are read before any row is written).
 pub async fn append_history_all(conn: &mut Conn<'_>, rows: &[HistoryRow<'_>]) -> DbResult<()> {
     let mut writes = Writes::default();
-    append_history_in(conn, &mut writes, rows).await?;
+    append_history_in(conn, &mut writes, rows, false).await?;
     writes.run(conn).await
 }
 
 /// [`append_history_all`] with other writes. An instance inserted by another part of the same
-/// statement has no rows yet as this part sees the table, so its row is the first.
+/// statement has no rows yet as this part sees the table, so its row is the first; when the
+/// rows are all of instances just started (`first`), each is numbered 1 without that look.
 pub async fn append_history_in(
     conn: &mut Conn<'_>,
     writes: &mut Writes,
     rows: &[HistoryRow<'_>],
+    first: bool,
 ) -> DbResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let template = "(?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM wf_history WHERE instance_id = ?), \
-         ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    let values = Rows::of(rows)
-        .int(|h| h.instance_id.0)
-        .int(|h| h.instance_id.0)
+    let (seq, values) = if first {
+        ("1", Rows::of(rows).int(|h| h.instance_id.0))
+    } else {
+        (
+            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM wf_history WHERE instance_id = ?)",
+            Rows::of(rows)
+                .int(|h| h.instance_id.0)
+                .int(|h| h.instance_id.0),
+        )
+    };
+    let template = format!("(?, {seq}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    let values = values
         .int(|h| h.at.as_micros())
         .int(|h| h.actor_id.map(|u| u.0))
         .text(|h| h.actor)
@@ -258,7 +267,7 @@ pub async fn append_history_in(
         .text(|h| h.attachments)
         .text(|h| h.fields);
     writes
-        .insert(conn, &values, template, |source| {
+        .insert(conn, &values, &template, |source| {
             format!(
                 "INSERT INTO wf_history (instance_id, seq, at, actor_id, actor, roles, org_id,
                     action, action_label, from_state, to_state, comment, attachments, fields)
