@@ -614,10 +614,13 @@ async fn a_report_stored_after_the_checks_is_still_offered(t: TestDb) {
 
 /// The scan behind duplicate offers, on both engines' statements: a key with a grid and one
 /// without never see each other's cases, nor another category's, and each gets its newest
-/// open cases, at most the limit.
+/// open cases, at most the limit. The same statement reads the sessions asked for, those that
+/// exist.
 async fn the_duplicate_scan_keeps_keys_apart_and_takes_the_newest(t: TestDb) {
     use jiceng::cases::store::{NearKey, open_cases_near};
     let app = TestApp::with_demo(t).await;
+    app.login("xipu_dispatch").await;
+    let session: String = app.scalar("SELECT token_hash FROM sessions").await;
     let mut tx = app.db().begin().await.unwrap();
     let mut conn = tx.conn();
     let township = jiceng::orgs::store::get_by_code(&mut conn, XIPU)
@@ -657,7 +660,14 @@ async fn the_duplicate_scan_keeps_keys_apart_and_takes_the_newest(t: TestDb) {
         key("0602", Some(grid)),
         key("0602", None),
     ];
-    let (lists, reserved) = open_cases_near(&mut conn, &keys, 2, 3, 6).await.unwrap();
+    let sessions = [session.as_str(), "no-such-session"];
+    let (lists, reserved) = open_cases_near(&mut conn, &keys, 2, 3, 6, &sessions)
+        .await
+        .unwrap();
+    let read: serde_json::Value = serde_json::from_str(&reserved.sessions).unwrap();
+    assert_eq!(read.as_array().map(Vec::len), Some(1), "{read}");
+    assert_eq!(read[0]["token_hash"], session.as_str(), "{read}");
+    assert_eq!(read[0]["username"], "xipu_dispatch", "{read}");
     let ids: Vec<Vec<i64>> = lists
         .iter()
         .map(|l| l.iter().map(|c| c.id.0).collect())

@@ -17,7 +17,7 @@ use crate::ids::{OrgId, UserId};
 use crate::orgs;
 use crate::time::Timestamp;
 pub use model::{AccountManager, Principal, Role, Scope};
-pub use remembered::{Recalled, forget, recall, still_current};
+pub use remembered::{Recalled, forget, recall, still_current, token_hashes};
 use store::UserRow;
 
 /// Failed sign-ins in a row that lock an account.

@@ -5,15 +5,15 @@
 //! request admitted on a remembered session keeps that promise at its write instead: the write
 //! transaction reads the session again ([`still_current`]) and stores nothing if it changed,
 //! and the request is then admitted again on the session as the database has it. Reading it
-//! there costs one statement for a whole batch of intakes rather than one per request.
+//! there costs no statement of its own: a batch of intakes reads it with its first read.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::store::{self, SessionUser};
+use super::store::{self, SessionFacts, SessionUser};
 use super::{Principal, Role, SESSION_MAX_SECONDS, token_hash};
 use crate::db::reference::Stamp;
-use crate::db::{Conn, Db, DbResult};
+use crate::db::{Db, DbError, DbResult};
 use crate::ids::{OrgId, UserId};
 use crate::time::Timestamp;
 
@@ -40,6 +40,19 @@ struct Facts {
 }
 
 impl Facts {
+    fn of_current(s: &SessionFacts) -> Facts {
+        Facts {
+            user_id: UserId(s.user_id),
+            username: s.username.clone(),
+            display_name: s.display_name.clone(),
+            org_id: OrgId(s.org_id),
+            status: s.status.clone(),
+            roles: store::parse_roles(s.roles.as_deref()),
+            csrf_token: s.csrf_token.clone(),
+            reference: Stamp::from(s.reference_stamp.clone()),
+        }
+    }
+
     fn of(s: &SessionUser) -> Facts {
         Facts {
             user_id: s.user.id,
@@ -148,21 +161,28 @@ pub fn forget(db: &Db, token_hash: &str) {
     map.remove(token_hash);
 }
 
-/// Whether every recalled session is still as it was recalled, with the reference data under
-/// the same stamp: read inside the write transaction, so that the write stores nothing a fresh
-/// read of the session would have refused or answered otherwise.
-pub async fn still_current(conn: &mut Conn<'_>, recalled: &[&Recalled]) -> DbResult<bool> {
+/// The token hashes of the recalled sessions, each once, for the write's statement to read
+/// them by ([`store::sessions_json`]).
+pub fn token_hashes<'a>(recalled: &[&'a Recalled]) -> Vec<&'a str> {
     let mut hashes: Vec<&str> = recalled.iter().map(|r| r.token_hash.as_str()).collect();
     hashes.sort_unstable();
     hashes.dedup();
-    let now: HashMap<String, Facts> = store::sessions(conn, &hashes)
-        .await?
+    hashes
+}
+
+/// Whether every recalled session is still as it was recalled, with the reference data under
+/// the same stamp, by `current`: what a statement of the write transaction read of them
+/// ([`store::sessions_json`]). The write stores nothing unless they are, so that it stores
+/// nothing a fresh read of the session would have refused or answered otherwise.
+pub fn still_current(current: &str, recalled: &[&Recalled]) -> DbResult<bool> {
+    let read: Vec<SessionFacts> = serde_json::from_str(current).map_err(DbError::decode)?;
+    let now: HashMap<&str, Facts> = read
         .iter()
-        .map(|s| (s.token_hash.clone(), Facts::of(s)))
+        .map(|s| (s.token_hash.as_str(), Facts::of_current(s)))
         .collect();
     Ok(recalled
         .iter()
-        .all(|r| now.get(&r.token_hash) == Some(&r.facts)))
+        .all(|r| now.get(r.token_hash.as_str()) == Some(&r.facts)))
 }
 
 #[cfg(test)]

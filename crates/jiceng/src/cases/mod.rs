@@ -608,14 +608,6 @@ const INTAKE_ROWS: usize = 200;
 /// the working calendar are the first item's: a process has one registry, and the items of a
 /// batch read the calendar moments apart.
 async fn store_intakes(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<Created>> {
-    let recalled: Vec<&auth::Recalled> = items
-        .iter()
-        .filter_map(|it| it.recalled.as_deref())
-        .collect();
-    if !recalled.is_empty() && !auth::still_current(conn, &recalled).await? {
-        // The batch is then stored one intake at a time: only the changed session's fails.
-        return Err(Error::SessionChanged);
-    }
     let mut out = Vec::with_capacity(items.len());
     for chunk in items.chunks(INTAKE_ROWS) {
         out.extend(store_intake_rows(conn, chunk).await?);
@@ -649,8 +641,24 @@ async fn store_intake_rows(conn: &mut Conn<'_>, items: &[Intake]) -> Result<Vec<
     distinct.dedup();
     // Each case's ticket starts (one audit row) and the case is taken in (another).
     let audit_rows = 2 * items.len();
-    let (lists, mut reserved) =
-        store::open_cases_near(conn, &distinct, DUPLICATE_SCAN, items.len(), audit_rows).await?;
+    let recalled: Vec<&auth::Recalled> = items
+        .iter()
+        .filter_map(|it| it.recalled.as_deref())
+        .collect();
+    let sessions = auth::token_hashes(&recalled);
+    let (lists, mut reserved) = store::open_cases_near(
+        conn,
+        &distinct,
+        DUPLICATE_SCAN,
+        items.len(),
+        audit_rows,
+        &sessions,
+    )
+    .await?;
+    if !recalled.is_empty() && !auth::still_current(&reserved.sessions, &recalled)? {
+        // The batch is then stored one intake at a time: only the changed session's fails.
+        return Err(Error::SessionChanged);
+    }
     let lists = described(conn, &first.descriptions, lists).await?;
     let mut near: HashMap<store::NearKey<'_>, Vec<(store::OpenCase, Arc<Described>)>> =
         distinct.into_iter().zip(lists).collect();

@@ -4,9 +4,10 @@
 
 use super::model::CategoryFields;
 use crate::audit;
+use crate::auth;
 use crate::db::{
-    Conn, DbError, DbResult, Rows, Writes, escape_like, ids_after, in_row_order, last_id, next_ids,
-    reference, reserve_ids,
+    Conn, DbError, DbResult, Dialect, Rows, Writes, escape_like, ids_after, in_row_order, last_id,
+    next_ids, reference, reserve_ids,
 };
 use crate::ids::{CaseId, InstanceId, OrgId, TicketId, UserId};
 use crate::on_conn;
@@ -576,20 +577,28 @@ pub struct NearKey<'a> {
 /// instances: intake needs them all before it stores anything — a case's duplicate offers may
 /// name a case stored with it — and on PostgreSQL, where every round trip of a batch holds up
 /// the intakes queued behind it, one statement does it all, taking an audit chain for
-/// `audit_rows` rows as well.
+/// `audit_rows` rows as well, and reading the sessions of `sessions` (token hashes) that the
+/// intakes were admitted on, as [`auth::store::sessions_json`] gives them.
 pub async fn open_cases_near(
     conn: &mut Conn<'_>,
     keys: &[NearKey<'_>],
     limit: i64,
     n: usize,
     audit_rows: usize,
+    sessions: &[&str],
 ) -> DbResult<(Vec<Vec<OpenCase>>, Reserved)> {
     let c = match conn {
-        Conn::Postgres(c) => return open_cases_near_pg(c, keys, limit, n, audit_rows).await,
+        Conn::Postgres(c) => {
+            return open_cases_near_pg(c, keys, limit, n, audit_rows, sessions).await;
+        }
         Conn::Sqlite(c) => c,
     };
-    let (near, [cases, tickets, instances]) = open_cases_near_sqlite(c, keys, limit, n).await?;
-    Ok((near, Reserved::of(cases, tickets, instances, None)))
+    let (near, [cases, tickets, instances], sessions) =
+        open_cases_near_sqlite(c, keys, limit, n, sessions).await?;
+    Ok((
+        near,
+        Reserved::of(cases, tickets, instances, None, sessions),
+    ))
 }
 
 /// Ids reserved for new cases, their first tickets and the tickets' workflow instances, in
@@ -600,6 +609,8 @@ pub struct Reserved {
     pub tickets: Vec<TicketId>,
     pub instances: Vec<InstanceId>,
     pub audit: Option<audit::Claim>,
+    /// The sessions asked for, as [`auth::store::sessions_json`] gives them.
+    pub sessions: String,
 }
 
 impl Reserved {
@@ -608,12 +619,14 @@ impl Reserved {
         tickets: Vec<i64>,
         instances: Vec<i64>,
         audit: Option<audit::Claim>,
+        sessions: String,
     ) -> Self {
         Reserved {
             cases: cases.into_iter().map(CaseId).collect(),
             tickets: tickets.into_iter().map(TicketId).collect(),
             instances: instances.into_iter().map(InstanceId).collect(),
             audit,
+            sessions,
         }
     }
 }
@@ -626,7 +639,8 @@ async fn open_cases_near_sqlite(
     keys: &[NearKey<'_>],
     limit: i64,
     n: usize,
-) -> DbResult<(Vec<Vec<OpenCase>>, [Vec<i64>; 3])> {
+    sessions: &[&str],
+) -> DbResult<(Vec<Vec<OpenCase>>, [Vec<i64>; 3], String)> {
     // $1 is the limit; then each key's township, category, since and (if any) grid.
     let mut parts = Vec::with_capacity(keys.len());
     let mut next = 2;
@@ -654,11 +668,21 @@ async fn open_cases_near_sqlite(
             parts.join(" UNION ALL ")
         )
     };
+    let hashes: Vec<String> = (next..next + sessions.len())
+        .map(|i| format!("${i}"))
+        .collect();
     let sql = format!(
-        "SELECT {near}, {}, {}, {}",
+        "SELECT {near}, {}, {}, {}, {}",
         last_id("cases"),
         last_id("case_tickets"),
-        last_id(wf::INSTANCES)
+        last_id(wf::INSTANCES),
+        auth::store::sessions_json(
+            Dialect::Sqlite,
+            &format!(
+                "s.token_hash IN (NULL{})",
+                hashes.iter().map(|h| format!(", {h}")).collect::<String>()
+            )
+        )
     );
     let mut q = sqlx::query_as(&sql);
     if !keys.is_empty() {
@@ -670,11 +694,16 @@ async fn open_cases_near_sqlite(
             q = q.bind(g);
         }
     }
-    let (json, cases, tickets, instances): (String, i64, i64, i64) = q.fetch_one(c).await?;
+    for h in sessions {
+        q = q.bind(*h);
+    }
+    let (json, cases, tickets, instances, sessions): (String, i64, i64, i64, String) =
+        q.fetch_one(c).await?;
     let rows: Vec<(i64, i64, i64)> = serde_json::from_str(&json).map_err(DbError::decode)?;
     Ok((
         near_lists(rows, keys.len()),
         [cases, tickets, instances].map(|last| ids_after(last, n)),
+        sessions,
     ))
 }
 
@@ -720,6 +749,7 @@ async fn open_cases_near_pg(
     limit: i64,
     n: usize,
     audit_rows: usize,
+    sessions: &[&str],
 ) -> DbResult<(Vec<Vec<OpenCase>>, Reserved)> {
     // One branch per kind of key: `grid_id = k.grid` never matches a key without a grid, and
     // the second branch's `k.grid IS NULL` is checked once per key, before any scan.
@@ -739,12 +769,13 @@ async fn open_cases_near_pg(
     let sql = format!(
         "WITH chain AS ({})
          SELECT array_agg(n.k), array_agg(n.id), array_agg(n.created_at), {}, {}, {},
-            (SELECT id FROM chain), (SELECT hash FROM chain), (SELECT seqs FROM chain)
+            (SELECT id FROM chain), (SELECT hash FROM chain), (SELECT seqs FROM chain), {}
          FROM ({} UNION ALL {}) n",
         audit::claim_free(audit_rows),
         next_ids("cases", "$6"),
         next_ids("case_tickets", "$6"),
         next_ids(wf::INSTANCES, "$6"),
+        auth::store::sessions_json(Dialect::Postgres, "s.token_hash = ANY($7)"),
         near("grid_id = k.grid"),
         near("k.grid IS NULL AND grid_id IS NULL")
     );
@@ -766,16 +797,19 @@ async fn open_cases_near_pg(
         Option<i64>,
         Option<String>,
         Found,
+        String,
     );
-    let (k, id, at, cases, tickets, instances, chain, hash, seqs): Row = sqlx::query_as(&sql)
-        .bind(limit)
-        .bind(townships)
-        .bind(categories)
-        .bind(since)
-        .bind(grids)
-        .bind(n as i64)
-        .fetch_one(conn)
-        .await?;
+    let (k, id, at, cases, tickets, instances, chain, hash, seqs, sessions): Row =
+        sqlx::query_as(&sql)
+            .bind(limit)
+            .bind(townships)
+            .bind(categories)
+            .bind(since)
+            .bind(grids)
+            .bind(n as i64)
+            .bind(sessions)
+            .fetch_one(conn)
+            .await?;
     let rows = k
         .unwrap_or_default()
         .into_iter()
@@ -789,7 +823,7 @@ async fn open_cases_near_pg(
     };
     Ok((
         near_lists(rows, keys.len()),
-        Reserved::of(cases, tickets, instances, claim),
+        Reserved::of(cases, tickets, instances, claim, sessions),
     ))
 }
 
