@@ -92,6 +92,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "case_indexes",
         sql: include_str!("migrations/0016_case_indexes.sql"),
     },
+    Migration {
+        version: 17,
+        name: "unit_metrics_partial",
+        sql: include_str!("migrations/0017_unit_metrics_partial.sql"),
+    },
 ];
 
 /// `sql` of a migration in `dialect`: `{{ID}}` becomes the engine's own id column.
