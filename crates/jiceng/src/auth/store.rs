@@ -272,25 +272,21 @@ fn roles_of_user(dialect: Dialect) -> String {
     format!("(SELECT {roles} FROM user_roles r WHERE r.user_id = u.id)")
 }
 
-/// Sessions with their accounts and roles, and the reference stamp, in one statement.
-fn sessions_where(dialect: Dialect, filter: &str) -> String {
+/// The session, its account and roles, and the reference stamp, in one statement: every
+/// request resumes a session.
+pub async fn session(conn: &mut Conn<'_>, token_hash: &str) -> DbResult<Option<SessionUser>> {
     let user_columns: Vec<String> = USER_COLUMNS
         .split(", ")
         .map(|c| format!("u.{}", c.trim()))
         .collect();
-    format!(
+    let sql = format!(
         "SELECT s.token_hash, s.csrf_token, s.created_at AS session_created_at, s.last_seen_at,
             {} AS reference_stamp, {} AS roles, {}
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE {filter}",
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
         reference::CURRENT,
-        roles_of_user(dialect),
+        roles_of_user(conn.dialect()),
         user_columns.join(", ")
-    )
-}
-
-/// The session, its account and roles in one statement: every request resumes a session.
-pub async fn session(conn: &mut Conn<'_>, token_hash: &str) -> DbResult<Option<SessionUser>> {
-    let sql = sessions_where(conn.dialect(), "s.token_hash = $1");
+    );
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(token_hash).fetch_optional(&mut *c).await?))
 }
 

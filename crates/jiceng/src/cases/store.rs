@@ -668,21 +668,16 @@ async fn open_cases_near_sqlite(
             parts.join(" UNION ALL ")
         )
     };
-    let hashes: Vec<String> = (next..next + sessions.len())
-        .map(|i| format!("${i}"))
+    // The sessions' hashes follow the keys' parameters; NULL keeps the list valid when empty.
+    let hashes: String = (next..next + sessions.len())
+        .map(|i| format!(", ${i}"))
         .collect();
     let sql = format!(
         "SELECT {near}, {}, {}, {}, {}",
         last_id("cases"),
         last_id("case_tickets"),
         last_id(wf::INSTANCES),
-        auth::store::sessions_json(
-            Dialect::Sqlite,
-            &format!(
-                "s.token_hash IN (NULL{})",
-                hashes.iter().map(|h| format!(", {h}")).collect::<String>()
-            )
-        )
+        auth::store::sessions_json(Dialect::Sqlite, &format!("s.token_hash IN (NULL{hashes})"))
     );
     let mut q = sqlx::query_as(&sql);
     if !keys.is_empty() {
