@@ -28,7 +28,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection, Postgres};
+use sqlx::{Connection, Postgres, Sqlite};
 use tokio::sync::oneshot;
 
 use super::kept::Kept;
@@ -67,8 +67,10 @@ struct Queued {
 pub struct Queue {
     jobs: Mutex<Vec<Queued>>,
     lanes: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
-    /// PostgreSQL connections of turns just ended, for the next turns ([`Kept`]).
-    writers: Kept,
+    /// Connections of turns just ended, for the next turns ([`Kept`]): PostgreSQL's, and
+    /// SQLite's one.
+    writers: Kept<Postgres>,
+    sqlite_writer: Kept<Sqlite>,
 }
 
 impl Default for Queue {
@@ -77,6 +79,7 @@ impl Default for Queue {
             jobs: Mutex::default(),
             lanes: Mutex::default(),
             writers: Kept::new(super::PG_TURNS as usize),
+            sqlite_writer: Kept::new(1),
         }
     }
 }
@@ -102,6 +105,7 @@ impl Queue {
     /// Gives the kept connections back to their pool, which is closing.
     pub(super) fn release_writers(&self) {
         self.writers.clear();
+        self.sqlite_writer.clear();
     }
 
     fn lane<B: Batch>(&self) -> Arc<Lane<B>> {
@@ -446,12 +450,21 @@ async fn run(db: &Db, jobs: Vec<Queued>) {
     let mut ran = Vec::with_capacity(pieces);
     let committed = loop {
         let outcome = match db {
-            Db::Sqlite(pool, ..) => match pool.begin_with("BEGIN IMMEDIATE").await {
-                Ok(tx) => {
-                    run_in::<sqlx::Sqlite>(tx, &mut jobs, &mut ran, |c| Conn::Sqlite(c)).await
+            Db::Sqlite(pool, _, queue, _) => {
+                // The last turn's connection, whose cache holds the pages this batch writes.
+                let mut conn = match queue.sqlite_writer.lend(pool).await {
+                    Ok((c, _)) => c,
+                    Err(e) => break Err(e.into()),
+                };
+                let outcome = match conn.begin_with("BEGIN IMMEDIATE").await {
+                    Ok(tx) => run_in::<Sqlite>(tx, &mut jobs, &mut ran, |c| Conn::Sqlite(c)).await,
+                    Err(e) => Err(e.into()),
+                };
+                if outcome.is_ok() {
+                    queue.sqlite_writer.keep(pool, conn);
                 }
-                Err(e) => Err(e.into()),
-            },
+                outcome
+            }
             Db::Postgres(pool, _, queue, ..) => {
                 // One a turn left moments ago, or the pool's.
                 let (mut conn, kept) = match queue.writers.lend(pool).await {
@@ -640,6 +653,34 @@ mod tests {
         assert!(again.unique_violation().is_some(), "{again}");
         put(&db, "b".into(), false).await.unwrap();
         assert_eq!(keys(&db).await, ["a", "b"]);
+    }
+
+    /// The writer turn keeps its SQLite connection: a temporary table, which only the
+    /// connection that made it can see, is there for the next write.
+    #[tokio::test]
+    async fn sqlite_writes_keep_their_connection() {
+        let (db, _dir) = scratch().await;
+        let made = db.write(|mut conn: Conn<'_>| -> WriteFuture<'_, (), DbError> {
+            Box::pin(async move {
+                on_conn!(&mut conn, c => {
+                    sqlx::query("CREATE TEMP TABLE mine (x BIGINT)").execute(&mut *c).await?;
+                });
+                Ok(())
+            })
+        });
+        made.await.unwrap();
+        // A reader meanwhile takes an idle connection: the writer's, were it back in the pool.
+        let reader = db.acquire().await.unwrap();
+        let seen = db.write(|mut conn: Conn<'_>| -> WriteFuture<'_, i64, DbError> {
+            Box::pin(async move {
+                Ok(on_conn!(&mut conn, c => sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM sqlite_temp_master WHERE name = 'mine'"
+                ).fetch_one(&mut *c).await?))
+            })
+        });
+        assert_eq!(seen.await.unwrap(), 1);
+        drop(reader);
+        db.close().await;
     }
 
     /// A key stored by [`Db::write_batched`] into `table`: all of a batch in one statement,

@@ -210,7 +210,7 @@ pub enum Db {
         Arc<Semaphore>,
         Arc<group::Queue>,
         Arc<reference::Caches>,
-        Arc<kept::Kept>,
+        Arc<kept::Kept<Postgres>>,
     ),
 }
 
@@ -312,7 +312,7 @@ impl<'a> Reader<'a, '_> {
 pub struct Recent {
     pooled: Pooled,
     unchecked: bool,
-    home: Option<(PgPool, Arc<kept::Kept>)>,
+    home: Option<(PgPool, Arc<kept::Kept<Postgres>>)>,
 }
 
 impl Recent {
@@ -537,7 +537,11 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p, ..) => p.close().await,
+            Db::Sqlite(p, _, queue, _) => {
+                let closing = p.close();
+                queue.release_writers();
+                closing.await
+            }
             Db::Postgres(p, _, queue, _, readers) => {
                 // Marks the pool closed first, so that no connection is kept after.
                 let closing = p.close();
