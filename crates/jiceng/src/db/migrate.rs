@@ -97,6 +97,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "unit_metrics_partial",
         sql: include_str!("migrations/0017_unit_metrics_partial.sql"),
     },
+    Migration {
+        version: 18,
+        name: "cases_open_covering",
+        sql: include_str!("migrations/0018_cases_open_covering.sql"),
+    },
 ];
 
 /// `sql` of a migration in `dialect`: `{{ID}}` becomes the engine's own id column.
