@@ -324,14 +324,14 @@ pub async fn run(
     let t0 = Instant::now();
     seed::bulk_facts(db, &townships, district, cases, year_start, now).await?;
     let seed_seconds = t0.elapsed().as_secs_f64();
-    {
+    // PostgreSQL's autovacuum would have analysed so many new rows by now. Nothing analyses a
+    // SQLite database in service, and it must not be analysed here either: its statistics
+    // (STAT4, as the bundled SQLite is built) make every statement whose bound values feed an
+    // estimate be planned afresh whenever they change, which an intake's duplicate scan does
+    // in every batch.
+    if db.dialect() == crate::db::Dialect::Postgres {
         let mut c = db.acquire().await?;
-        let mut conn = c.conn();
-        if conn.dialect() == crate::db::Dialect::Postgres {
-            conn.execute("VACUUM ANALYZE cases").await?;
-        } else {
-            conn.execute("ANALYZE").await?;
-        }
+        c.conn().execute("VACUUM ANALYZE cases").await?;
     }
 
     let settings = Settings {
