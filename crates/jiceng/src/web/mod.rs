@@ -27,8 +27,21 @@ use crate::config::Settings;
 use crate::db::Db;
 use access::{Access, AccessTable, RouteEntry, Routes};
 
+/// What every handler shares, behind one reference count: each request's extractors and
+/// middleware clone the state several times, and a clone of the parts themselves touched a
+/// dozen counters each time.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub db: Db,
     pub config: Arc<Settings>,
     pub access: Arc<AccessTable>,
@@ -90,7 +103,7 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
     let open311_limiter = Arc::new(crate::open311::model::Limiter::new(
         config.open311_requests_per_minute,
     ));
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         db,
         open311_limiter,
         config: Arc::new(config),
@@ -100,7 +113,7 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
         grid_index: Arc::new(crate::grids::GridIndex::new()),
         personal_data,
         case_router: Arc::new(crate::cases::suggest::CaseRouter::new()),
-    };
+    }));
     let x_request_id = HeaderName::from_static("x-request-id");
     router
         .route_layer(from_fn_with_state(state.clone(), access::authorize))
