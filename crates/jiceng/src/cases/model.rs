@@ -479,18 +479,19 @@ fn bigrams(text: &str) -> Vec<u64> {
 }
 
 /// Jaccard similarity in thousandths of two sorted, distinct bigram lists.
+///
+/// The merge steps without branching on the comparison: which list advances is as good as
+/// random, so a branch on it was mispredicted at every other step. It runs for each of the
+/// open cases near every new one, inside the write transaction, and was the server's busiest
+/// code there (6.5 % of its samples during PostgreSQL intake); branch-free, a comparison of
+/// 20–60 bigrams each takes 250 rather than 450 ns.
 fn jaccard_permille(a: &[u64], b: &[u64]) -> i64 {
     let (mut i, mut j, mut common) = (0, 0, 0);
     while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                common += 1;
-                i += 1;
-                j += 1;
-            }
-        }
+        let (x, y) = (a[i], b[j]);
+        common += usize::from(x == y);
+        i += usize::from(x <= y);
+        j += usize::from(y <= x);
     }
     let union = a.len() + b.len() - common;
     if union == 0 {
@@ -842,6 +843,22 @@ mod tests {
         assert!(similarity_permille(a, c) < 100);
         assert_eq!(similarity_permille(a, a), 1000);
         assert_eq!(similarity_permille("", ""), 0);
+    }
+
+    proptest::proptest! {
+        /// The merge counts what the sets share, as a set intersection does.
+        #[test]
+        fn jaccard_agrees_with_sets(
+            a in proptest::collection::btree_set(0u64..64, 0..40),
+            b in proptest::collection::btree_set(0u64..64, 0..40),
+        ) {
+            let shared = a.intersection(&b).count();
+            let union = a.union(&b).count();
+            let expected = (shared * 1000).checked_div(union).unwrap_or(0) as i64;
+            let (a, b): (Vec<u64>, Vec<u64>) = (a.into_iter().collect(), b.into_iter().collect());
+            proptest::prop_assert_eq!(jaccard_permille(&a, &b), expected);
+            proptest::prop_assert_eq!(jaccard_permille(&b, &a), expected);
+        }
     }
 
     #[test]
