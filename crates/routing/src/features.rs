@@ -187,6 +187,19 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
+/// A text's features as every [`crate::Router`] reads them, extracted once
+/// ([`crate::Router::route_features`]).
+#[derive(Debug, Clone, Default)]
+pub struct Features(pub(crate) Vec<String>);
+
+impl Features {
+    pub fn of(text: &str) -> Features {
+        let mut keys = Vec::new();
+        extract(text, &mut keys);
+        Features(keys)
+    }
+}
+
 /// Compounds longer than this (in characters) are not searched for dictionary sub-words.
 const MAX_COMPOUND_CHARS: usize = 8;
 

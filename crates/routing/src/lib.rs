@@ -76,5 +76,5 @@ mod features;
 mod router;
 
 pub use error::{Error, Result};
-pub use features::{DOMAIN_WORDS, MAX_TEXT_CHARS, normalize, warm_up};
+pub use features::{DOMAIN_WORDS, Features, MAX_TEXT_CHARS, normalize, warm_up};
 pub use router::{Config, MAX_LABEL_CHARS, Router, Suggestion};

@@ -4,7 +4,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
-use crate::features::{self, Kind};
+use crate::features::{self, Features, Kind};
 
 /// Labels longer than this (in characters) are refused: a label is a category code, a unit or a
 /// department name, never a paragraph.
@@ -397,9 +397,16 @@ impl Router {
         if k == 0 || self.live_labels == 0 {
             return Vec::new();
         }
-        let mut keys = Vec::new();
-        features::extract(text, &mut keys);
-        let scores = self.posterior(&keys);
+        self.route_features(&Features::of(text), k)
+    }
+
+    /// [`Router::route`] for a text whose features were extracted once already: routers of
+    /// different label sets (a category, a unit) share the extraction, the costliest part.
+    pub fn route_features(&self, features: &Features, k: usize) -> Vec<Suggestion> {
+        if k == 0 || self.live_labels == 0 {
+            return Vec::new();
+        }
+        let scores = self.posterior(&features.0);
         let mut ranked: Vec<(usize, f64)> = scores.into_iter().enumerate().collect();
         ranked.retain(|&(_, p)| p > 0.0);
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -1,7 +1,7 @@
 //! Behaviour of the public `Router` API.
 
 use proptest::prelude::*;
-use routing::{Error, Router, Suggestion};
+use routing::{Error, Features, Router, Suggestion};
 
 fn taught(pairs: &[(&str, &str)]) -> Router {
     let mut router = Router::new();
@@ -44,6 +44,31 @@ fn routes_new_texts_to_the_label_whose_examples_they_resemble() {
     assert_eq!(router.label_count(), 4);
     assert_eq!(router.example_count(), 9);
     assert_eq!(router.examples_of("设施管理-路灯不亮"), 2);
+}
+
+#[test]
+fn features_extracted_once_route_as_the_text_does() {
+    let router = taught(CITY);
+    let units = taught(&[
+        ("路口有人摆摊卖水果，占用人行道", "综合行政执法队"),
+        ("小区垃圾桶满了三天没人清运", "环卫所"),
+    ]);
+    for text in [
+        "XX路口有人占道经营卖水果，影响通行",
+        "楼下垃圾桶满了好几天",
+        "",
+        "！！",
+    ] {
+        let features = Features::of(text);
+        for r in [&router, &units] {
+            assert_eq!(r.route_features(&features, 3), r.route(text, 3), "{text}");
+        }
+    }
+    assert!(
+        router
+            .route_features(&Features::of("路灯坏了"), 0)
+            .is_empty()
+    );
 }
 
 #[test]

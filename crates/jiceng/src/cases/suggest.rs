@@ -12,7 +12,7 @@
 
 use std::sync::RwLock;
 
-use routing::Router;
+use routing::{Features, Router};
 
 use super::store;
 use crate::db::{Conn, Db};
@@ -45,8 +45,8 @@ pub struct CaseRouter {
 /// A suggestion: label and confidence in thousandths.
 pub type Guess = Option<(String, i64)>;
 
-fn top(r: &Router, text: &str) -> Guess {
-    r.route(text, 1)
+fn top(r: &Router, features: &Features) -> Guess {
+    r.route_features(features, 1)
         .into_iter()
         .next()
         .map(|s| (s.label, (f64::from(s.confidence) * 1000.0).round() as i64))
@@ -119,7 +119,10 @@ impl CaseRouter {
     pub fn suggest(&self, text: &str) -> (Guess, Guess) {
         match self.models.read() {
             Ok(m) => match m.as_ref() {
-                Some(m) => (top(&m.category, text), top(&m.unit, text)),
+                Some(m) => {
+                    let features = Features::of(text);
+                    (top(&m.category, &features), top(&m.unit, &features))
+                }
                 None => (None, None),
             },
             Err(_) => (None, None),
