@@ -358,6 +358,41 @@ async fn a_referred_case_goes_to_the_department_with_its_evidence(t: TestDb) {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     let r = open_part(&app, &d, id, json!({"kind": "referral", "unit_id": dept})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    // An unanswered summons holds the referral back, as it holds back closing.
+    let leader = app.login("xipu_leader").await;
+    let r = open_part(
+        &app,
+        &leader,
+        id,
+        json!({"kind": "summon", "unit_id": dept, "reason": "请区市场监管局核实药师资质"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let summon = r.json()["part_id"].as_i64().unwrap();
+    let r = open_part(
+        &app,
+        &d,
+        id,
+        json!({"kind": "referral", "unit_id": dept, "reason": "药品经营违法不属于下放事项"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("不能移送"), "{}", r.body);
+    let scjg = app.login("scjg").await;
+    part_ok(
+        &app,
+        &scjg,
+        summon,
+        json!({"action": "report", "officer": "赵国栋"}),
+    )
+    .await;
+    part_ok(
+        &app,
+        &scjg,
+        summon,
+        json!({"action": "reply", "comment": "已核实：无执业药师"}),
+    )
+    .await;
     let r = open_part(
         &app,
         &d,

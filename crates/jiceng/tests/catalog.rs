@@ -81,6 +81,13 @@ async fn the_demo_catalog_is_loaded_and_published(t: TestDb) {
     let page = app.get("/catalog", &officer).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("犀浦街道") && page.body.contains("个性化"));
+    // The pager's next page, and a district user's township filter left at "all".
+    let next = app.get("/catalog?page=2", &officer).await;
+    assert_eq!(next.status, StatusCode::OK, "{}", next.body);
+    assert!(next.body.contains("第 2 /"), "{}", next.body);
+    let eo = app.login("bianban").await;
+    let all = app.get("/catalog?township=&q=&page=2", &eo).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
 }
 
 async fn a_change_makes_a_version_whose_difference_is_item_by_item(t: TestDb) {

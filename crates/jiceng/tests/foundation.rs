@@ -904,8 +904,37 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing(t: TestDb) {
     let r = app.get("/orgs/999999", &admin).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.body.contains("组织不存在"));
+    // An address whose number is not one names nothing: 404 with a reason, in the API's JSON
+    // or as a page.
     let r = app.get("/orgs/abc", &admin).await;
-    assert!(r.status.is_client_error());
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("编号无效"), "{}", r.body);
+    let r = app.get("/api/v1/orgs/abc", &admin).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("编号无效")
+    );
+    // A query value that cannot be read names its parameter; an empty one (a filter form's
+    // "all") is no filter at all.
+    let r = app.get("/api/v1/orgs?page=-1", &admin).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["error"]["field"], "page");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("查询参数 page")
+    );
+    let r = app.get("/orgs?page=abc", &admin).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("查询参数 page"), "{}", r.body);
+    let all = app.get("/api/v1/orgs", &admin).await.json()["total"].clone();
+    let r = app.get("/api/v1/orgs?kind=&page=&q=", &admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["total"], all);
     // A form with errors comes back with the message and the values typed.
     let r = app
         .form(

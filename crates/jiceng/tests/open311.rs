@@ -264,6 +264,17 @@ async fn a_request_filed_with_a_key_reads_back_in_json_and_xml(t: TestDb) {
         map.body.contains(&format!("案件 {id}：待派遣")),
         "with its number and state"
     );
+    // Not for a window clerk, who may not open cases: every point is a link to one.
+    let window = app.login("xipu_window").await;
+    let map = app
+        .get(&format!("/grids/map?township={xipu}"), &window)
+        .await;
+    assert_eq!(map.status, StatusCode::OK);
+    assert!(
+        !map.body.contains("case s-pending"),
+        "no case drawn for the window"
+    );
+    assert!(!map.body.contains("/cases/"), "no link to a case");
     let heat = app
         .get(&format!("/grids/map?township={xipu}&view=heat"), &leader)
         .await;

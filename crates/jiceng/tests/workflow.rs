@@ -193,12 +193,13 @@ async fn refusals_say_why_with_the_right_status(t: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // The roles that may are named as people know them, not by their codes.
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
     assert!(
-        r.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("受理")
+        message.contains("受理") && message.contains("镇（街道）工作人员"),
+        "{message}"
     );
+    assert!(!message.contains("township_officer"), "{message}");
     // A grid worker is not even in the right party.
     let r = app
         .json(
@@ -227,6 +228,18 @@ async fn refusals_say_why_with_the_right_status(t: TestDb) {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.json()["error"]["field"], "comment");
+    // So is one too long to show on the page.
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/work/{id}/actions"),
+            &officer,
+            json!({"action": "report", "expected_version": 2, "comment": "意".repeat(2001)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "comment");
+    assert!(r.body.contains("2000"), "{}", r.body);
     // A stale version: 409 with the current state.
     let r = app
         .json(
@@ -351,6 +364,19 @@ async fn a_double_submitted_action_acts_once(t: TestDb) {
         .await
         .json();
     assert_eq!(d["history"].as_array().unwrap().len(), 2);
+    // A key is one request's: the same key on another matter acts there.
+    let other = start(&app, &reg, "510117006000", 2).await;
+    let third = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/work/{other}/actions"),
+            &officer,
+            json!({"action": "accept", "expected_version": 1, "idempotency_key": "form-123"}),
+        )
+        .await;
+    assert_eq!(third.status, StatusCode::OK, "{}", third.body);
+    assert_eq!(third.json()["replayed"], false);
+    assert_eq!(third.json()["instance"]["version"], 2);
 }
 
 async fn fifty_simultaneous_actions_exactly_one_wins(t: TestDb) {

@@ -1,8 +1,9 @@
 //! The audit administrator's pages and API: search, CSV export, chain verification.
 
+use crate::web::extract::Query;
 use askama::Template;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;

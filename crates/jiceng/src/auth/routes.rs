@@ -1,9 +1,10 @@
 //! Sign-in, sign-out, one's own password, and the security administrator's account pages and
 //! API. Handlers parse, authorise (capability), call the domain and render.
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};

@@ -478,13 +478,7 @@ async fn prepare(
         .get(code)
     {
         Some(c) if c.active => c.clone(),
-        _ if code.is_empty() => return Err(Error::invalid("category", "请选择事件类别")),
-        _ => {
-            return Err(Error::invalid(
-                "category",
-                format!("未知的事件类别「{code}」"),
-            ));
-        }
+        found => return Err(category_refused(code, found.is_some())),
     };
     let grid = match (new.grid_id, new.grid_code.as_deref().map(str::trim)) {
         (Some(id), _) => Some(orgs::get_at(db, r.reader, stamp, id).await?),
@@ -515,6 +509,14 @@ async fn prepare(
         && (r.chars().count() > 64)
     {
         return Err(Error::invalid("external_ref", "工单号不超过 64 个字符"));
+    }
+    // The number is the sending system's (the hotline's): staff carry it over, while a
+    // citizen's own report has none, and one typed in would pass for the hotline's.
+    if external_ref.is_some() && matches!(who, Reporter::Public(_)) {
+        return Err(Error::invalid(
+            "external_ref",
+            "工单号由热线等系统填写，群众上报无需填写",
+        ));
     }
     let settings = settings_at(db, r.reader, stamp, district).await?;
     let calendar = crate::workdays::current_at(db, r.reader, stamp).await?;
@@ -872,6 +874,43 @@ async fn described(
         .collect())
 }
 
+/// A case ends (closed, referred) only once its summonses are answered and its joint parts
+/// reported: refuses `what` while any is open, naming them.
+pub(crate) async fn refuse_while_parts_open(
+    conn: &mut Conn<'_>,
+    id: CaseId,
+    what: &str,
+) -> Result<()> {
+    let blocking = store::blocking_parts(conn, id).await?;
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = blocking
+        .iter()
+        .map(|(k, u)| match k.as_str() {
+            "joint" => format!("{u}（联合执法未反馈）"),
+            _ => format!("{u}（吹哨未答复）"),
+        })
+        .collect();
+    Err(Error::conflict(format!(
+        "还有未完成的部分，不能{what}：{}",
+        names.join("、")
+    )))
+}
+
+/// Why a category code cannot be given to a case: none chosen, one the district retired, or
+/// one it never had.
+fn category_refused(code: &str, retired: bool) -> Error {
+    let message = if code.is_empty() {
+        "请选择事件类别".to_owned()
+    } else if retired {
+        format!("事件类别「{code}」已停用，请选择其他类别")
+    } else {
+        format!("未知的事件类别「{code}」")
+    };
+    Error::invalid("category", message)
+}
+
 /// The process instance of a case's ticket number `seq`.
 fn ticket_instance(
     id: CaseId,
@@ -944,10 +983,46 @@ pub async fn intake(
         reader: &mut reader,
         stamp,
     };
-    let prepared = prepare(&mut reads, who, township, new).await?;
+    let mut prepared = prepare(&mut reads, who, township, new).await?;
     drop(reader);
+    place_on_grid(db, &mut prepared).await?;
     db.write_batched(Intake::new(db, registry, router, actor, prepared, recalled))
         .await
+}
+
+/// Checks a case's coordinates against the grids' boundaries, and takes the grid they fall in
+/// when none was chosen. A point in another township's grid, or in none of its own township's
+/// grids, is refused; a township whose boundaries are not loaded yet cannot be checked.
+async fn place_on_grid(db: &Db, prepared: &mut Prepared) -> Result<()> {
+    let Some((lon_e7, lat_e7)) = prepared.coordinates else {
+        return Ok(());
+    };
+    let index = db.caches().get::<crate::grids::GridIndex>();
+    let (lon, lat) = (lon_e7 as f64 / 1e7, lat_e7 as f64 / 1e7);
+    let township = &prepared.township;
+    match crate::grids::locate(db, &index, lon, lat).await? {
+        Some(l) if l.township.id != township.id => Err(Error::invalid(
+            "lon",
+            format!(
+                "该位置在{}{}，不在{}范围内",
+                l.township.name, l.grid.name, township.name
+            ),
+        )),
+        Some(l) => {
+            if prepared.grid.is_none() {
+                let mut c = db.acquire().await?;
+                prepared.grid = orgs::store::get(&mut c.conn(), l.grid.id)
+                    .await?
+                    .filter(|g| g.is_active());
+            }
+            Ok(())
+        }
+        None if crate::grids::covers(db, &index, township.id).await? => Err(Error::invalid(
+            "lon",
+            format!("该位置不在{}的网格范围内", township.name),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The columns of a 12345 hotline export, as the import reads them.
@@ -1012,7 +1087,7 @@ pub async fn import_hotline(
             source: Some(Source::Hotline),
             township_code: Some(get(1)),
             grid_code: Some(get(2)),
-            category_code: get(3),
+            category_code: model::category_code_as_typed(&get(3)),
             urgency: match get(4).as_str() {
                 "" => Some(Urgency::Normal),
                 u => Urgency::from_label(u),
@@ -1666,20 +1741,7 @@ pub async fn act(
     }
     if a.action == "close" {
         let mut c = db.acquire().await?;
-        let blocking = store::blocking_parts(&mut c.conn(), id).await?;
-        if !blocking.is_empty() {
-            let names: Vec<String> = blocking
-                .iter()
-                .map(|(k, u)| match k.as_str() {
-                    "joint" => format!("{u}（联合执法未反馈）"),
-                    _ => format!("{u}（吹哨未答复）"),
-                })
-                .collect();
-            return Err(Error::conflict(format!(
-                "还有未完成的部分，不能结案：{}",
-                names.join("、")
-            )));
-        }
+        refuse_while_parts_open(&mut c.conn(), id, "结案").await?;
     }
     let route = if a.action == "dispatch" {
         Some(route_dispatch(db, &row, &township, a.unit, a.item_code.as_deref()).await?)
@@ -1700,7 +1762,15 @@ pub async fn act(
         if key.len() > 100 {
             return Err(Error::invalid("idempotency_key", "幂等键过长"));
         }
-        if !wf::store::claim_key(&mut conn, key, instance.id, Some(p.user_id), expected + 1).await?
+        if !wf::store::claim_key(
+            &mut conn,
+            key,
+            instance.id,
+            Some(p.user_id),
+            &a.action,
+            expected + 1,
+        )
+        .await?
         {
             return Ok(Acted {
                 case_id: id,
@@ -1862,16 +1932,15 @@ pub async fn classify(
             None => None,
         };
         if state.as_deref() != Some("pending") {
-            return Err(Error::conflict("案件派遣后不能再改分类"));
+            return Err(Error::conflict(match state.as_deref() {
+                Some("merged") => "案件已合并，请在原案件改分类",
+                Some("dismissed" | "referred") => "案件已不予立案或已移送，不能再改分类",
+                _ => "案件派遣后不能再改分类",
+            }));
         }
         match store::category(&mut conn, row.district_id, code).await? {
             Some(k) if k.active => {}
-            _ => {
-                return Err(Error::invalid(
-                    "category",
-                    format!("未知的事件类别「{code}」"),
-                ));
-            }
+            found => return Err(category_refused(code, found.is_some())),
         }
         let before = store::routing(&mut conn, id).await?.learned_category;
         (row, before)

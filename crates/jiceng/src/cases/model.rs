@@ -166,6 +166,17 @@ impl CategoryFields {
     }
 }
 
+/// A category code as a spreadsheet gives it back: a cell Excel took for a number has lost
+/// its leading zeros (0102 → 102), and codes are always four digits.
+pub fn category_code_as_typed(cell: &str) -> String {
+    let cell = cell.trim();
+    if (1..4).contains(&cell.len()) && cell.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{cell:0>4}")
+    } else {
+        cell.to_owned()
+    }
+}
+
 /// Checks a category; the first problem is reported with its field.
 pub fn validate_category(f: &CategoryFields) -> Result<()> {
     let code_ok = f.code.len() == 4 && f.code.bytes().all(|b| b.is_ascii_digit());
@@ -709,6 +720,17 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+
+    #[test]
+    fn a_category_code_excel_read_as_a_number_gets_its_zeros_back() {
+        assert_eq!(category_code_as_typed("102"), "0102");
+        assert_eq!(category_code_as_typed(" 0507 "), "0507");
+        assert_eq!(category_code_as_typed("1201"), "1201");
+        assert_eq!(category_code_as_typed("5"), "0005");
+        assert_eq!(category_code_as_typed(""), "");
+        assert_eq!(category_code_as_typed("ab"), "ab");
+        assert_eq!(category_code_as_typed("10203"), "10203");
+    }
 
     #[test]
     fn a_kept_description_answers_only_its_case_and_time_and_the_cache_stays_bounded() {

@@ -197,6 +197,9 @@ pub async fn open(
         {
             return Err(Error::conflict("先派遣给牵头单位，再组织联合执法"));
         }
+        if new.kind == PartKind::Referral {
+            super::refuse_while_parts_open(&mut conn, case, "移送").await?;
+        }
         let township = orgs::store::get(&mut conn, row.township_id)
             .await?
             .ok_or_else(|| Error::internal("case township"))?;

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -65,6 +66,10 @@ const PART_ACTORS: Access = Access::Roles(&[
     Role::DepartmentOfficer,
 ]);
 const CATEGORY_EDITORS: Access = Access::Roles(&[Role::EstablishmentOffice, Role::Dispatcher]);
+
+// The intake and report forms take every attachment a case may carry in one request.
+const _: () =
+    assert!(crate::web::MAX_UPLOAD_BYTES > model::MAX_ATTACHMENTS * model::MAX_ATTACHMENT_BYTES);
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -329,6 +334,7 @@ const STATES: &[(&str, &str)] = &[
     ("closed", "已结案"),
     ("merged", "已合并"),
     ("dismissed", "不予立案"),
+    ("referred", "已移送"),
 ];
 
 #[derive(Template)]
@@ -1619,8 +1625,8 @@ pub async fn api_update_category(
     if let serde_json::Value::Object(m) = &mut f {
         m.insert("code".to_owned(), serde_json::Value::String(code.clone()));
     }
-    let mut f: CategoryFields = serde_json::from_value(f)
-        .map_err(|e| Error::invalid("body", format!("JSON 字段缺失或类型不符：{e}")))?;
+    let mut f: CategoryFields =
+        crate::web::extract::read_json(&serde_json::to_vec(&f).map_err(Error::internal)?)?;
     f.code = code;
     super::save_category(&state.db, &ctx.principal, &ctx.actor, f, false).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -2252,4 +2258,25 @@ pub async fn api_classify(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_filter_offers_every_state_of_a_ticket() {
+        let registry = crate::workflow::embedded_processes();
+        let def = registry.get(super::super::PROCESS).unwrap();
+        let offered: Vec<(String, String)> = STATES
+            .iter()
+            .map(|(id, label)| ((*id).to_owned(), (*label).to_owned()))
+            .collect();
+        let states: Vec<(String, String)> = def
+            .states()
+            .iter()
+            .map(|s| (s.id.clone(), s.label.clone()))
+            .collect();
+        assert_eq!(offered, states);
+    }
 }

@@ -1,8 +1,9 @@
 //! Duty-list pages (staff and public) and API.
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -102,6 +103,9 @@ pub struct ItemFilter {
     pub category: Option<String>,
     /// statutory | entrusted | delegated | other
     pub source: Option<String>,
+    /// Read from text too: the page's query flattens this filter into its own, and serde
+    /// hands a flattened struct its query values as strings.
+    #[serde(default, deserialize_with = "crate::web::extract::page_number")]
     pub page: Option<u32>,
 }
 

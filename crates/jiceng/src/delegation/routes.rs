@@ -1,9 +1,10 @@
 //! Pages and API of delegated powers, duty admission and inspection items. The process steps
 //! themselves are taken on the work pages (`/work/{id}`, `/api/v1/work/{id}/actions`).
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 

@@ -143,6 +143,17 @@ pub async fn has_boundaries(db: &Db, index: &GridIndex) -> Result<bool> {
     Ok(!index.current(db).await?.info.is_empty())
 }
 
+/// Whether boundaries are known for any grid of `township`: only then can a point be said to
+/// lie outside it.
+pub async fn covers(db: &Db, index: &GridIndex, township: OrgId) -> Result<bool> {
+    Ok(index
+        .current(db)
+        .await?
+        .info
+        .values()
+        .any(|l| l.township.id == township))
+}
+
 /// Finds the grid that contains the WGS-84 point (`lon`, `lat`), with its community and
 /// township; `Ok(None)` when the point is in no grid of the district (say
 /// [`model::OUTSIDE_MESSAGE`] to the user). Points on a border shared by two grids belong to
@@ -480,7 +491,7 @@ const MAX_CASE_POINTS: i64 = 2000;
 fn case_state_label(state: &str) -> &'static str {
     match state {
         "pending" => "待派遣",
-        "dispatched" => "待签收",
+        "dispatched" => "已派遣",
         "handling" => "处置中",
         "checking" => "待核查",
         _ => "办理中",
@@ -653,7 +664,13 @@ pub async fn map(
         ),
         None => None,
     };
-    let case_points = if heat.is_none() && !matches!(target, MapTarget::Default) {
+    // Each point links to its case: drawn only for those who may open every case of the
+    // township (a station or a grid worker sees only some of them).
+    let sees_cases = matches!(
+        crate::cases::visibility(p),
+        Some(crate::cases::store::Visibility::Township(_))
+    );
+    let case_points = if sees_cases && heat.is_none() && !matches!(target, MapTarget::Default) {
         crate::cases::store::open_points(&mut conn, &within, MAX_CASE_POINTS).await?
     } else {
         Vec::new()

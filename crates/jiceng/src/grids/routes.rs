@@ -1,9 +1,10 @@
 //! Pages and API of the grids context: maps, boundary import, a grid's page with its workers
 //! and tasks, the grid worker's mobile page with the patrol log, and the register.
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, State};
 use serde::{Deserialize, Serialize};
 
 use super::model::{OUTSIDE_MESSAGE, PLACE_KINDS};
@@ -744,7 +745,7 @@ pub struct LocateAnswer {
 pub async fn api_locate(
     State(state): State<AppState>,
     _ctx: ApiCtx,
-    q: Result<Query<LocateQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<LocateQuery>, crate::web::extract::ParamRejection>,
 ) -> ApiResult<Json<LocateAnswer>> {
     let (lon, lat) = match q {
         Ok(Query(LocateQuery {

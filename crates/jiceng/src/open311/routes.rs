@@ -1,8 +1,9 @@
 //! The GeoReport v2 endpoints under `/open311/` and the key administration page.
 
+use crate::web::extract::Path;
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 

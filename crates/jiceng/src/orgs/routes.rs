@@ -1,8 +1,9 @@
 //! Organisation pages and API.
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 

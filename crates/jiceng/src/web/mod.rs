@@ -103,6 +103,8 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
     let open311_limiter = Arc::new(crate::open311::model::Limiter::new(
         config.open311_requests_per_minute,
     ));
+    // One index per database, shared with the contexts that place cases on it.
+    let grid_index = db.caches().get::<crate::grids::GridIndex>();
     let state = AppState(Arc::new(Shared {
         db,
         open311_limiter,
@@ -110,7 +112,7 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
         access: Arc::new(AccessTable::new(&table)),
         processes,
         catalog_index: Arc::new(crate::catalog::search::CatalogIndex::new()),
-        grid_index: Arc::new(crate::grids::GridIndex::new()),
+        grid_index,
         personal_data,
         case_router: Arc::new(crate::cases::suggest::CaseRouter::new()),
     }));
@@ -155,9 +157,10 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
         .with_state(state)
 }
 
-/// The largest upload (spreadsheets, photos): the import parsers refuse files over 10 MiB with
-/// their own message, so the transport allows a little more.
-pub const MAX_UPLOAD_BYTES: usize = 12 * 1024 * 1024;
+/// The largest upload (spreadsheets, photos): a case's six attachments of up to 5 MiB each
+/// (`cases::model`) with the form around them. The import parsers refuse files over 10 MiB
+/// with their own message.
+pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 
 /// Refuses a body announced larger than the limit before reading it, with a message the user
 /// can act on (the extractors enforce the same limit on bodies of unknown length).

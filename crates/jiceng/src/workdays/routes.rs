@@ -2,9 +2,10 @@
 //! and exports the holiday arrangement; any signed-in client may ask how a date counts and
 //! where a deadline falls.
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use calendar::CsvLineError;

@@ -15,7 +15,7 @@ use serde::Serialize;
 use workflow::{ActionError, ActionRequest, Definition, ErrorKind, InstanceView, Registry};
 
 use crate::audit::{self, Actor};
-use crate::auth::{Principal, Scope};
+use crate::auth::{Principal, Role, Scope};
 use crate::db::{self, Conn, Db, Writes};
 use crate::error::{Error, Result};
 use crate::ids::{InstanceId, OrgId};
@@ -115,9 +115,32 @@ fn parse_org_key(s: &str) -> Option<OrgId> {
     s.parse().ok().map(OrgId)
 }
 
+/// The name people know a process field by (the processes' `required_fields`).
+fn field_label(field: &str) -> &str {
+    match field {
+        "officer" => "报到人员",
+        "score" => "评价分数",
+        other => other,
+    }
+}
+
 /// Turns the engine's refusal into the domain error, one mapping for every process.
 pub fn refusal(e: ActionError) -> Error {
-    let msg = e.to_string();
+    let msg = match &e {
+        // The engine knows roles and fields by their codes; people know them by name.
+        ActionError::NotAllowedForRole { label, roles, .. } => {
+            let names: Vec<&str> = roles
+                .iter()
+                .map(|r| Role::parse(r).map_or(r.as_str(), |role| role.label()))
+                .collect();
+            format!(
+                "您的角色无权执行“{label}”，可执行的角色：{}",
+                names.join("、")
+            )
+        }
+        ActionError::FieldRequired { field } => format!("请填写“{}”", field_label(field)),
+        _ => e.to_string(),
+    };
     match e.kind() {
         ErrorKind::Forbidden => Error::Forbidden(msg),
         ErrorKind::Conflict => Error::Conflict(msg),
@@ -361,6 +384,7 @@ pub async fn act(
             key,
             id,
             Some(p.user_id),
+            &input.action,
             input.expected_version + 1,
         )
         .await?
@@ -409,6 +433,34 @@ pub async fn set_deadline(conn: &mut Conn<'_>, id: InstanceId, deadline: Timesta
     Ok(())
 }
 
+/// Longest comment or field value an action carries, in characters: every history row is
+/// shown whole on its case's or matter's page.
+pub const MAX_ACTION_TEXT: usize = 2000;
+
+fn check_lengths(input: &ActionInput) -> Result<()> {
+    if input
+        .comment
+        .as_deref()
+        .is_some_and(|c| c.chars().count() > MAX_ACTION_TEXT)
+    {
+        return Err(Error::invalid(
+            "comment",
+            format!("办理意见不能超过 {MAX_ACTION_TEXT} 字"),
+        ));
+    }
+    if let Some((name, _)) = input
+        .fields
+        .iter()
+        .find(|(_, v)| v.chars().count() > MAX_ACTION_TEXT)
+    {
+        return Err(Error::invalid(
+            name.clone(),
+            format!("填写的内容不能超过 {MAX_ACTION_TEXT} 字"),
+        ));
+    }
+    Ok(())
+}
+
 async fn decide_and_apply(
     conn: &mut Conn<'_>,
     registry: &Registry,
@@ -419,6 +471,7 @@ async fn decide_and_apply(
     input: &ActionInput,
 ) -> Result<Instance> {
     let id = inst.id;
+    check_lengths(input)?;
     let def = definition(registry, &inst.process)?;
     let request = ActionRequest {
         action: input.action.clone(),

@@ -1,8 +1,9 @@
 //! "My work" (inbox), an instance's timeline with its action forms, metrics: pages and API.
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 

@@ -286,18 +286,22 @@ pub async fn history(conn: &mut Conn<'_>, id: InstanceId) -> DbResult<Vec<Histor
 }
 
 /// Claims an idempotency key. `false` means the key was used before: the caller must not act.
+/// A key is one user's for one action on one instance: a client that reuses a key elsewhere
+/// (another case, another action) acts there rather than hearing of an earlier request.
 pub async fn claim_key(
     conn: &mut Conn<'_>,
     key: &str,
     id: InstanceId,
     user: Option<UserId>,
+    action: &str,
     version_after: i64,
 ) -> DbResult<bool> {
+    let scoped = format!("{}:{}:{action}:{key}", id.0, user.map_or(0, |u| u.0));
     let n = on_conn!(conn, c => sqlx::query(
         "INSERT INTO wf_idempotency (key, instance_id, user_id, version_after, created_at)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING"
     )
-    .bind(key).bind(id).bind(user).bind(version_after).bind(Timestamp::now())
+    .bind(&scoped).bind(id).bind(user).bind(version_after).bind(Timestamp::now())
     .execute(&mut *c).await?.rows_affected());
     Ok(n == 1)
 }
