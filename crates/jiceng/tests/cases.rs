@@ -1274,6 +1274,15 @@ async fn categories_can_be_added_and_changed_by_the_district(t: TestDb) {
         .json(Method::POST, "/api/v1/cases/categories", &eo, new.clone())
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
+    // An item the district's catalog lacks would refuse every dispatch of the category.
+    let mut unlisted = new.clone();
+    unlisted["code"] = json!("0112");
+    unlisted["duty_item_code"] = json!("NOPE-1");
+    let r = app
+        .json(Method::POST, "/api/v1/cases/categories", &eo, unlisted)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "duty_item_code", "{}", r.body);
     let mut bad = new.clone();
     bad["handle_normal"] = json!("three days");
     let r = app

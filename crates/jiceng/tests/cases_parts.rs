@@ -595,9 +595,16 @@ async fn parts_refuse_bad_input_and_change_nothing(t: TestDb) {
             json!({"kind": "joint", "unit_id": dept, "reason": "x", "deadline": "明天"}),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
+        (
+            json!({"kind": "joint", "unit_id": dept, "reason": "x", "deadline": "9999-12-31"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ] {
         let r = open_part(&app, &d, id, body.clone()).await;
         assert_eq!(r.status, status, "{body}: {}", r.body);
+        if body["deadline"] == "9999-12-31" {
+            assert_eq!(r.json()["error"]["field"], "deadline", "{}", r.body);
+        }
     }
     // A township officer may not summon; a leader may summon but not refer.
     let officer = app.login("xipu_officer").await;

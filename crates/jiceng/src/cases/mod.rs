@@ -202,6 +202,20 @@ pub async fn save_category(
         (false, None) => return Err(Error::not_found("没有这个事件类别")),
         _ => {}
     }
+    // A dispatch cites the category's item, and an item the catalog lacks would refuse every
+    // dispatch of the category. Checked when it changes: a category kept as it was saves.
+    let item_changed = existing
+        .as_ref()
+        .is_none_or(|e| e.duty_item_code != f.duty_item_code);
+    if item_changed
+        && !f.duty_item_code.is_empty()
+        && !catalog::general_item_exists(&mut conn, district, &f.duty_item_code).await?
+    {
+        return Err(Error::invalid(
+            "duty_item_code",
+            format!("区级权责清单中没有编码为 {} 的事项", f.duty_item_code),
+        ));
+    }
     store::upsert_category(&mut conn, district, &f, &actor.name, false).await?;
     audit::record(
         &mut conn,

@@ -104,11 +104,13 @@ pub fn parse_limit(s: &str) -> Option<TimeLimit> {
         return None;
     };
     let amount: u32 = num.trim().parse().ok()?;
-    // A year of working days is the longest limit that makes sense for a street problem.
-    (1..=250)
+    LIMIT_RANGE
         .contains(&amount)
         .then_some(TimeLimit { amount, unit })
 }
+
+/// A year of working days is the longest limit that makes sense for a street problem.
+const LIMIT_RANGE: std::ops::RangeInclusive<u32> = 1..=250;
 
 pub fn format_limit(l: TimeLimit) -> String {
     match l.unit {
@@ -202,10 +204,21 @@ pub fn validate_category(f: &CategoryFields) -> Result<()> {
         ("handle_urgent", &f.handle_urgent),
     ] {
         if parse_limit(v).is_none() {
-            return Err(Error::invalid(
-                field,
-                format!("时限「{v}」应写作工作小时数加 h（如 2h）或工作日数加 d（如 5d）"),
-            ));
+            // Well written but too long or zero: say so rather than repeat the format.
+            let written = v
+                .trim()
+                .strip_suffix(['h', 'd'])
+                .is_some_and(|n| n.trim().parse::<u64>().is_ok());
+            let message = if written {
+                format!(
+                    "时限「{v}」应在 {} 到 {} 之间（工作小时或工作日）",
+                    LIMIT_RANGE.start(),
+                    LIMIT_RANGE.end()
+                )
+            } else {
+                format!("时限「{v}」应写作工作小时数加 h（如 2h）或工作日数加 d（如 5d）")
+            };
+            return Err(Error::invalid(field, message));
         }
     }
     let codeish = |s: &str| {
@@ -796,6 +809,7 @@ mod tests {
             "5 个工作日"
         );
         assert!(parse_limit("0h").is_none());
+        assert!(parse_limit("250d").is_some() && parse_limit("251d").is_none());
         assert!(parse_limit("2w").is_none());
         assert!(parse_limit("h").is_none());
     }
@@ -918,6 +932,18 @@ mod tests {
             urgent.respond(Urgency::Urgent).unwrap().to_string(),
             "2 个工作小时"
         );
+        // A limit out of range is told as such; a malformed one gets the format.
+        let message = |limit: &str| {
+            let mut c = urgent.clone();
+            c.handle_normal = limit.to_owned();
+            validate_category(&c).unwrap_err().to_string()
+        };
+        assert!(
+            message("1000d").contains("1 到 250"),
+            "{}",
+            message("1000d")
+        );
+        assert!(message("three days").contains("应写作"));
     }
 
     #[test]

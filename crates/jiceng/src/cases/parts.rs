@@ -126,6 +126,9 @@ fn check_unit(kind: PartKind, unit: &Org, township: &Org, lead: Option<OrgId>) -
     }
 }
 
+/// The latest deadline a joint part may be given, in days from now.
+const JOINT_HORIZON_DAYS: i64 = 366;
+
 fn end_of_local_day(date: &str) -> Result<Timestamp> {
     Timestamp::parse_local_date(date.trim())
         .map(|d| d.plus_seconds(86_400 - 1))
@@ -167,6 +170,14 @@ pub async fn open(
             let t = end_of_local_day(d)?;
             if t < Timestamp::now() {
                 return Err(Error::invalid("deadline", "完成时限不能早于今天"));
+            }
+            // A joint task is days or weeks of work; a date years ahead is a typing slip
+            // that would keep the case open, never late.
+            if t > Timestamp::now().plus_seconds(JOINT_HORIZON_DAYS * 86_400) {
+                return Err(Error::invalid(
+                    "deadline",
+                    format!("完成时限不能晚于 {JOINT_HORIZON_DAYS} 天之后"),
+                ));
             }
             Some(t)
         }

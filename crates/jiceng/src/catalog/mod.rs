@@ -650,6 +650,15 @@ pub struct EffectiveList {
     pub items: Vec<EffectiveItem>,
 }
 
+/// Whether the district's general catalog, as it stands now, holds an item coded `code`.
+pub async fn general_item_exists(conn: &mut Conn<'_>, district: OrgId, code: &str) -> Result<bool> {
+    let Some(general) = store::find_list(conn, district, 0).await? else {
+        return Ok(false);
+    };
+    let entries = store::entries_at(conn, general.id, general.current_version).await?;
+    Ok(items_only(entries).iter().any(|i| i.code == code))
+}
+
 /// A township's list: the general catalog's items (minus those it marked not applicable)
 /// plus its local additions, at the published versions or the current drafts.
 pub async fn effective(
