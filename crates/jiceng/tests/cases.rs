@@ -1359,14 +1359,23 @@ async fn a_change_made_through_another_process_governs_the_next_intake(t: TestDb
         "a retired category is not an unknown one: {}",
         r.body
     );
-    let r = other
-        .json(
+    // A grid with a worker in post cannot be retired (its page, where the worker leaves, would
+    // be gone); once the worker has left, it can.
+    let retire_path = format!("/api/v1/orgs/{grid}/retire");
+    let retire = || {
+        other.json(
             Method::POST,
-            &format!("/api/v1/orgs/{grid}/retire"),
+            &retire_path,
             &eo,
             json!({"reason": "网格调整"}),
         )
+    };
+    let r = retire().await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("离任"), "{}", r.body);
+    app.end_assignments(grid, &app.login("xipu_officer").await)
         .await;
+    let r = retire().await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = app
         .json(Method::POST, "/api/v1/cases", &d, report("0101"))

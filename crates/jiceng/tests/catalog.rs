@@ -375,6 +375,16 @@ async fn an_import_is_all_or_nothing_with_every_bad_row_reported(t: TestDb) {
     let r = upload(&app, &officer, local, &wrong).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("备注"), "{}", r.body);
+    // A file of headers only would empty the list: refused.
+    let empty = io::write_xlsx("清单", model::COLUMNS, &[]).unwrap();
+    let r = upload(&app, &officer, local, &empty).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("没有事项"), "{}", r.body);
+    let after = app
+        .get(&format!("/api/v1/catalog/lists/{local}/items"), &officer)
+        .await
+        .json();
+    assert_eq!(after["version"], before["version"], "nothing imported");
     // A good file replaces the list: one item edited, one added, the rest unchanged.
     let mut rows: Vec<Vec<String>> = good.iter().map(model::to_row).collect();
     rows[0][1] = format!("{}（修订）", rows[0][1]);

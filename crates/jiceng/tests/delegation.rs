@@ -134,6 +134,13 @@ async fn a_delegated_power_reaches_the_list_only_after_both_sides_sign(t: TestDb
     let instance = made[0]["handover"]["instance_id"].as_i64().unwrap();
     let handover = made[0]["handover"]["id"].as_i64().unwrap();
     assert!(find(&township_items(&app, &leader, xipu).await, "XF-SJ-001").is_none());
+    // The department's handover counts among the township's work (its metrics, its leaders').
+    let counted: Option<i64> = app
+        .scalar(&format!(
+            "SELECT township_id FROM wf_instances WHERE id = {instance}"
+        ))
+        .await;
+    assert_eq!(counted, Some(xipu));
 
     // Only the department submits; only the township accepts and signs.
     act_refused(&app, &leader, instance, "submit", StatusCode::FORBIDDEN).await;
@@ -630,6 +637,17 @@ async fn bad_filings_are_refused_with_reasons(t: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    // A code a township's own list uses: its handover would overwrite that item.
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/delegation/powers",
+            &dept,
+            power_body("LA-006-002"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("犀浦"), "{}", r.body);
     // The same code twice.
     create_power(&app, &dept, "XF-DUP").await;
     let r = app

@@ -266,14 +266,22 @@ async fn an_organisation_with_children_cannot_be_retired(t: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let r = app
-        .json(
+    // Nor a grid whose worker is in post: its page, where the worker leaves, would be gone.
+    let retire_path = format!("/api/v1/orgs/{grid}/retire");
+    let retire = || {
+        app.json(
             Method::POST,
-            &format!("/api/v1/orgs/{grid}/retire"),
+            &retire_path,
             &admin,
             json!({"reason": "网格调整"}),
         )
+    };
+    let r = retire().await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("离任"), "{}", r.body);
+    app.end_assignments(grid, &app.login("xipu_officer").await)
         .await;
+    let r = retire().await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["status"], "retired");
     // Retired, not deleted: still there with its history, and no longer changeable.
@@ -398,6 +406,30 @@ async fn five_wrong_passwords_lock_the_account_for_fifteen_minutes(t: TestDb) {
     .await
     .unwrap();
     assert_eq!(locks.total, 2);
+    // Guessing the old password through a session counts the same: at the fifth wrong one the
+    // account locks and the session ends.
+    let s = app.login("xipu_officer").await;
+    let guess = json!({"old_password": "wrong-Password-1", "new_password": "Qa@Test2026xyz"});
+    for i in 1..=5 {
+        let r = app
+            .json(Method::PUT, "/api/v1/me/password", &s, guess.clone())
+            .await;
+        let expected = if i < 5 {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(r.status, expected, "attempt {i}: {}", r.body);
+    }
+    assert_eq!(
+        app.get("/api/v1/me", &s).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        app.try_login("xipu_officer", common::PASSWORD)
+            .await
+            .is_err()
+    );
 }
 
 async fn an_idle_session_expires_after_thirty_minutes(t: TestDb) {
@@ -830,6 +862,47 @@ async fn accounts_follow_the_three_duty_separation(t: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Nor leave one of the three duties without an active account: the only audit
+    // administrator made a security one, the only system administrator disabled.
+    let user_id = |name: &'static str| {
+        let app = &app;
+        async move {
+            app.scalar::<i64>(&format!("SELECT id FROM users WHERE username = '{name}'"))
+                .await
+        }
+    };
+    let auditor = user_id("auditadmin").await;
+    let r = app
+        .json(
+            Method::PUT,
+            &format!("/api/v1/users/{auditor}"),
+            &sec,
+            json!({"display_name": "审计员", "org_id": district, "roles": ["security_admin"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("审计管理员"), "{}", r.body);
+    let sysadmin = user_id("sysadmin").await;
+    let r = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/users/{sysadmin}/disable"),
+            &sec,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(app.try_login("sysadmin", common::PASSWORD).await.is_ok());
+    // A reset skips the old password: not for one's own.
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/users/{my_id}/password"),
+            &sec,
+            json!({"password": "Qa@Test2026xyz"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
 }
 
 async fn bad_input_gets_a_clear_4xx_and_writes_nothing(t: TestDb) {

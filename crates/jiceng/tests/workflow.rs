@@ -660,6 +660,9 @@ async fn the_timeline_page_takes_an_action(t: TestDb) {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let page = app.get(&format!("/work/{id}"), &officer).await;
     assert!(page.body.contains("办理中"));
+    // The history names the states as the process does, not by their codes.
+    assert!(page.body.contains("待受理 → 办理中"), "{}", page.body);
+    assert!(!page.body.contains("new → handling"));
     // Missing comment on a form: the page again, with the reason.
     let r = app
         .form(

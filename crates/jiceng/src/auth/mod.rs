@@ -293,6 +293,40 @@ pub async fn change_own_password(
     }
     .ok_or_else(|| Error::not_found("账号不存在"))?;
     if !verify_password(old.to_owned(), user.password_hash.clone()).await? {
+        // Counted with the failed sign-ins: a session in the wrong hands must not be a way to
+        // guess the password without limit. At the limit the account locks as at sign-in, and
+        // its sessions end.
+        let mut tx = db.begin().await?;
+        let lock_until = Timestamp::now().plus_seconds(LOCKOUT_SECONDS);
+        let (n, locked) =
+            store::register_failure(&mut tx.conn(), user.id, LOCKOUT_THRESHOLD, lock_until).await?;
+        audit::record(
+            &mut tx.conn(),
+            actor,
+            "account.password_change_failed",
+            &user.username,
+            &format!("原密码错误（第 {n} 次）"),
+        )
+        .await?;
+        if locked {
+            store::delete_sessions_of(&mut tx.conn(), user.id).await?;
+            audit::record(
+                &mut tx.conn(),
+                actor,
+                "user.lock",
+                &user.username,
+                "修改密码时连续输错原密码，锁定 15 分钟并退出登录",
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if locked {
+            forget(db, &principal.session_hash);
+            return Err(Error::forbidden(format!(
+                "原密码连续输错，账号已锁定至 {}，请届时重新登录",
+                lock_until.local()
+            )));
+        }
         return Err(Error::invalid("old_password", "原密码不正确"));
     }
     model::check_password_policy(new, &user.username)?;
@@ -302,6 +336,7 @@ pub async fn change_own_password(
     let hash = hash_password(new.to_owned()).await?;
     let mut tx = db.begin().await?;
     store::set_password(&mut tx.conn(), user.id, &hash).await?;
+    store::clear_failures(&mut tx.conn(), user.id).await?;
     audit::record(
         &mut tx.conn(),
         actor,
@@ -505,6 +540,14 @@ pub async fn update_account(
     if id == cap.principal().user_id && roles != old_roles {
         return Err(Error::forbidden("安全管理员不能修改本人的角色"));
     }
+    if before.status == "active" {
+        let losing: Vec<Role> = old_roles
+            .iter()
+            .copied()
+            .filter(|r| !roles.contains(r))
+            .collect();
+        keep_admin_roles_held(&mut conn, id, &losing).await?;
+    }
     store::update_profile(&mut conn, id, &display_name, org.id).await?;
     store::set_roles(&mut conn, id, &roles).await?;
     if roles != old_roles || before.org_id != org.id {
@@ -534,11 +577,17 @@ pub async fn update_account(
 
 pub async fn reset_password(
     db: &Db,
-    _cap: &AccountManager<'_>,
+    cap: &AccountManager<'_>,
     actor: &Actor,
     id: UserId,
     password: &str,
 ) -> Result<()> {
+    // A reset skips the old password; one's own goes through the change that asks for it.
+    if id == cap.principal().user_id {
+        return Err(Error::forbidden(
+            "本人密码请在“修改密码”中修改（须验证原密码）",
+        ));
+    }
     let user = {
         let mut c = db.acquire().await?;
         store::user_by_id(&mut c.conn(), id).await?
@@ -558,6 +607,24 @@ pub async fn reset_password(
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// The administrators of 三员分立: each role must stay held by an active account, or its
+/// duties (accounts, system settings, the audit trail) have no one to carry them.
+const ADMIN_ROLES: [Role; 3] = [Role::SystemAdmin, Role::SecurityAdmin, Role::AuditAdmin];
+
+/// Refuses a change by which account `id` gives up `losing` (by a new set of roles, or by
+/// being disabled) if that leaves an administrator role without an active account.
+async fn keep_admin_roles_held(conn: &mut Conn<'_>, id: UserId, losing: &[Role]) -> Result<()> {
+    for role in losing.iter().filter(|r| ADMIN_ROLES.contains(r)) {
+        if store::count_active_with_role(conn, *role, id).await? == 0 {
+            return Err(Error::conflict(format!(
+                "「{}」须至少保留一个在用账号（三员分立）",
+                role.label()
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -589,6 +656,10 @@ pub async fn apply_account_action(
         AccountAction::Disable => {
             if id == cap.principal().user_id {
                 return Err(Error::conflict("不能停用本人账号"));
+            }
+            if user.status == "active" {
+                let roles = store::roles_of(&mut conn, id).await?;
+                keep_admin_roles_held(&mut conn, id, &roles).await?;
             }
             store::set_status(&mut conn, id, "disabled").await?;
             store::delete_sessions_of(&mut conn, id).await?;

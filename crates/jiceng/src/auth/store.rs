@@ -102,6 +102,18 @@ pub async fn insert_user(
     .fetch_one(&mut *c).await?))
 }
 
+/// Active accounts other than `except` that hold `role`.
+pub async fn count_active_with_role(
+    conn: &mut Conn<'_>,
+    role: Role,
+    except: UserId,
+) -> DbResult<i64> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM user_roles r JOIN users u ON u.id = r.user_id
+         WHERE r.role = $1 AND u.status = 'active' AND u.id <> $2"
+    ).bind(role.as_str()).bind(except).fetch_one(&mut *c).await?))
+}
+
 pub async fn set_roles(conn: &mut Conn<'_>, id: UserId, roles: &[Role]) -> DbResult<()> {
     on_conn!(conn, c => {
         sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id).execute(&mut *c).await?;

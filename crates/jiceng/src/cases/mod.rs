@@ -1357,7 +1357,8 @@ pub async fn detail(
         let instance = wf::store::get(&mut conn, t.instance_id)
             .await?
             .ok_or_else(|| Error::internal("ticket instance"))?;
-        let history = wf::store::history(&mut conn, t.instance_id).await?;
+        let mut history = wf::store::history(&mut conn, t.instance_id).await?;
+        wf::label_history(registry, &instance.process, &mut history);
         let unit_name = match t.unit_org_id {
             Some(u) => orgs::store::get(&mut conn, u).await?.map(|o| o.name),
             None => None,

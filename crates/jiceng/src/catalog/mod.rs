@@ -339,6 +339,14 @@ pub async fn import(
     items: Vec<ItemFields>,
     reason: &str,
 ) -> Result<i64> {
+    // An import replaces the list: a file of headers only would empty it, which is never
+    // what anyone uploading a list means.
+    if items.is_empty() {
+        return Err(Error::invalid(
+            "file",
+            "文件中没有事项。导入会以文件内容替换整个清单，空文件将清空清单，未作改动",
+        ));
+    }
     let current = {
         let mut c = db.acquire().await?;
         let mut conn = c.conn();

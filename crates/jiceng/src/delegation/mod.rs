@@ -122,6 +122,30 @@ async fn local_items(
     )
 }
 
+/// The name of a township whose own list holds an item coded `code`, if any does.
+async fn township_using(
+    conn: &mut Conn<'_>,
+    district: OrgId,
+    code: &str,
+) -> Result<Option<String>> {
+    for list in catalog::store::lists_of(conn, district).await? {
+        if list.township_key == 0 {
+            continue;
+        }
+        let township = OrgId(list.township_key);
+        if local_items(conn, district, township)
+            .await?
+            .contains_key(code)
+        {
+            let name = orgs::store::get(conn, township)
+                .await?
+                .map_or_else(|| township.0.to_string(), |o| o.name);
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
+}
+
 // ---------- delegated powers ----------
 
 pub async fn create_power(
@@ -144,6 +168,17 @@ pub async fn create_power(
         return Err(Error::invalid(
             "code",
             format!("编码 {} 已用于通用目录，下放事项请另编码", item.code),
+        ));
+    }
+    // Nor may it take a township's own item: the handover would overwrite it on that list,
+    // and a withdrawal would then remove it.
+    if let Some(township) = township_using(&mut conn, district, &item.code).await? {
+        return Err(Error::invalid(
+            "code",
+            format!(
+                "编码 {} 已用于{township}的清单，下放事项请另编码",
+                item.code
+            ),
         ));
     }
     let id = store::insert_power(
@@ -267,6 +302,18 @@ pub async fn draft_handovers(
             }
             Direction::Withdraw if !holds => {
                 return Err(Error::conflict(format!("{}未承接该事项，无需收回", t.name)));
+            }
+            // The township added an item of this code since the power was filed: taking the
+            // power would overwrite it.
+            Direction::Delegate
+                if local_items(&mut conn, power.district_id, t.id)
+                    .await?
+                    .contains_key(&power.code) =>
+            {
+                return Err(Error::conflict(format!(
+                    "{}的清单中已有编码为 {} 的事项，请先调整编码再下放",
+                    t.name, power.code
+                )));
             }
             _ => {}
         }

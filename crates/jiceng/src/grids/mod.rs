@@ -187,12 +187,16 @@ pub struct ImportSummary {
     pub grids: usize,
 }
 
+/// Problems an import lists before it only counts the rest.
+const MAX_LISTED_PROBLEMS: usize = 200;
+
 /// Imports community and grid boundaries from a GeoJSON FeatureCollection whose features
 /// carry the organisation's code in the `code` property, all or nothing. Only organisations
 /// under the materialised path `within` count as known. With `gcj02`, coordinates are taken as
 /// GCJ-02 (AMap, Tencent) and converted to WGS-84 before anything is checked.
 ///
-/// Every problem is reported at once, one per line of the error message: the file's own
+/// Every problem is found at once and reported one per line (the first [`MAX_LISTED_PROBLEMS`]
+/// of them, with a count of the rest): the file's own
 /// shape problems, unknown codes, grids outside their community (the community's boundary
 /// comes from the same file or from the database), overlapping communities and overlapping
 /// grids of one community, each with the area in square metres. Stored boundaries the file
@@ -207,13 +211,19 @@ pub async fn import_boundaries(
     text: &str,
     gcj02: bool,
 ) -> Result<ImportSummary> {
+    // The first problems are listed, and how many more there are: a broken file of a
+    // hundred thousand features would otherwise come back as a page of tens of megabytes.
     let fail = |lines: Vec<String>| {
+        let more = lines.len().saturating_sub(MAX_LISTED_PROBLEMS);
+        let mut listed = lines[..lines.len().min(MAX_LISTED_PROBLEMS)].join("\n");
+        if more > 0 {
+            listed.push_str(&format!("\n……另有 {more} 个问题未列出"));
+        }
         Error::invalid(
             "file",
             format!(
-                "导入失败，未导入任何边界（共 {} 个问题）：\n{}",
-                lines.len(),
-                lines.join("\n")
+                "导入失败，未导入任何边界（共 {} 个问题）：\n{listed}",
+                lines.len()
             ),
         )
     };

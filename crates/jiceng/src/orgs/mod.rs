@@ -302,6 +302,22 @@ pub async fn retire(
             org.name
         )));
     }
+    // A retired grid's page is gone, and with it the way to end its workers' assignments.
+    if org.kind == OrgKind::Grid {
+        let serving: Vec<String> = crate::grids::store::assignments_of_grid(&mut conn, id)
+            .await?
+            .into_iter()
+            .filter(|a| a.to_at.is_none())
+            .map(|a| a.worker_name)
+            .collect();
+        if !serving.is_empty() {
+            return Err(Error::conflict(format!(
+                "「{}」还有在任网格员（{}），请先办理离任",
+                org.name,
+                serving.join("、")
+            )));
+        }
+    }
     store::retire(&mut conn, id, reason).await?;
     audit::record(
         &mut conn,

@@ -204,8 +204,11 @@ fn query_error(e: &serde_path_to_error::Error<serde_urlencoded::de::Error>) -> E
     {
         return Error::invalid(name, format!("缺少查询参数 {name}"));
     }
-    let field = e.path().to_string();
-    Error::invalid(&field, format!("查询参数 {field} 的取值无效"))
+    match e.path().to_string() {
+        // Inside a flattened filter serde loses the name.
+        p if p == "." => Error::invalid("query", "查询参数的取值无效"),
+        field => Error::invalid(&field, format!("查询参数 {field} 的取值无效")),
+    }
 }
 
 /// A path parameter, read into `T`. An address whose parameter cannot be read (a number that

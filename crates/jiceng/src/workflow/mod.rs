@@ -170,6 +170,20 @@ pub struct NewInstance {
     pub assignee_org: Option<OrgId>,
 }
 
+/// Names the states of a history as its process does, for people; a state the process no
+/// longer has keeps its code.
+pub fn label_history(registry: &Registry, process: &str, history: &mut [HistoryEntry]) {
+    let def = registry.get(process);
+    let label = |state: &str| {
+        def.and_then(|d| d.state(state))
+            .map_or_else(|| state.to_owned(), |s| s.label.clone())
+    };
+    for h in history {
+        h.from_label = h.from_state.as_deref().map(label);
+        h.to_label = label(&h.to_state);
+    }
+}
+
 /// The township an organisation belongs to, for metrics; `None` for district bodies.
 async fn township_of(conn: &mut Conn<'_>, org: OrgId) -> Result<Option<OrgId>> {
     let o = orgs::store::get(conn, org)
@@ -239,6 +253,14 @@ pub async fn start_all<'a>(
         if let std::collections::btree_map::Entry::Vacant(e) = owners.entry(new.owner_org) {
             e.insert(township_of(conn, new.owner_org).await?);
         }
+        // A district body's work with one township (a handover to it) counts for that
+        // township: the assignee's, when the owner has none.
+        if owners[&new.owner_org].is_none()
+            && let Some(a) = new.assignee_org
+            && let std::collections::btree_map::Entry::Vacant(e) = owners.entry(a)
+        {
+            e.insert(township_of(conn, a).await?);
+        }
         firsts.push((start, terminal));
     }
     let rows: Vec<store::NewRow<'_>> = starts
@@ -250,7 +272,8 @@ pub async fn start_all<'a>(
             subject_ref: &new.subject_ref,
             owner_org_id: new.owner_org,
             assignee_org_id: new.assignee_org,
-            township_id: owners[&new.owner_org],
+            township_id: owners[&new.owner_org]
+                .or_else(|| new.assignee_org.and_then(|a| owners[&a])),
             state: &start.state,
             terminal: *terminal,
             now,
@@ -636,7 +659,8 @@ pub async fn detail(
     if !visible(&mut conn, p, &inst).await? {
         return Err(Error::forbidden("该事项不在您的管辖范围内"));
     }
-    let history = store::history(&mut conn, id).await?;
+    let mut history = store::history(&mut conn, id).await?;
+    label_history(registry, &inst.process, &mut history);
     let def = definition(registry, &inst.process)?;
     let actions = def
         .available_actions(&view(&inst), &engine_actor(p))

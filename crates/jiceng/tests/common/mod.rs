@@ -343,6 +343,21 @@ impl TestApp {
     }
 
     /// The id of the organisation with `code`.
+    /// Ends every assignment of grid `grid` still running, as `s` (a township's staff).
+    pub async fn end_assignments(&self, grid: i64, s: &Session) {
+        let workers = self
+            .get(&format!("/api/v1/grids/{grid}/workers"), s)
+            .await
+            .json();
+        for w in workers.as_array().expect("a list of assignments") {
+            if w["to_at"].is_null() {
+                let path = format!("/grids/assignments/{}/end", w["id"]);
+                let r = self.form(&path, s, &[]).await;
+                assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+            }
+        }
+    }
+
     pub async fn org_id(&self, code: &str) -> i64 {
         let mut c = self.db().acquire().await.expect("conn");
         jiceng::orgs::store::get_by_code(&mut c.conn(), code)
