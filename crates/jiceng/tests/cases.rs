@@ -246,6 +246,13 @@ async fn intake_refuses_bad_input_and_changes_nothing(t: TestDb) {
         app.org_id("510117006001002").await,
         "{v}"
     );
+    // The ticket's work page is the case's to show: not to the worker of another grid, who
+    // may not see the case, though the grid is in the same township.
+    let work = format!("/api/v1/work/{}", v["tickets"][0]["ticket"]["instance_id"]);
+    assert_eq!(app.get(&work, &d).await.status, StatusCode::OK);
+    let other_grid = app.login("wanggeyuan").await;
+    let r = app.get(&work, &other_grid).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
 }
 
 async fn a_citizen_report_goes_round_the_whole_loop_to_the_rating(t: TestDb) {

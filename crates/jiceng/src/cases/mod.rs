@@ -101,6 +101,26 @@ async fn can_see(conn: &mut Conn<'_>, p: &Principal, c: &CaseRow) -> Result<bool
     })
 }
 
+/// Whether `p` may see a workflow instance of a case (a ticket or a part) where the generic
+/// work pages show it: as they may see the case. `None` when the instance is not a case's.
+pub(crate) async fn instance_visible(
+    conn: &mut Conn<'_>,
+    p: &Principal,
+    subject_ref: &str,
+) -> Result<Option<bool>> {
+    let Some(id) = subject_ref
+        .strip_prefix("case:")
+        .and_then(|r| r.split('#').next())
+        .and_then(|id| id.parse().ok())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(match store::get_case(conn, CaseId(id)).await? {
+        Some(c) => can_see(conn, p, &c).await?,
+        None => false,
+    }))
+}
+
 pub(crate) async fn load_visible(
     conn: &mut Conn<'_>,
     p: &Principal,

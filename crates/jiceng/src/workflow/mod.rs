@@ -342,6 +342,13 @@ pub struct Acted {
 
 /// Whether the principal may see an instance: its owner or assignee is within their scope.
 pub async fn visible(conn: &mut Conn<'_>, p: &Principal, inst: &Instance) -> Result<bool> {
+    // A case's instances are seen by those who see the case: a grid worker its grids' cases,
+    // a station or department those it works on, whatever their organisation's scope.
+    if context_url(inst).is_some()
+        && let Some(seen) = crate::cases::instance_visible(conn, p, &inst.subject_ref).await?
+    {
+        return Ok(seen);
+    }
     if p.scope == Scope::District {
         return Ok(true);
     }
