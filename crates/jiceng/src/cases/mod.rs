@@ -229,7 +229,9 @@ pub async fn save_category(
         .is_none_or(|e| e.duty_item_code != f.duty_item_code);
     if item_changed
         && !f.duty_item_code.is_empty()
-        && !catalog::general_item_exists(&mut conn, district, &f.duty_item_code).await?
+        && !catalog::general_codes(&mut conn, district)
+            .await?
+            .contains(&f.duty_item_code)
     {
         return Err(Error::invalid(
             "duty_item_code",
@@ -1377,8 +1379,7 @@ pub async fn detail(
         let instance = wf::store::get(&mut conn, t.instance_id)
             .await?
             .ok_or_else(|| Error::internal("ticket instance"))?;
-        let mut history = wf::store::history(&mut conn, t.instance_id).await?;
-        wf::label_history(registry, &instance.process, &mut history);
+        let history = wf::history(&mut conn, registry, &instance).await?;
         let unit_name = match t.unit_org_id {
             Some(u) => orgs::store::get(&mut conn, u).await?.map(|o| o.name),
             None => None,

@@ -95,6 +95,15 @@ labelled_enum!(
 /// Parses a time limit as the category table writes it: `2h` (working hours) or `5d`
 /// (working days).
 pub fn parse_limit(s: &str) -> Option<TimeLimit> {
+    let (amount, unit) = written_limit(s)?;
+    let amount = u32::try_from(amount).ok()?;
+    LIMIT_RANGE
+        .contains(&amount)
+        .then_some(TimeLimit { amount, unit })
+}
+
+/// A limit as written (a number and h or d), whatever its size.
+fn written_limit(s: &str) -> Option<(u64, TimeUnit)> {
     let s = s.trim();
     let (num, unit) = if let Some(n) = s.strip_suffix('h') {
         (n, TimeUnit::WorkingHours)
@@ -103,10 +112,7 @@ pub fn parse_limit(s: &str) -> Option<TimeLimit> {
     } else {
         return None;
     };
-    let amount: u32 = num.trim().parse().ok()?;
-    LIMIT_RANGE
-        .contains(&amount)
-        .then_some(TimeLimit { amount, unit })
+    Some((num.trim().parse().ok()?, unit))
 }
 
 /// A year of working days is the longest limit that makes sense for a street problem.
@@ -205,11 +211,7 @@ pub fn validate_category(f: &CategoryFields) -> Result<()> {
     ] {
         if parse_limit(v).is_none() {
             // Well written but too long or zero: say so rather than repeat the format.
-            let written = v
-                .trim()
-                .strip_suffix(['h', 'd'])
-                .is_some_and(|n| n.trim().parse::<u64>().is_ok());
-            let message = if written {
+            let message = if written_limit(v).is_some() {
                 format!(
                     "时限「{v}」应在 {} 到 {} 之间（工作小时或工作日）",
                     LIMIT_RANGE.start(),

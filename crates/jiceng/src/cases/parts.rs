@@ -447,8 +447,7 @@ pub async fn view(db: &Db, registry: &Registry, p: &Principal, part: PartRow) ->
         let instance = wf::store::get(&mut conn, part.instance_id)
             .await?
             .ok_or_else(|| Error::internal("part instance"))?;
-        let mut history = wf::store::history(&mut conn, part.instance_id).await?;
-        wf::label_history(registry, &instance.process, &mut history);
+        let history = wf::history(&mut conn, registry, &instance).await?;
         (unit_name, instance, history)
     };
     let actions = match wf::detail(db, registry, p, part.instance_id).await {

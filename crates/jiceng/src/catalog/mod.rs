@@ -658,13 +658,19 @@ pub struct EffectiveList {
     pub items: Vec<EffectiveItem>,
 }
 
-/// Whether the district's general catalog, as it stands now, holds an item coded `code`.
-pub async fn general_item_exists(conn: &mut Conn<'_>, district: OrgId, code: &str) -> Result<bool> {
-    let Some(general) = store::find_list(conn, district, 0).await? else {
-        return Ok(false);
-    };
-    let entries = store::entries_at(conn, general.id, general.current_version).await?;
-    Ok(items_only(entries).iter().any(|i| i.code == code))
+/// Codes of the district's general catalog as it stands now (its current version).
+pub async fn general_codes(
+    conn: &mut Conn<'_>,
+    district: OrgId,
+) -> Result<std::collections::BTreeSet<String>> {
+    Ok(match store::find_list(conn, district, 0).await? {
+        Some(g) => store::entries_at(conn, g.id, g.current_version)
+            .await?
+            .into_iter()
+            .map(|e| e.code().to_owned())
+            .collect(),
+        None => Default::default(),
+    })
 }
 
 /// A township's list: the general catalog's items (minus those it marked not applicable)

@@ -90,19 +90,6 @@ fn encode_item(item: &ItemFields) -> String {
     serde_json::to_string(item).unwrap_or_else(|_| "{}".into())
 }
 
-/// Codes of the general catalog's current version: a delegated or admitted item must not
-/// take one (the township list would shadow the district's item).
-async fn general_codes(conn: &mut Conn<'_>, district: OrgId) -> Result<BTreeSet<String>> {
-    Ok(match catalog::store::find_list(conn, district, 0).await? {
-        Some(g) => catalog::store::entries_at(conn, g.id, g.current_version)
-            .await?
-            .into_iter()
-            .map(|e| e.code().to_owned())
-            .collect(),
-        None => BTreeSet::new(),
-    })
-}
-
 /// The current items of a township's own list, by code.
 async fn local_items(
     conn: &mut Conn<'_>,
@@ -133,10 +120,8 @@ async fn township_using(
             continue;
         }
         let township = OrgId(list.township_key);
-        if local_items(conn, district, township)
-            .await?
-            .contains_key(code)
-        {
+        let entries = catalog::store::entries_at(conn, list.id, list.current_version).await?;
+        if catalog::items_only(entries).iter().any(|i| i.code == code) {
             let name = orgs::store::get(conn, township)
                 .await?
                 .map_or_else(|| township.0.to_string(), |o| o.name);
@@ -161,7 +146,7 @@ pub async fn create_power(
     let item = model::power_item(&input, &dept.name)
         .ok_or_else(|| Error::invalid("category", "请选择权力类别"))?;
     let district = catalog::district_of(&dept);
-    if general_codes(&mut conn, district)
+    if catalog::general_codes(&mut conn, district)
         .await?
         .contains(&item.code)
     {
@@ -454,7 +439,11 @@ pub async fn file_admission(
     let district = catalog::district_of(&dept);
     let targets = townships(&mut conn, p, &input.townships).await?;
     let code = input.item.code.clone();
-    if kind == AdmissionKind::Admit && general_codes(&mut conn, district).await?.contains(&code) {
+    if kind == AdmissionKind::Admit
+        && catalog::general_codes(&mut conn, district)
+            .await?
+            .contains(&code)
+    {
         return Err(Error::invalid(
             "code",
             format!("编码 {code} 已用于通用目录，准入事项请另编码"),

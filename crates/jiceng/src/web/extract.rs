@@ -63,6 +63,14 @@ pub fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     Ok(value)
 }
 
+/// The field serde's "missing field `name`" error names (its only way of saying which).
+fn missing_field(error: &str) -> Option<&str> {
+    error
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split_once('`'))
+        .map(|(name, _)| name)
+}
+
 /// `path` is where in the document the error is, `.` for its top.
 fn json_error(path: &str, e: &serde_json::Error) -> Error {
     if !e.is_data() {
@@ -72,11 +80,7 @@ fn json_error(path: &str, e: &serde_json::Error) -> Error {
         );
     }
     let text = e.to_string();
-    if let Some(name) = text
-        .strip_prefix("missing field `")
-        .and_then(|r| r.split_once('`'))
-        .map(|(name, _)| name)
-    {
+    if let Some(name) = missing_field(&text) {
         let field = match path {
             "." => name.to_owned(),
             parent => format!("{parent}.{name}"),
@@ -197,11 +201,7 @@ fn read_query<T: DeserializeOwned>(raw: &str) -> Result<T, Error> {
 }
 
 fn query_error(e: &serde_path_to_error::Error<serde_urlencoded::de::Error>) -> Error {
-    let inner = e.inner().to_string();
-    if let Some(name) = inner
-        .strip_prefix("missing field `")
-        .and_then(|r| r.strip_suffix('`'))
-    {
+    if let Some(name) = missing_field(&e.inner().to_string()) {
         return Error::invalid(name, format!("缺少查询参数 {name}"));
     }
     match e.path().to_string() {

@@ -170,18 +170,24 @@ pub struct NewInstance {
     pub assignee_org: Option<OrgId>,
 }
 
-/// Names the states of a history as its process does, for people; a state the process no
-/// longer has keeps its code.
-pub fn label_history(registry: &Registry, process: &str, history: &mut [HistoryEntry]) {
-    let def = registry.get(process);
+/// An instance's history, its states named as its process names them (a state the process
+/// no longer has keeps its code).
+pub async fn history(
+    conn: &mut Conn<'_>,
+    registry: &Registry,
+    inst: &Instance,
+) -> Result<Vec<HistoryEntry>> {
+    let mut history = store::history(conn, inst.id).await?;
+    let def = registry.get(&inst.process);
     let label = |state: &str| {
         def.and_then(|d| d.state(state))
             .map_or_else(|| state.to_owned(), |s| s.label.clone())
     };
-    for h in history {
+    for h in &mut history {
         h.from_label = h.from_state.as_deref().map(label);
         h.to_label = label(&h.to_state);
     }
+    Ok(history)
 }
 
 /// The township an organisation belongs to, for metrics; `None` for district bodies.
@@ -666,8 +672,7 @@ pub async fn detail(
     if !visible(&mut conn, p, &inst).await? {
         return Err(Error::forbidden("该事项不在您的管辖范围内"));
     }
-    let mut history = store::history(&mut conn, id).await?;
-    label_history(registry, &inst.process, &mut history);
+    let history = history(&mut conn, registry, &inst).await?;
     let def = definition(registry, &inst.process)?;
     let actions = def
         .available_actions(&view(&inst), &engine_actor(p))

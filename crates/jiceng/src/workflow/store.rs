@@ -55,7 +55,7 @@ pub struct HistoryEntry {
     pub action_label: String,
     pub from_state: Option<String>,
     pub to_state: String,
-    /// The states' names in the process (`super::label_history`); the codes above stay.
+    /// The states' names in the process (`super::history`); the codes above stay.
     #[sqlx(skip)]
     pub from_label: Option<String>,
     #[sqlx(skip)]
