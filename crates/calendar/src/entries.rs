@@ -124,7 +124,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<DayEntry>, CsvError> {
             errors.push(CsvLineError {
                 line,
                 reason: format!(
-                    "应有 2 或 3 列 (date,kind,festival), 实有 {} 列",
+                    "应有 2 或 3 列（date,kind,festival），实有 {} 列",
                     fields.len()
                 ),
             });
@@ -135,7 +135,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<DayEntry>, CsvError> {
             Err(_) => {
                 errors.push(CsvLineError {
                     line,
-                    reason: format!("日期 \"{}\" 无效, 应为 YYYY-MM-DD", fields[0]),
+                    reason: format!("日期“{}”无效，应为 YYYY-MM-DD", fields[0]),
                 });
                 None
             }
@@ -145,7 +145,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<DayEntry>, CsvError> {
             errors.push(CsvLineError {
                 line,
                 reason: format!(
-                    "类型 \"{}\" 未知, 应为 holiday (休) 或 workday (班)",
+                    "类型“{}”未知，应为 holiday（休）或 workday（班）",
                     fields[1]
                 ),
             });
@@ -156,7 +156,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<DayEntry>, CsvError> {
         if let Some(first) = seen.get(&date) {
             errors.push(CsvLineError {
                 line,
-                reason: format!("日期 {date} 重复 (第 {first} 行已有)"),
+                reason: format!("日期 {date} 重复（第 {first} 行已有）"),
             });
             continue;
         }

@@ -18,7 +18,7 @@ const SECONDS_PER_DAY: u32 = 86_400;
 pub enum WorkingHoursError {
     #[error("至少需要一个工作时段")]
     Empty,
-    #[error("时段 \"{0}\" 格式无效, 应为 HH:MM-HH:MM")]
+    #[error("时段“{0}”格式无效，应为 HH:MM-HH:MM")]
     Syntax(String),
     #[error("时段 {0} 的结束时间不晚于开始时间")]
     EmptySession(String),

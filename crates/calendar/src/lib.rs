@@ -24,11 +24,13 @@
 //!
 //! # The rule for a date
 //! A date is a working day if an entry says `workday`; it is not if an entry says `holiday`;
-//! otherwise it is a working day exactly when it is Monday to Friday. For years without any
-//! entry (before the first or after the last year with data, see [`Calendar::covered_years`])
-//! this means **weekends only**: public holidays are not known and are not skipped. The
-//! application should warn when a deadline falls in such a year
-//! ([`Calendar::has_data_for`]).
+//! otherwise it is a working day exactly when it is Monday to Friday. For years whose
+//! arrangement is not known this means **weekends only**: public holidays are not skipped. The
+//! application should warn when a deadline falls in such a year ([`Calendar::has_data_for`]).
+//! A year's arrangement counts as known once it has a Spring Festival (春节) holiday: every
+//! published arrangement has one, and it is the holiday that moves and shifts weeks of working
+//! days, so a year with only a correction or two (a New Year's Day entered early) is not yet
+//! known ([`Calendar::covered_years`]).
 //!
 //! # Local time
 //! Dates and working hours are those of the calendar's fixed UTC offset, by default UTC+08:00
@@ -54,6 +56,9 @@ pub use hours::{WorkingHours, WorkingHoursError};
 
 use hours::NANOS_PER_SECOND;
 
+/// The festival whose holiday makes a year's arrangement known ([`Calendar::has_data_for`]).
+pub const SPRING_FESTIVAL: &str = "春节";
+
 /// The published arrangements, 2004–2026 (see the comment lines at the top of the file).
 pub const EMBEDDED_CSV: &str = include_str!("../data/cn-holidays.csv");
 
@@ -69,7 +74,10 @@ const CHINA_OFFSET: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
 #[derive(Debug, Clone)]
 pub struct Calendar {
     entries: BTreeMap<NaiveDate, DayEntry>,
+    /// Years with any entry: the span of the precomputed table.
     years: BTreeSet<i32>,
+    /// Years whose arrangement is known (see the crate documentation).
+    arranged: BTreeSet<i32>,
     hours: WorkingHours,
     offset: FixedOffset,
     table: Option<Table>,
@@ -112,9 +120,15 @@ impl Calendar {
         let entries: BTreeMap<NaiveDate, DayEntry> =
             entries.into_iter().map(|e| (e.date, e)).collect();
         let years = entries.keys().map(Datelike::year).collect();
+        let arranged = entries
+            .values()
+            .filter(|e| e.kind == DayKind::Holiday && e.festival.trim() == SPRING_FESTIVAL)
+            .map(|e| e.date.year())
+            .collect();
         let mut calendar = Calendar {
             entries,
             years,
+            arranged,
             hours: WorkingHours::default(),
             offset: china_offset(),
             table: None,
@@ -153,19 +167,20 @@ impl Calendar {
         self.entries.get(&date)
     }
 
-    /// Years with at least one entry, ascending.
+    /// Years whose arrangement is known (they have a Spring Festival holiday), ascending.
     pub fn covered_years(&self) -> impl Iterator<Item = i32> + '_ {
-        self.years.iter().copied()
+        self.arranged.iter().copied()
     }
 
-    /// The last year with data; beyond it only weekends are skipped.
+    /// The last year whose arrangement is known; beyond it only weekends are skipped.
     pub fn last_covered_year(&self) -> Option<i32> {
-        self.years.last().copied()
+        self.arranged.last().copied()
     }
 
-    /// Whether holidays are known for `year`; if not, only weekends are skipped in it.
+    /// Whether the holidays of `year` are known; if not, only weekends (and any single days
+    /// entered) are skipped in it.
     pub fn has_data_for(&self, year: i32) -> bool {
-        self.years.contains(&year)
+        self.arranged.contains(&year)
     }
 
     /// See the crate documentation for the rule.

@@ -71,10 +71,20 @@ fn administrator_entries_override_and_extend() {
         kind: DayKind::Holiday,
         festival: "国庆节".into(),
     });
-    let cal = Calendar::from_entries(entries);
+    let cal = Calendar::from_entries(entries.clone());
     assert!(!cal.is_working_day(d(2027, 1, 1)));
     assert!(!cal.is_working_day(d(2026, 10, 10)));
+    // One day entered early does not make 2027's arrangement known; its Spring Festival does.
+    assert!(!cal.has_data_for(2027));
+    assert_eq!(cal.last_covered_year(), Some(2026));
+    entries.push(DayEntry {
+        date: d(2027, 2, 8),
+        kind: DayKind::Holiday,
+        festival: "春节".into(),
+    });
+    let cal = Calendar::from_entries(entries);
     assert!(cal.has_data_for(2027));
+    assert_eq!(cal.last_covered_year(), Some(2027));
 }
 
 #[test]

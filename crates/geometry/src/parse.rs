@@ -35,6 +35,20 @@ impl<'a> ParseOptions<'a> {
     }
 }
 
+/// What is wrong with text that is not JSON, in words for the person who exported the file
+/// (serde's own message is English, and its position is given apart).
+fn json_problem(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Eof => "内容在中途结束，文件可能不完整",
+        serde_json::error::Category::Syntax => {
+            "此处不符合 JSON 语法（检查逗号、引号和括号是否成对），或文件不是 GeoJSON"
+        }
+        serde_json::error::Category::Data | serde_json::error::Category::Io => {
+            "内容无法按 JSON 读取"
+        }
+    }
+}
+
 /// Parses a GeoJSON FeatureCollection of Polygon/MultiPolygon features in WGS-84 lon/lat.
 ///
 /// Checks everything that can be judged from the file alone — the GeoJSON grammar, a code on
@@ -49,7 +63,7 @@ pub fn parse_areas(text: &str, options: &ParseOptions<'_>) -> Result<Vec<Area>> 
     let document: Value = serde_json::from_str(text).map_err(|e| Error::Json {
         line: e.line(),
         column: e.column(),
-        message: e.to_string(),
+        message: json_problem(&e).to_owned(),
     })?;
     let Value::Object(mut document) = document else {
         return Err(Error::NotFeatureCollection("顶层不是 JSON 对象".into()));

@@ -175,6 +175,16 @@ fn malformed_json_reports_line_and_column() {
         other => panic!("{other:?}"),
     }
     assert!(err.to_string().contains("第 2 行第 16 列"), "{err}");
+    assert!(
+        err.to_string().contains("JSON 语法"),
+        "in Chinese, not serde's: {err}"
+    );
+    let cut = parse_areas(
+        "{\"type\": \"FeatureCollection\"",
+        &ParseOptions::new("code"),
+    )
+    .unwrap_err();
+    assert!(cut.to_string().contains("中途结束"), "{cut}");
 }
 
 #[test]

@@ -16,6 +16,7 @@ on_both_engines!(
     a_citizen_report_goes_round_the_whole_loop_to_the_rating,
     a_unit_returns_a_ticket_once_with_its_reason,
     a_check_can_send_the_work_back,
+    a_grid_worker_checks_the_cases_of_the_grids_they_work_in,
     a_dissatisfied_rating_reopens_the_case_only_once,
     merged_duplicates_both_see_the_outcome,
     saved_duplicate_settings_govern_the_next_intake,
@@ -209,6 +210,21 @@ async fn intake_refuses_bad_input_and_changes_nothing(t: TestDb) {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.json()["error"]["field"], "external_ref", "{}", r.body);
+    // Staff do not file citizens' reports, and a grid worker not the hotline's.
+    let mut citizen = ok.clone();
+    citizen["source"] = json!("citizen_web");
+    let r = app.json(Method::POST, "/api/v1/cases", &d, citizen).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "source", "{}", r.body);
+    let mut hotline = ok.clone();
+    hotline["source"] = json!("hotline");
+    hotline["reporter_phone"] = json!("13700001234");
+    let worker = app.login("wanggeyuan").await;
+    let r = app
+        .json(Method::POST, "/api/v1/cases", &worker, hotline)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "source", "{}", r.body);
     assert_eq!(count_cases(&app, &d).await, before);
     // An unknown receipt code is a clear 404, on the API and on the page.
     let r = app
@@ -472,6 +488,84 @@ async fn a_check_can_send_the_work_back(t: TestDb) {
     .await;
     let a = act_ok(&app, &grid, id, json!({"action": "close"})).await;
     assert_eq!(a["state"], "closed");
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Whether `s`'s inbox lists the ticket of case `id`.
+async fn in_inbox(app: &TestApp, s: &Session, id: i64) -> bool {
+    let inbox = app.get("/api/v1/work", s).await.json();
+    let subject = format!("case:{id}#1");
+    inbox["items"]
+        .as_array()
+        .expect("inbox items")
+        .iter()
+        .any(|w| w["instance"]["subject_ref"] == subject)
+}
+
+async fn a_grid_worker_checks_the_cases_of_the_grids_they_work_in(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let d = app.login("xipu_dispatch").await;
+    let officer = app.login("xipu_officer").await;
+    let station = app.login("suozhang").await;
+    let worker = app.login("wanggeyuan").await;
+    // A case in a grid of the township that is not the worker's, waiting for its check.
+    let grid = app.org_id("510117006001002").await;
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/cases",
+            &d,
+            json!({"source": "patrol", "category": "0601", "grid_id": grid,
+                   "description": "菜市场外占道经营，堵塞消防通道"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    dispatch_to_station(&app, &d, id).await;
+    act_ok(&app, &station, id, json!({"action": "accept"})).await;
+    act_ok(
+        &app,
+        &station,
+        id,
+        json!({"action": "report", "comment": "已清理"}),
+    )
+    .await;
+    assert!(in_inbox(&app, &d, id).await, "the dispatcher checks it");
+    let page = format!("/api/v1/cases/{id}");
+    assert!(!in_inbox(&app, &worker, id).await, "not the worker's grid");
+    assert_eq!(app.get(&page, &worker).await.status, StatusCode::FORBIDDEN);
+    // Assigned to that grid, the worker sees it and may check it ...
+    let me = app.get("/api/v1/me", &worker).await.json();
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/grids/{grid}/workers"),
+            &officer,
+            json!({"user_id": me["user_id"], "employment": "full_time", "duties": "核查"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // Once: a second assignment of the same account to the grid is refused.
+    let again = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/grids/{grid}/workers"),
+            &officer,
+            json!({"user_id": me["user_id"], "employment": "full_time", "duties": "核查"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert!(in_inbox(&app, &worker, id).await, "now the worker's grid");
+    assert_eq!(app.get(&page, &worker).await.status, StatusCode::OK);
+    // ... until the assignment ends.
+    app.end_assignments(grid, &officer).await;
+    assert!(!in_inbox(&app, &worker, id).await);
+    assert_eq!(app.get(&page, &worker).await.status, StatusCode::FORBIDDEN);
+    let r = act(&app, &worker, id, json!({"action": "close"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
 }
 
 async fn a_dissatisfied_rating_reopens_the_case_only_once(t: TestDb) {
@@ -889,6 +983,17 @@ async fn merged_duplicates_both_see_the_outcome(t: TestDb) {
     );
     let station = app.login("suozhang").await;
     handle_and_close(&app, &d, &station, first).await;
+    // Closed, the original takes no more duplicates: the third is a problem of its own now.
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/cases/{third}/merge"),
+            &d,
+            json!({"into": first}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("已办结"), "{}", r.body);
     for code in [&code1, &code2] {
         let v = track(&app, code).await;
         assert_eq!(v["status"], "closed", "{v}");
@@ -919,7 +1024,53 @@ async fn a_dispatch_must_cite_an_item_on_the_townships_list(t: TestDb) {
         .await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     assert!(list.body.contains("玉龙路口有人占道经营卖水果"));
+    // By its number as people quote it, or by several words; an unknown status is named.
+    let number = detail(&app, &d, id).await["case"]["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for q in [number.as_str(), "玉龙路口 水果"] {
+        let found = app
+            .get(&format!("/api/v1/cases?q={}", urlencode(q)), &d)
+            .await
+            .json();
+        assert_eq!(found["total"], 1, "{q}: {found}");
+        assert_eq!(found["items"][0]["id"], id, "{q}");
+    }
+    let r = app.get("/api/v1/cases?status=bogus", &d).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "status");
     let station = app.org_id(MARKET_STATION).await;
+    // On the page, a refused dispatch comes back as it was sent: the unit, item and comment.
+    let version = detail(&app, &d, id).await["tickets"][0]["instance"]["version"].to_string();
+    let unit = station.to_string();
+    let (ct, body) = multipart(
+        &[
+            ("action", "dispatch"),
+            ("expected_version", version.as_str()),
+            ("unit", unit.as_str()),
+            ("item", "NOPE-1"),
+            ("comment", "派遣意见ABC"),
+        ],
+        &[],
+    );
+    let r = post_multipart(
+        &app,
+        &format!("/cases/{id}/act?_csrf={}", d.csrf),
+        &d,
+        ct,
+        body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains(r#"value="NOPE-1""#)
+            && r.body.contains(">派遣意见ABC</textarea>")
+            && r.body
+                .contains(&format!(r#"<option value="{station}" selected>"#)),
+        "{}",
+        r.body
+    );
     let r = act(
         &app,
         &d,
@@ -1175,11 +1326,21 @@ async fn the_public_form_wants_a_person_and_gives_a_receipt(t: TestDb) {
     let r = post_multipart(&app, &path, &anon, ct, body).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("不是图片"), "{}", r.body);
-    // A person with a photo gets a receipt code.
+    // A person with a photo gets a receipt code, on a page of its own: reloading it does not
+    // send the report again.
     let (ct, body) = multipart(&base, &[("现场.png", b"\x89PNG\r\n\x1a\n....")]);
     let r = post_multipart(&app, &path, &anon, ct, body).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(r.body.contains("查询码"));
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let receipt = r.location().expect("to the receipt").to_owned();
+    assert!(
+        receipt.starts_with("/public/cases/received?code="),
+        "{receipt}"
+    );
+    for _ in 0..2 {
+        let page = app.get(&receipt, &anon).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("查询码") && page.body.contains("已收到您反映的问题"));
+    }
     let d = app.login("xipu_dispatch").await;
     let list = app.get("/api/v1/cases?source=citizen_web", &d).await.json();
     assert_eq!(list["total"], 1, "{list}");
@@ -1200,7 +1361,7 @@ async fn the_public_form_wants_a_person_and_gives_a_receipt(t: TestDb) {
         .collect();
     let (ct, body) = multipart(&base, &photos);
     let r = post_multipart(&app, &path, &anon, ct, body).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let list = app.get("/api/v1/cases?source=citizen_web", &d).await.json();
     let id = list["items"][0]["id"].as_i64().unwrap();
     assert_eq!(

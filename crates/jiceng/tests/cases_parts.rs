@@ -451,6 +451,12 @@ async fn a_referred_case_goes_to_the_department_with_its_evidence(t: TestDb) {
         .get(&format!("/api/v1/public/cases/{code}"), &Session::default())
         .await;
     assert!(r.body.contains("移送"), "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["result"], "已立案，罚款 2 万元", "{v}");
+    assert!(
+        v["unit_name"].as_str().unwrap().contains("市场监督管理局"),
+        "{v}"
+    );
 }
 
 async fn every_part_time_limit_fires(t: TestDb) {

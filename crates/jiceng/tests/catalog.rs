@@ -612,6 +612,15 @@ async fn search_finds_items_by_segmented_words(t: TestDb) {
         page.body.contains("ZR-174") && !page.body.contains("ZR-101"),
         "only the 行政强制 item"
     );
+    // A value no item can have is named, not answered with nothing.
+    let page = app.get("/catalog?list=duty", &eo).await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("查询参数 list"), "{}", page.body);
 }
 
 async fn figures_count_every_list(t: TestDb) {

@@ -198,6 +198,67 @@ async fn a_delegated_power_reaches_the_list_only_after_both_sides_sign(t: TestDb
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.json()["supervision"][0]["kind"], "培训");
+    // Not about a township that never held the power.
+    let never = app.org_id("510117106000").await;
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/delegation/powers/{power}/supervision"),
+            &dept,
+            json!({"township_id": never, "kind": "培训", "happened_on": "2026-11-20",
+                   "content": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("未承接过"), "{}", r.body);
+
+    // The township cannot drop the power from its list by itself, nor add one of its own
+    // as if delegated: the handover processes alone do that.
+    let officer = app.login("xipu_officer").await;
+    let lists = app.get("/api/v1/catalog/lists", &officer).await.json();
+    let list = lists
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["list"]["township_key"] == xipu)
+        .map(|l| l["list"]["id"].as_i64().unwrap())
+        .expect("the township's list");
+    let changes = format!("/api/v1/catalog/lists/{list}/changes");
+    let r = app
+        .json(
+            Method::POST,
+            &changes,
+            &officer,
+            json!({"reason": "擅自删除", "remove": ["XF-SJ-001"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("收回流程"), "{}", r.body);
+    let mut own = on_list["item"].clone();
+    own["code"] = json!("XF-SJ-009");
+    own["reference"] = json!("");
+    let r = app
+        .json(
+            Method::POST,
+            &changes,
+            &officer,
+            json!({"reason": "自行新增", "upsert": [own.clone()]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("不能自行新增"), "{}", r.body);
+    own["source"] = json!("other");
+    own["reference"] = json!("交接书第 1 号");
+    let r = app
+        .json(
+            Method::POST,
+            &changes,
+            &officer,
+            json!({"reason": "自行新增", "upsert": [own]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(find(&township_items(&app, &leader, xipu).await, "XF-SJ-001").is_some());
     // Other departments cannot write in it.
     let other = app.login("sifaju").await;
     let r = app
@@ -284,6 +345,13 @@ async fn a_returned_handover_changes_nothing_and_withdrawal_takes_the_power_back
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    // A handover the township has not yet accepted may be called back, and changes nothing.
+    let again = draft(&app, &dept, power, "delegate", &[xipu]).await;
+    let instance = again[0]["handover"]["instance_id"].as_i64().unwrap();
+    act(&app, &dept, instance, "submit", "").await;
+    let done = act(&app, &dept, instance, "cancel", "承接条件尚未落实，撤回").await;
+    assert_eq!(done["instance"]["state"], "cancelled");
+    assert!(find(&township_items(&app, &leader, xipu).await, "XF-SJ-002").is_none());
 }
 
 fn admission_body(kind: &str, code: &str, townships: &[i64]) -> Value {
@@ -558,6 +626,34 @@ async fn inspection_items_are_approved_one_by_one_and_reported_per_department(t:
         "{}",
         page.body
     );
+    // An indicator in force waits on no one: it is in neither side's to-do list.
+    for s in [&eo, &dept] {
+        let inbox = app.get("/api/v1/work", s).await.json();
+        assert!(
+            inbox["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|w| w["instance"]["id"] != instances[0]),
+            "{inbox}"
+        );
+    }
+    // A township's leader sees where each stands, not links to process pages they may not open.
+    let leader = app.login("xipu_leader").await;
+    for path in [
+        "/delegation/inspections?year=2026",
+        "/delegation/admissions",
+    ] {
+        let page = app.get(path, &leader).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            !page.body.contains("href=\"/work/"),
+            "{path}: {}",
+            page.body
+        );
+    }
+    let page = app.get("/delegation/inspections?year=2026", &eo).await;
+    assert!(page.body.contains("href=\"/work/"), "{}", page.body);
 }
 
 async fn figures_count_powers_and_admissions(t: TestDb) {

@@ -26,6 +26,7 @@ on_both_engines!(
     a_chain_written_before_migration_15_carries_on,
     a_purge_never_removes_rows_younger_than_the_retention,
     accounts_follow_the_three_duty_separation,
+    a_reset_password_is_replaced_at_the_next_sign_in,
     bad_input_gets_a_clear_4xx_and_writes_nothing,
     readiness_reports_the_database,
     the_audit_admin_exports_csv,
@@ -406,6 +407,16 @@ async fn five_wrong_passwords_lock_the_account_for_fifteen_minutes(t: TestDb) {
     .await
     .unwrap();
     assert_eq!(locks.total, 2);
+    // An action names itself alone (`login` is not `login_failed`); one ending in a dot names
+    // its group.
+    let search = |action: &str| audit::AuditFilter {
+        action: Some(action.into()),
+        ..Default::default()
+    };
+    let logins = audit::search(app.db(), &search("login")).await.unwrap();
+    assert!(logins.total >= 1 && logins.rows.iter().all(|r| r.action == "login"));
+    let users = audit::search(app.db(), &search("user.")).await.unwrap();
+    assert!(users.total >= locks.total && users.rows.iter().all(|r| r.action.starts_with("user.")));
     // Guessing the old password through a session counts the same: at the fifth wrong one the
     // account locks and the session ends.
     let s = app.login("xipu_officer").await;
@@ -804,6 +815,67 @@ async fn a_purge_never_removes_rows_younger_than_the_retention(t: TestDb) {
     assert!(audit_verify(&app).await.ok());
 }
 
+async fn a_reset_password_is_replaced_at_the_next_sign_in(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let sec = app.login("secadmin").await;
+    let id: i64 = app
+        .scalar("SELECT id FROM users WHERE username = 'sysadmin'")
+        .await;
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/users/{id}/password"),
+            &sec,
+            json!({"password": "Temp-Reset-2026"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    // The administrator's password opens no session: the owner must choose their own.
+    let r = app
+        .try_login("sysadmin", "Temp-Reset-2026")
+        .await
+        .unwrap_err();
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "new_password", "{}", r.body);
+    let page = app
+        .form(
+            "/login",
+            &Session::anonymous(),
+            &[("username", "sysadmin"), ("password", "Temp-Reset-2026")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(
+        page.body.contains(r#"name="new_password""#),
+        "{}",
+        page.body
+    );
+    // A new one that breaks the policy is refused; a good one signs in, and replaces it.
+    let body = |new: &str| json!({"username": "sysadmin", "password": "Temp-Reset-2026", "new_password": new});
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/session",
+            &Session::default(),
+            body("short"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/session",
+            &Session::default(),
+            body("Own-Choice-2026!"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(app.try_login("sysadmin", "Temp-Reset-2026").await.is_err());
+    app.try_login("sysadmin", "Own-Choice-2026!")
+        .await
+        .expect("the owner's own password signs in without more ado");
+}
+
 async fn accounts_follow_the_three_duty_separation(t: TestDb) {
     let app = TestApp::with_demo(t).await;
     let sec = app.login("secadmin").await;
@@ -850,6 +922,54 @@ async fn accounts_follow_the_three_duty_separation(t: TestDb) {
     );
     let r = app.try_login("zhangsan", "Abcdefgh1!x").await.unwrap_err();
     assert!(r.body.contains("停用"));
+    // Disabling it again changes nothing, and says so: no second audit row claims it did.
+    let r = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/users/{id}/disable"),
+            &sec,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("已停用"), "{}", r.body);
+    let disabled = audit::search(
+        app.db(),
+        &audit::AuditFilter {
+            action: Some("user.disable".into()),
+            target: Some("zhangsan".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(disabled.total, 1);
+    // A role change is recorded with the roles before and after.
+    let r = app
+        .json(
+            Method::PUT,
+            &format!("/api/v1/users/{id}"),
+            &sec,
+            json!({"display_name": "张三", "org_id": township, "roles": ["window_clerk"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let updated = audit::search(
+        app.db(),
+        &audit::AuditFilter {
+            action: Some("user.update".into()),
+            target: Some("zhangsan".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        updated.rows[0].detail.contains("镇（街道）工作人员")
+            && updated.rows[0].detail.contains("→ 窗口受理员"),
+        "{}",
+        updated.rows[0].detail
+    );
     // The security administrator cannot change their own roles.
     let me = app.get("/api/v1/me", &sec).await.json();
     let my_id = me["user_id"].as_i64().unwrap();
@@ -982,6 +1102,12 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing(t: TestDb) {
     let r = app.get("/orgs/abc", &admin).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.body.contains("编号无效"), "{}", r.body);
+    // The error page keeps the signed-in user's menu, as a handler's own errors do.
+    assert!(
+        r.body.contains("主菜单") && !r.body.contains(r#"<a href="/login">登录</a>"#),
+        "{}",
+        r.body
+    );
     let r = app.get("/api/v1/orgs/abc", &admin).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(
@@ -1004,6 +1130,11 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing(t: TestDb) {
     let r = app.get("/orgs?page=abc", &admin).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("查询参数 page"), "{}", r.body);
+    assert!(r.body.contains("主菜单"), "{}", r.body);
+    // A page past the last says so, instead of an empty list as "page 1 of 1".
+    let r = app.get("/orgs?kind=township&page=999", &admin).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("页码超出范围"), "{}", r.body);
     let all = app.get("/api/v1/orgs", &admin).await.json()["total"].clone();
     let r = app.get("/api/v1/orgs?kind=&page=&q=", &admin).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -1065,6 +1196,14 @@ async fn the_audit_admin_exports_csv(t: TestDb) {
     assert!(!r.body.contains("载入演示数据"), "filtered by action");
     let page = app.get("/audit?actor=xipu_officer", &auditor).await;
     assert!(page.body.contains("登录失败"));
-    let r = app.get("/audit?from=2026-99-01", &auditor).await;
+    let r = app
+        .get("/audit?actor=xipu_officer&from=2026-99-01", &auditor)
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // On the search form, with the other filters as they were.
+    assert!(
+        r.body.contains("格式应为 YYYY-MM-DD") && r.body.contains(r#"value="xipu_officer""#),
+        "{}",
+        r.body
+    );
 }

@@ -620,10 +620,25 @@ async fn metrics_match_a_hand_computed_example(t: TestDb) {
         .status,
         StatusCode::FORBIDDEN
     );
+    // Nor the district's, which the officer may see as an organisation but does not oversee.
+    let district = app.org_id("510117000000").await;
+    let r = app
+        .get(
+            &format!("/api/v1/work/metrics?process=ticket&org={district}"),
+            &officer,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     let r = app.get("/api/v1/work/metrics?process=nope", &officer).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let page = app.get("/work/metrics?process=ticket", &officer).await;
     assert!(page.body.contains("50.0%"), "{}", page.body);
+    // Its states as the process names them, not by their codes.
+    assert!(
+        page.body.contains("<td>办理中</td>") && !page.body.contains("<td>handling</td>"),
+        "{}",
+        page.body
+    );
 }
 
 async fn the_timeline_page_takes_an_action(t: TestDb) {

@@ -52,6 +52,8 @@ pub struct Definition {
     pub(crate) initial: String,
     pub(crate) states: Vec<State>,
     pub(crate) actions: Vec<Action>,
+    /// The names people know the actions' fields by (`[fields]`), for messages and forms.
+    pub(crate) field_labels: BTreeMap<String, String>,
 }
 
 /// A state of a process.
@@ -60,6 +62,10 @@ pub struct State {
     pub id: String,
     pub label: String,
     pub terminal: bool,
+    /// A standing state (`standing = true`): the instance lives on and its actions stay
+    /// possible (an approved indicator may still be retired), but no one is waiting to act,
+    /// so it is nobody's to-do. It has no time limit.
+    pub standing: bool,
     pub time_limit: Option<TimeLimit>,
     /// What to do once the time limit has passed, in the declared order.
     pub on_expiry: Vec<ExpiryRule>,
@@ -253,6 +259,12 @@ impl Definition {
         &self.label
     }
 
+    /// The name people know an action's field by: its label under `[fields]`, or else the
+    /// field's own name.
+    pub fn field_label<'a>(&'a self, field: &'a str) -> &'a str {
+        self.field_labels.get(field).map_or(field, String::as_str)
+    }
+
     pub fn initial(&self) -> &str {
         &self.initial
     }
@@ -335,6 +347,8 @@ struct RawDefinition {
     name: Spanned<String>,
     label: Spanned<String>,
     initial: Spanned<String>,
+    #[serde(default)]
+    fields: BTreeMap<String, Spanned<String>>,
     #[serde(default, rename = "state")]
     states: Vec<RawState>,
     #[serde(default, rename = "action")]
@@ -348,6 +362,8 @@ struct RawState {
     label: Spanned<String>,
     #[serde(default)]
     terminal: Option<Spanned<bool>>,
+    #[serde(default)]
+    standing: Option<Spanned<bool>>,
     time_limit: Option<Spanned<RawTimeLimit>>,
     #[serde(default)]
     on_expiry: Option<Spanned<Vec<Spanned<RawRule>>>>,
@@ -546,6 +562,18 @@ impl Checker<'_> {
 
         self.check_auto_acts(&raw.states, &states, &actions);
         self.check_graph(initial, &states, &actions, &state_spans);
+        let mut field_labels = BTreeMap::new();
+        for (field, label) in raw.fields {
+            if label.get_ref().trim().is_empty() {
+                self.error(&label, format!("field \"{field}\" has an empty label"));
+            } else if !actions.iter().any(|a| a.required_fields.contains(&field)) {
+                self.error(
+                    &label,
+                    format!("field \"{field}\" is labelled but no action asks for it"),
+                );
+            }
+            field_labels.insert(field, label.into_inner());
+        }
 
         Definition {
             file: self.file.to_string(),
@@ -554,12 +582,33 @@ impl Checker<'_> {
             initial: raw.initial.into_inner(),
             states,
             actions,
+            field_labels,
         }
     }
 
     fn state(&mut self, raw: &RawState) -> State {
         let id = raw.id.get_ref();
         let terminal = raw.terminal.as_ref().is_some_and(|t| *t.get_ref());
+        let standing = match &raw.standing {
+            Some(flag) if *flag.get_ref() && terminal => {
+                self.error(
+                    flag,
+                    format!("terminal state \"{id}\" cannot also be standing"),
+                );
+                false
+            }
+            Some(flag) if *flag.get_ref() && raw.time_limit.is_some() => {
+                self.error(
+                    flag,
+                    format!(
+                        "standing state \"{id}\" cannot have a time limit: no one is waiting to act"
+                    ),
+                );
+                false
+            }
+            Some(flag) => *flag.get_ref(),
+            None => false,
+        };
         let mut time_limit = None;
         if let Some(limit) = &raw.time_limit {
             if terminal {
@@ -618,6 +667,7 @@ impl Checker<'_> {
             id: id.clone(),
             label: raw.label.get_ref().clone(),
             terminal,
+            standing,
             time_limit,
             on_expiry,
         }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::definition::{Action, Definition, ExpiryRule, OrgRef, Party, State, TimeUnit};
 
 /// The comment recorded when the system takes an action on expiry.
-pub const AUTO_ACT_COMMENT: &str = "办理时限已过, 系统自动处理";
+pub const AUTO_ACT_COMMENT: &str = "办理时限已过，系统自动处理";
 
 /// An instance as the application stored it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -126,9 +126,9 @@ pub enum ActionError {
     UnknownAction { action: String },
     /// The stored state is not in the definition, e.g. after a district replaced the process
     /// definition; the instance needs an administrator.
-    #[error("事项处于流程中不存在的状态“{state}”, 请联系管理员")]
+    #[error("事项处于流程中不存在的状态“{state}”，请联系管理员")]
     UnknownState { state: String },
-    #[error("您的角色无权执行“{label}”, 可执行的角色: {}", roles.join("、"))]
+    #[error("您的角色无权执行“{label}”，可执行的角色：{}", roles.join("、"))]
     NotAllowedForRole {
         action: String,
         label: String,
@@ -141,7 +141,7 @@ pub enum ActionError {
         label: String,
         party: Party,
     },
-    #[error("事项已处于终结状态“{label}”, 不能再操作")]
+    #[error("事项已处于终结状态“{label}”，不能再操作")]
     TerminalState { state: String, label: String },
     #[error("事项当前状态“{state_label}”下不能执行“{label}”")]
     NotAvailableInState {
@@ -150,7 +150,7 @@ pub enum ActionError {
         state: String,
         state_label: String,
     },
-    #[error("事项已被他人处理 (当前状态“{current_state}”, 版本 {current_version}), 请刷新后重试")]
+    #[error("事项已被他人处理（当前状态“{current_state}”，版本 {current_version}），请刷新后重试")]
     VersionConflict {
         current_version: i64,
         current_state: String,
@@ -159,8 +159,9 @@ pub enum ActionError {
     CommentRequired,
     #[error("请上传附件")]
     AttachmentRequired,
-    #[error("请填写“{field}”")]
-    FieldRequired { field: String },
+    /// `label` is the field's name as people know it ([`Definition::field_label`]).
+    #[error("请填写“{label}”")]
+    FieldRequired { field: String, label: String },
     #[error("请选择承办单位")]
     ReassignRequired,
 }
@@ -313,6 +314,7 @@ impl Definition {
         {
             return Err(ActionError::FieldRequired {
                 field: field.clone(),
+                label: self.field_label(field).to_owned(),
             });
         }
         let assignee_org = if action.reassign {

@@ -15,6 +15,9 @@
 //! label = "请假申请"
 //! initial = "draft"
 //!
+//! [fields]                        # optional: what people call the actions' required fields
+//! days = "请假天数"
+//!
 //! [[state]]
 //! id = "draft"
 //! label = "草稿"
@@ -34,7 +37,7 @@
 //! [[state]]
 //! id = "approved"
 //! label = "已批准"
-//! terminal = true
+//! terminal = true                 # or standing = true: actions stay possible, nobody's to-do
 //!
 //! [[action]]
 //! id = "submit"

@@ -98,7 +98,7 @@ fn each_refusal_and_its_kind() {
     assert_eq!(err.kind(), ErrorKind::Forbidden);
     assert_eq!(
         err.to_string(),
-        "您的角色无权执行“批准”, 可执行的角色: approver、director"
+        "您的角色无权执行“批准”，可执行的角色：approver、director"
     );
 
     let err = decide(&submitted, &approver, &approve_request(4)).unwrap_err();
@@ -158,7 +158,8 @@ fn each_refusal_and_its_kind() {
     assert_eq!(
         decide(&submitted, &approver, &req),
         Err(ActionError::FieldRequired {
-            field: "days".into()
+            field: "days".into(),
+            label: "请假天数".into()
         })
     );
 

@@ -48,6 +48,51 @@ fn base_is_valid() {
 }
 
 #[test]
+fn a_field_label_must_name_a_field_an_action_asks_for() {
+    let source = edit(
+        "initial = \"open\"\n",
+        "initial = \"open\"\n\n[fields]\nreason = \"原因\"\nnote = \"\"\n",
+    );
+    assert_eq!(
+        errors(&source),
+        vec![
+            r#"toy.toml:6:10: field "reason" is labelled but no action asks for it"#,
+            r#"toy.toml:7:8: field "note" has an empty label"#,
+        ]
+    );
+    // An action of its own asks for it (the base's one is the automatic one, which cannot).
+    let asked = source.replace("note = \"\"\n", "")
+        + "\n[[action]]\nid = \"settle\"\nlabel = \"结清\"\nfrom = \"open\"\nto = \"done\"\n\
+           roles = [\"clerk\"]\nparty = \"any\"\nrequired_fields = [\"reason\"]\n";
+    let definition = Definition::from_toml("toy.toml", &asked).expect("valid");
+    assert_eq!(definition.field_label("reason"), "原因");
+    assert_eq!(definition.field_label("other"), "other");
+}
+
+#[test]
+fn a_standing_state_has_no_time_limit_and_is_not_terminal() {
+    let timed = edit(
+        "time_limit = { amount = 2, unit = \"working_days\" }",
+        "standing = true\ntime_limit = { amount = 2, unit = \"working_days\" }",
+    );
+    assert!(
+        errors(&timed)
+            .iter()
+            .any(|e| e.contains("standing state \"open\" cannot have a time limit")),
+        "{:?}",
+        errors(&timed)
+    );
+    let ended = edit("terminal = true", "terminal = true\nstanding = true");
+    assert!(
+        errors(&ended)
+            .iter()
+            .any(|e| e.contains("cannot also be standing")),
+        "{:?}",
+        errors(&ended)
+    );
+}
+
+#[test]
 fn action_to_unknown_state() {
     assert_eq!(
         errors(&edit(r#"to = "done""#, r#"to = "dnoe""#)),

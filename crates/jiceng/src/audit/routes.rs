@@ -1,6 +1,5 @@
 //! The audit administrator's pages and API: search, CSV export, chain verification.
 
-use crate::web::extract::Query;
 use askama::Template;
 use axum::Json;
 use axum::extract::State;
@@ -14,6 +13,7 @@ use crate::error::Error;
 use crate::web::AppState;
 use crate::web::access::{Access, Routes};
 use crate::web::error::{ApiResult, PageResult};
+use crate::web::extract::Query;
 use crate::web::page::{ApiCtx, Ctx, Pager, Shell, query_string};
 
 const AUDITORS: Access = Access::Roles(&[Role::AuditAdmin]);
@@ -39,10 +39,15 @@ const ACTIONS: &[&str] = &[
     "org.",
     "workdays.",
     "catalog.",
+    "delegation.",
     "workflow.",
+    "case.",
+    "grids.",
+    "open311.",
     "account.password_change",
+    "account.password_change_failed",
     "audit.",
-    "demo.load",
+    "demo.",
 ];
 
 pub struct ActionOption {
@@ -62,6 +67,11 @@ fn action_options() -> Vec<ActionOption> {
                 "workdays." => "工作日历（全部）",
                 "catalog." => "权责清单（全部）",
                 "workflow." => "流程办理（全部）",
+                "delegation." => "赋权下放（全部）",
+                "case." => "案件办理（全部）",
+                "grids." => "网格管理（全部）",
+                "open311." => "Open311 接口（全部）",
+                "demo." => "演示数据（全部）",
                 other => super::action_label(other),
             },
         })
@@ -77,6 +87,7 @@ struct SearchPage {
     f: AuditFilter,
     actions: Vec<ActionOption>,
     export_query: String,
+    error: Option<String>,
 }
 
 fn filter_query(f: &AuditFilter) -> String {
@@ -109,7 +120,21 @@ async fn search_page(
     Query(f): Query<AuditFilter>,
 ) -> PageResult {
     Principal::require(ctx.principal.auditor()).map_err(|e| ctx.fail(e))?;
-    check_dates(&f).map_err(|e| ctx.fail(e))?;
+    // A date mistyped comes back on the form with the other filters, and no rows.
+    if let Err(e) = check_dates(&f) {
+        let status = crate::web::error::form_status(Some(&e));
+        let mut resp = ctx.render(&SearchPage {
+            shell: ctx.shell("审计日志"),
+            pager: Pager::new(1, 1, 0, String::new()),
+            rows: Vec::new(),
+            export_query: filter_query(&f),
+            f,
+            actions: action_options(),
+            error: Some(e.to_string()),
+        })?;
+        *resp.status_mut() = status;
+        return Ok(resp);
+    }
     let page = super::search(&state.db, &f)
         .await
         .map_err(|e| ctx.fail(Error::from(e)))?;
@@ -121,6 +146,7 @@ async fn search_page(
         f,
         actions: action_options(),
         export_query: base,
+        error: None,
     })
 }
 
@@ -176,11 +202,14 @@ async fn export_csv(
     )
     .await
     .map_err(|e| ctx.fail(e))?;
+    // Named by Beijing time, as every time the auditor sees.
     let name = format!(
         "audit-{}.csv",
         crate::time::Timestamp::now()
-            .to_utc()
-            .format("%Y%m%d%H%M%S")
+            .local_seconds()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
     );
     Ok((
         [

@@ -218,11 +218,16 @@ fn build_where(f: &AuditFilter) -> Where {
         );
     }
     if let Some(a) = f.action.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        push(
-            " AND action LIKE ? ESCAPE '\\'",
-            Arg::Text(format!("{}%", escape_like(a))),
-            &mut args,
-        );
+        // `login` is the successful sign-ins alone; `org.` every action on organisations.
+        if a.ends_with('.') {
+            push(
+                " AND action LIKE ? ESCAPE '\\'",
+                Arg::Text(format!("{}%", escape_like(a))),
+                &mut args,
+            );
+        } else {
+            push(" AND action = ?", Arg::Text(a.to_owned()), &mut args);
+        }
     }
     if let Some(t) = f.target.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         push(

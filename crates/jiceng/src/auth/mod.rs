@@ -66,6 +66,10 @@ pub enum LoginError {
     Locked(String),
     #[error("账号已停用，请联系安全管理员")]
     Disabled,
+    /// The password was right, but an administrator set it: the owner chooses their own
+    /// (`new_password`) before the session begins.
+    #[error("您的密码已由安全管理员重置，请设置新密码后登录")]
+    MustChangePassword,
     #[error(transparent)]
     Other(#[from] Error),
 }
@@ -80,6 +84,7 @@ pub async fn login(
     db: &Db,
     username: &str,
     password: &str,
+    new_password: Option<&str>,
     origin: &Actor,
     user_agent: &str,
 ) -> Result<NewSession, LoginError> {
@@ -117,46 +122,54 @@ pub async fn login(
         return Err(LoginError::Locked(until.local()));
     }
     if !verify_password(password.to_owned(), user.password_hash.clone()).await? {
-        let mut tx = db.begin().await.map_err(Error::from)?;
-        let lock_until = now.plus_seconds(LOCKOUT_SECONDS);
-        let (n, locked) =
-            store::register_failure(&mut tx.conn(), user.id, LOCKOUT_THRESHOLD, lock_until)
-                .await
-                .map_err(Error::from)?;
-        audit::record(
-            &mut tx.conn(),
-            &actor,
-            "login_failed",
-            &username,
-            &format!("密码错误（第 {n} 次）"),
-        )
-        .await?;
-        if locked {
-            audit::record(
-                &mut tx.conn(),
-                &actor,
-                "user.lock",
-                &username,
-                "连续密码错误，锁定 15 分钟",
-            )
-            .await?;
-        }
-        tx.commit().await.map_err(Error::from)?;
-        return Err(if locked {
-            LoginError::Locked(lock_until.local())
-        } else {
-            LoginError::BadCredentials
+        let wrong = WrongPassword {
+            action: "login_failed",
+            what: "密码",
+            on_lock: "连续密码错误，锁定 15 分钟",
+            end_sessions: false,
+        };
+        return Err(match wrong.count(db, &user, &actor, now).await? {
+            Some(until) => LoginError::Locked(until.local()),
+            None => LoginError::BadCredentials,
         });
     }
     if user.status != "active" {
         audit::record_alone(db, &actor, "login_failed", &username, "账号已停用").await?;
         return Err(LoginError::Disabled);
     }
+    // After a reset the owner's own password comes first: the one the administrator chose
+    // opens no session.
+    let renewed = match (user.must_change_password, new_password) {
+        (false, _) => None,
+        (true, None) => return Err(LoginError::MustChangePassword),
+        (true, Some(new)) => {
+            model::check_password_policy(new, &user.username)?;
+            if new == password {
+                return Err(
+                    Error::invalid("new_password", "新密码不能与管理员重置的密码相同").into(),
+                );
+            }
+            Some(hash_password(new.to_owned()).await?)
+        }
+    };
     let token = random_token();
     let hash = token_hash(&token);
     let csrf = random_token();
     let mut tx = db.begin().await.map_err(Error::from)?;
     let mut conn = tx.conn();
+    if let Some(renewed) = renewed {
+        store::set_password(&mut conn, user.id, &renewed, false)
+            .await
+            .map_err(Error::from)?;
+        audit::record(
+            &mut conn,
+            &actor,
+            "account.password_change",
+            &username,
+            "重置后首次登录，设置新密码",
+        )
+        .await?;
+    }
     store::clear_failures(&mut conn, user.id)
         .await
         .map_err(Error::from)?;
@@ -279,6 +292,51 @@ pub async fn logout(db: &Db, principal: &Principal, actor: &Actor) -> Result<()>
     Ok(())
 }
 
+/// A wrong password typed by someone who named an account, at sign-in or when changing it:
+/// counted with the account's failures and audited; at [`LOCKOUT_THRESHOLD`] the account
+/// locks for [`LOCKOUT_SECONDS`], which is audited too.
+struct WrongPassword {
+    action: &'static str,
+    /// Which password was wrong, as the audit row says it.
+    what: &'static str,
+    on_lock: &'static str,
+    /// Whether locking also ends the account's sessions.
+    end_sessions: bool,
+}
+
+impl WrongPassword {
+    /// Counts it, all in one transaction; the lock's end if the account locked.
+    async fn count(
+        &self,
+        db: &Db,
+        user: &store::UserRow,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>> {
+        let mut tx = db.begin().await?;
+        let lock_until = now.plus_seconds(LOCKOUT_SECONDS);
+        let (n, locked) =
+            store::register_failure(&mut tx.conn(), user.id, LOCKOUT_THRESHOLD, lock_until).await?;
+        let detail = format!("{}错误（第 {n} 次）", self.what);
+        audit::record(&mut tx.conn(), actor, self.action, &user.username, &detail).await?;
+        if locked {
+            if self.end_sessions {
+                store::delete_sessions_of(&mut tx.conn(), user.id).await?;
+            }
+            audit::record(
+                &mut tx.conn(),
+                actor,
+                "user.lock",
+                &user.username,
+                self.on_lock,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(locked.then_some(lock_until))
+    }
+}
+
 /// Changes one's own password: the old one must be right and the new one meet the policy.
 pub async fn change_own_password(
     db: &Db,
@@ -296,35 +354,17 @@ pub async fn change_own_password(
         // Counted with the failed sign-ins: a session in the wrong hands must not be a way to
         // guess the password without limit. At the limit the account locks as at sign-in, and
         // its sessions end.
-        let mut tx = db.begin().await?;
-        let lock_until = Timestamp::now().plus_seconds(LOCKOUT_SECONDS);
-        let (n, locked) =
-            store::register_failure(&mut tx.conn(), user.id, LOCKOUT_THRESHOLD, lock_until).await?;
-        audit::record(
-            &mut tx.conn(),
-            actor,
-            "account.password_change_failed",
-            &user.username,
-            &format!("原密码错误（第 {n} 次）"),
-        )
-        .await?;
-        if locked {
-            store::delete_sessions_of(&mut tx.conn(), user.id).await?;
-            audit::record(
-                &mut tx.conn(),
-                actor,
-                "user.lock",
-                &user.username,
-                "修改密码时连续输错原密码，锁定 15 分钟并退出登录",
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        if locked {
+        let wrong = WrongPassword {
+            action: "account.password_change_failed",
+            what: "原密码",
+            on_lock: "修改密码时连续输错原密码，锁定 15 分钟并退出登录",
+            end_sessions: true,
+        };
+        if let Some(until) = wrong.count(db, &user, actor, Timestamp::now()).await? {
             forget(db, &principal.session_hash);
             return Err(Error::forbidden(format!(
                 "原密码连续输错，账号已锁定至 {}，请届时重新登录",
-                lock_until.local()
+                until.local()
             )));
         }
         return Err(Error::invalid("old_password", "原密码不正确"));
@@ -335,7 +375,7 @@ pub async fn change_own_password(
     }
     let hash = hash_password(new.to_owned()).await?;
     let mut tx = db.begin().await?;
-    store::set_password(&mut tx.conn(), user.id, &hash).await?;
+    store::set_password(&mut tx.conn(), user.id, &hash, false).await?;
     store::clear_failures(&mut tx.conn(), user.id).await?;
     audit::record(
         &mut tx.conn(),
@@ -554,19 +594,31 @@ pub async fn update_account(
         // New powers or a new organisation take effect at the next sign-in, not mid-session.
         store::delete_sessions_of(&mut conn, id).await?;
     }
-    let labels: Vec<_> = roles.iter().map(|r| r.label()).collect();
-    audit::record(
-        &mut conn,
-        actor,
-        "user.update",
-        &before.username,
-        &format!(
-            "姓名：{display_name}；组织：{}；角色：{}",
-            org.name,
-            labels.join("、")
-        ),
-    )
-    .await?;
+    // What changed, from what: a role given or taken must be traceable from the trail alone.
+    let labels = |rs: &[Role]| rs.iter().map(|r| r.label()).collect::<Vec<_>>().join("、");
+    let mut changes = Vec::new();
+    if before.display_name != display_name {
+        changes.push(format!("姓名：{} → {display_name}", before.display_name));
+    }
+    if before.org_id != org.id {
+        let old_org = orgs::store::get(&mut conn, before.org_id)
+            .await?
+            .map_or_else(|| before.org_id.0.to_string(), |o| o.name);
+        changes.push(format!("组织：{old_org} → {}", org.name));
+    }
+    if roles != old_roles {
+        changes.push(format!("角色：{} → {}", labels(&old_roles), labels(&roles)));
+    }
+    if !changes.is_empty() {
+        audit::record(
+            &mut conn,
+            actor,
+            "user.update",
+            &before.username,
+            &changes.join("；"),
+        )
+        .await?;
+    }
     let u = store::user_by_id(&mut conn, id)
         .await?
         .ok_or_else(|| Error::internal("lost user"))?;
@@ -596,7 +648,7 @@ pub async fn reset_password(
     model::check_password_policy(password, &user.username)?;
     let hash = hash_password(password.to_owned()).await?;
     let mut tx = db.begin().await?;
-    store::set_password(&mut tx.conn(), id, &hash).await?;
+    store::set_password(&mut tx.conn(), id, &hash, true).await?;
     store::delete_sessions_of(&mut tx.conn(), id).await?;
     audit::record(
         &mut tx.conn(),
@@ -648,14 +700,22 @@ pub async fn apply_account_action(
     let user = store::user_by_id(&mut conn, id)
         .await?
         .ok_or_else(|| Error::not_found("账号不存在"))?;
+    // An action that would change nothing is refused, and so leaves no audit row claiming it.
     let audit_action = match action {
         AccountAction::Unlock => {
+            let locked = user.locked_until.is_some_and(|t| t > Timestamp::now());
+            if !locked && user.failed_logins == 0 {
+                return Err(Error::conflict("该账号未被锁定"));
+            }
             store::unlock(&mut conn, id).await?;
             "user.unlock"
         }
         AccountAction::Disable => {
             if id == cap.principal().user_id {
                 return Err(Error::conflict("不能停用本人账号"));
+            }
+            if user.status != "active" {
+                return Err(Error::conflict("该账号已停用"));
             }
             if user.status == "active" {
                 let roles = store::roles_of(&mut conn, id).await?;
@@ -666,6 +726,9 @@ pub async fn apply_account_action(
             "user.disable"
         }
         AccountAction::Enable => {
+            if user.status == "active" {
+                return Err(Error::conflict("该账号已在使用中，无需启用"));
+            }
             store::set_status(&mut conn, id, "active").await?;
             "user.enable"
         }

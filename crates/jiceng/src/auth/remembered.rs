@@ -1,5 +1,5 @@
 //! Sessions this process has resumed, remembered for the routes whose write checks the session
-//! itself ([`crate::web::access::Routes::post_checked_in_write`]). Every other request reads
+//! itself ([`crate::web::access::Routes::checked_in_write`]). Every other request reads
 //! its session from the database, as a change made through another `serve` process (a
 //! sign-out, a role taken away, new reference data) must hold from the next request on. A
 //! request admitted on a remembered session keeps that promise at its write instead: the write

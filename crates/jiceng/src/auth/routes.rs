@@ -1,7 +1,6 @@
 //! Sign-in, sign-out, one's own password, and the security administrator's account pages and
 //! API. Handlers parse, authorise (capability), call the domain and render.
 
-use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
 use axum::extract::State;
@@ -18,7 +17,7 @@ use crate::orgs::{self, OrgQuery};
 use crate::web::AppState;
 use crate::web::access::{Access, PRE_CSRF_COOKIE, Routes, SESSION_COOKIE};
 use crate::web::error::{ApiResult, PageError, PageResult};
-use crate::web::extract::{FormBody, JsonBody, value, values};
+use crate::web::extract::{FormBody, JsonBody, Path, Query, value, values};
 use crate::web::page::{
     ApiCtx, Ctx, MaybeCtx, Pager, Shell, query_string, redirect_with, render_with_flash,
 };
@@ -91,6 +90,8 @@ struct LoginPage {
     next: String,
     error: Option<String>,
     notice: Option<String>,
+    /// The password was reset by an administrator: the form asks for a new one as well.
+    renew: bool,
 }
 
 #[derive(Deserialize)]
@@ -142,6 +143,7 @@ async fn login_page(
         notice: q
             .expired
             .map(|_| "会话已超时（30 分钟无操作），请重新登录".to_owned()),
+        renew: false,
     };
     login_response(&state, page, StatusCode::OK, ctx.pre_csrf)
 }
@@ -152,6 +154,9 @@ struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    /// After an administrator's reset: the password the owner chooses.
+    #[serde(default)]
+    new_password: String,
     #[serde(default)]
     next: String,
 }
@@ -161,7 +166,8 @@ async fn login_submit(
     ctx: MaybeCtx,
     FormBody(f): FormBody<LoginForm>,
 ) -> PageResult {
-    let fail = |msg: String, status: StatusCode| {
+    let renewing = !f.new_password.is_empty();
+    let fail = |msg: String, status: StatusCode, renew: bool| {
         let page = LoginPage {
             shell: Shell::anonymous("登录"),
             csrf: String::new(),
@@ -169,6 +175,7 @@ async fn login_submit(
             next: f.next.clone(),
             error: Some(msg),
             notice: None,
+            renew,
         };
         login_response(&state, page, status, ctx.pre_csrf.clone())
     };
@@ -176,12 +183,14 @@ async fn login_submit(
         return fail(
             "请输入用户名和密码".to_owned(),
             StatusCode::UNPROCESSABLE_ENTITY,
+            renewing,
         );
     }
     match super::login(
         &state.db,
         &f.username,
         &f.password,
+        Some(f.new_password.as_str()).filter(|p| !p.is_empty()),
         &ctx.actor,
         &ctx.user_agent,
     )
@@ -193,9 +202,15 @@ async fn login_submit(
                 .append(header::SET_COOKIE, session_cookie(&state, &s.token));
             Ok(resp)
         }
+        Err(LoginError::Other(e @ Error::Invalid { .. })) => {
+            fail(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY, renewing)
+        }
         Err(LoginError::Other(e)) => Err(PageError(e, None)),
-        Err(e @ LoginError::BadCredentials) => fail(e.to_string(), StatusCode::UNAUTHORIZED),
-        Err(e) => fail(e.to_string(), StatusCode::FORBIDDEN),
+        Err(e @ LoginError::BadCredentials) => {
+            fail(e.to_string(), StatusCode::UNAUTHORIZED, renewing)
+        }
+        Err(e @ LoginError::MustChangePassword) => fail(e.to_string(), StatusCode::FORBIDDEN, true),
+        Err(e) => fail(e.to_string(), StatusCode::FORBIDDEN, false),
     }
 }
 
@@ -605,6 +620,10 @@ async fn enable_submit(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+    /// Required once an administrator has reset the password (without it the answer is 403
+    /// naming the field `new_password`): the password the owner chooses.
+    #[serde(default)]
+    pub new_password: Option<String>,
 }
 
 /// The signed-in account, with the token to send as `X-CSRF-Token` on every change.
@@ -648,6 +667,7 @@ pub async fn api_login(
         &state.db,
         &req.username,
         &req.password,
+        req.new_password.as_deref().filter(|p| !p.is_empty()),
         &ctx.actor,
         &ctx.user_agent,
     )
@@ -660,6 +680,11 @@ pub async fn api_login(
             resp
         }
         Err(LoginError::Other(e)) => crate::web::error::ApiError(e).into_response(),
+        Err(e @ LoginError::MustChangePassword) => crate::web::error::json_error(
+            StatusCode::FORBIDDEN,
+            &e.to_string(),
+            Some("new_password".to_owned()),
+        ),
         Err(e @ LoginError::BadCredentials) => {
             crate::web::error::json_error(StatusCode::UNAUTHORIZED, &e.to_string(), None)
         }

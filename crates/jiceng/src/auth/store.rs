@@ -19,10 +19,13 @@ pub struct UserRow {
     pub password_changed_at: Timestamp,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Set by an administrator's reset: the next sign-in must choose a new password.
+    pub must_change_password: bool,
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, org_id, password_hash, status, \
-     failed_logins, locked_until, password_changed_at, created_at, updated_at";
+     failed_logins, locked_until, password_changed_at, created_at, updated_at, \
+     must_change_password";
 
 pub async fn user_by_name(conn: &mut Conn<'_>, username: &str) -> DbResult<Option<UserRow>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
@@ -137,12 +140,19 @@ pub async fn update_profile(
     Ok(())
 }
 
-pub async fn set_password(conn: &mut Conn<'_>, id: UserId, hash: &str) -> DbResult<()> {
+/// Sets a password; `temporary` when an administrator set it for the account's owner, who must
+/// then choose their own at the next sign-in.
+pub async fn set_password(
+    conn: &mut Conn<'_>,
+    id: UserId,
+    hash: &str,
+    temporary: bool,
+) -> DbResult<()> {
     let now = Timestamp::now();
     on_conn!(conn, c => sqlx::query(
         "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2,
-            failed_logins = 0, locked_until = NULL WHERE id = $3"
-    ).bind(hash).bind(now).bind(id).execute(&mut *c).await?.rows_affected());
+            failed_logins = 0, locked_until = NULL, must_change_password = $3 WHERE id = $4"
+    ).bind(hash).bind(now).bind(temporary).bind(id).execute(&mut *c).await?.rows_affected());
     Ok(())
 }
 

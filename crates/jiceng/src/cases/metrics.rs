@@ -53,8 +53,9 @@ pub struct Counts {
     pub satisfied: i64,
 }
 
+/// `n ÷ d` in thousandths, rounded half up (2 of 3 is 66.7%, not 66.6%).
 fn permille(n: i64, d: i64) -> Option<i64> {
-    (d > 0).then(|| n * 1000 / d)
+    (d > 0).then(|| (n * 2000 + d) / (2 * d))
 }
 
 impl Counts {
@@ -292,7 +293,7 @@ impl SummonLine {
 
     /// Average score in tenths (42 = 4.2 points).
     pub fn average_score_tenths(&self) -> Option<i64> {
-        (self.scored > 0).then(|| self.score_sum * 10 / self.scored)
+        (self.scored > 0).then(|| (self.score_sum * 20 + self.scored) / (2 * self.scored))
     }
 
     pub fn average_score(&self) -> String {
@@ -745,6 +746,10 @@ mod tests {
         assert_eq!(c.on_time(), Some(800)); // 4/5
         assert_eq!(c.satisfaction(), Some(750)); // 3/4
         assert_eq!(c.rework(), Some(200)); // 1/5
+        // Rounded, not cut: 2 of 3 is 66.7%.
+        assert_eq!(permille(2, 3), Some(667));
+        assert_eq!(permille(1, 3), Some(333));
+        assert_eq!(percent(permille(2, 3)), "66.7%");
         assert_eq!(percent(c.response()), "71.4%");
         assert_eq!(Counts::default().response(), None);
         assert_eq!(percent(None), "—");
@@ -798,7 +803,7 @@ mod tests {
             scored: 3,
             score_sum: 13,
         };
-        assert_eq!(l.on_time_report(), Some(666));
+        assert_eq!(l.on_time_report(), Some(667), "rounded");
         assert_eq!(l.average_score_tenths(), Some(43));
         assert_eq!(l.average_score(), "4.3");
     }

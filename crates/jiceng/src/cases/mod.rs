@@ -68,7 +68,7 @@ pub fn visibility(p: &Principal) -> Option<Visibility> {
     }
     if p.has(Role::GridWorker) {
         return Some(Visibility::Grids {
-            path: p.org.path.clone(),
+            org: p.org.id,
             user: p.user_id,
         });
     }
@@ -89,14 +89,8 @@ async fn can_see(conn: &mut Conn<'_>, p: &Principal, c: &CaseRow) -> Result<bool
             store::unit_has_ticket(conn, c.id, o).await?
                 || store::unit_has_part(conn, c.id, o).await?
         }
-        Some(Visibility::Grids { path, user }) => {
-            c.reporter_user_id == Some(user)
-                || match c.grid_id {
-                    Some(g) => orgs::store::get(conn, g)
-                        .await?
-                        .is_some_and(|g| g.path.starts_with(&path)),
-                    None => false,
-                }
+        Some(Visibility::Grids { org, user }) => {
+            store::grid_worker_sees(conn, c.id, org, user).await?
         }
     })
 }
@@ -119,6 +113,16 @@ pub(crate) async fn instance_visible(
         Some(c) => can_see(conn, p, &c).await?,
         None => false,
     }))
+}
+
+/// Which of a case process's instances the inbox may list for `p`, as a condition on
+/// `wf_instances`, when `p` sees fewer than their township's: a grid worker checks on site
+/// only the cases of their grids.
+pub(crate) fn inbox_only(p: &Principal) -> Option<String> {
+    match visibility(p)? {
+        Visibility::Grids { org, user } => Some(store::grid_worker_instances(org, user)),
+        Visibility::Township(_) | Visibility::Unit(_) => None,
+    }
 }
 
 pub(crate) async fn load_visible(
@@ -487,6 +491,36 @@ async fn resolve_township(
     Ok(t)
 }
 
+/// The source staff may give a case: not a citizen's (those come through the public form
+/// and API), and for a grid worker only what they found themselves (上报, 巡查): the hotline
+/// and other platforms reach the township's own staff.
+fn staff_source(p: &Principal, source: Option<Source>) -> Result<Source> {
+    let source = source.ok_or_else(|| Error::invalid("source", "请选择案件来源"))?;
+    if !Source::STAFF.contains(&source) {
+        return Err(Error::invalid(
+            "source",
+            format!("工作人员受理的案件，来源不能是“{}”", source.label()),
+        ));
+    }
+    let own_finding = matches!(source, Source::GridWorker | Source::Patrol);
+    if !own_finding
+        && !p.has_any(&[
+            Role::Dispatcher,
+            Role::TownshipLeader,
+            Role::TownshipOfficer,
+        ])
+    {
+        return Err(Error::invalid(
+            "source",
+            format!(
+                "“{}”的案件由镇（街道）工作人员受理，网格员请选择网格员上报或巡查发现",
+                source.label()
+            ),
+        ));
+    }
+    Ok(source)
+}
+
 async fn prepare(
     r: &mut Reads<'_, '_, '_>,
     who: Reporter<'_>,
@@ -495,9 +529,7 @@ async fn prepare(
 ) -> Result<Prepared> {
     let source = match who {
         Reporter::Public(s) => s,
-        Reporter::Staff(_) => new
-            .source
-            .ok_or_else(|| Error::invalid("source", "请选择案件来源"))?,
+        Reporter::Staff(p) => staff_source(p, new.source)?,
     };
     let text = model::check_text(
         source,
@@ -1034,9 +1066,10 @@ async fn place_on_grid(db: &Db, prepared: &mut Prepared) -> Result<()> {
         return Ok(());
     };
     let index = db.caches().get::<crate::grids::GridIndex>();
+    let boundaries = crate::grids::boundaries(db, &index).await?;
     let (lon, lat) = (lon_e7 as f64 / 1e7, lat_e7 as f64 / 1e7);
     let township = &prepared.township;
-    match crate::grids::locate(db, &index, lon, lat).await? {
+    match boundaries.locate(lon, lat)? {
         Some(l) if l.township.id != township.id => Err(Error::invalid(
             "lon",
             format!(
@@ -1053,7 +1086,7 @@ async fn place_on_grid(db: &Db, prepared: &mut Prepared) -> Result<()> {
             }
             Ok(())
         }
-        None if crate::grids::covers(db, &index, township.id).await? => Err(Error::invalid(
+        None if boundaries.cover(township.id) => Err(Error::invalid(
             "lon",
             format!("该位置不在{}的网格范围内", township.name),
         )),
@@ -2054,6 +2087,26 @@ pub async fn merge(
         if d.township_id != o.township_id {
             return Err(Error::invalid("into", "只能合并同一镇（街道）的案件"));
         }
+        // A duplicate joins a problem still being handled: merged into a closed case, its
+        // reporter would be told of an old outcome, and could reopen it with their rating.
+        let original_open = match o.current_ticket_id {
+            Some(t) => match store::ticket(&mut conn, t).await? {
+                Some(t) => wf::store::get(&mut conn, t.instance_id)
+                    .await?
+                    .is_some_and(|i| !i.terminal),
+                None => false,
+            },
+            None => false,
+        };
+        if !original_open {
+            return Err(Error::invalid(
+                "into",
+                format!(
+                    "原案件 {} 已办结，不能再合并，请将本案件作为新问题办理",
+                    number(o.id, o.created_at)
+                ),
+            ));
+        }
         let ticket = match d.current_ticket_id {
             Some(t) => store::ticket(&mut conn, t).await?,
             None => None,
@@ -2248,12 +2301,19 @@ pub async fn rate(
         reopened = true;
     }
     tx.commit().await?;
-    let message = match (rating, reopened) {
-        (Rating::Dissatisfied, true) => "已收到您的评价，案件已重新交办".to_owned(),
-        (Rating::Dissatisfied, false) => {
+    // Said to the reporter, or to the staff who recorded the rating for them.
+    let staff = matches!(who, Rater::Staff { .. });
+    let message = match (rating, reopened, staff) {
+        (Rating::Dissatisfied, true, false) => "已收到您的评价，案件已重新交办".to_owned(),
+        (Rating::Dissatisfied, true, true) => "已记录不满意评价，案件已重新交办".to_owned(),
+        (Rating::Dissatisfied, false, false) => {
             "已收到您的评价。该案件已重新办理过一次，不再重启，我们将转交督办".to_owned()
         }
-        _ => "感谢您的评价".to_owned(),
+        (Rating::Dissatisfied, false, true) => {
+            "已记录不满意评价。该案件已重新办理过一次，不再重启，请转交督办".to_owned()
+        }
+        (_, _, false) => "感谢您的评价".to_owned(),
+        (_, _, true) => "已代反映人记录评价".to_owned(),
     };
     Ok(Rated {
         rating,
@@ -2291,7 +2351,8 @@ pub struct PublicView {
     #[schema(value_type = String)]
     pub created_at: Timestamp,
     pub steps: Vec<PublicStep>,
-    /// The handling unit's report on the outcome, once closed.
+    /// The outcome: the handling unit's report once closed, the reason a case was not taken
+    /// up, or the department's report on a referred one.
     pub result: Option<String>,
     pub can_rate: bool,
     pub rating: Option<String>,
@@ -2351,7 +2412,8 @@ pub async fn track(db: &Db, registry: &Registry, code: &str) -> Result<PublicVie
                 }
                 _ => h.action_label.clone(),
             };
-            if h.action == "report" {
+            // What the reporter is told: the unit's report, or why the case was not taken up.
+            if matches!(h.action.as_str(), "report" | "dismiss") {
                 result = h.comment.clone();
             }
             steps.push(PublicStep { at: h.at, label });
@@ -2359,12 +2421,23 @@ pub async fn track(db: &Db, registry: &Registry, code: &str) -> Result<PublicVie
         current = Some((t.clone(), inst));
     }
     let (ticket, inst) = current.ok_or_else(|| Error::internal("case without ticket"))?;
-    let unit_name = match ticket.unit_org_id {
-        Some(u) if !inst.terminal && inst.state != "pending" => {
-            orgs::store::get(&mut conn, u).await?.map(|o| o.name)
-        }
+    // The unit that handles it, or handled it; a referred case names the department it went
+    // to, and what that department reported back (移送抄告).
+    let mut unit_name = match ticket.unit_org_id {
+        Some(u) if inst.state != "pending" => orgs::store::get(&mut conn, u).await?.map(|o| o.name),
         _ => None,
     };
+    if inst.state == "referred"
+        && let Some(part) = store::parts(&mut conn, root.id)
+            .await?
+            .into_iter()
+            .rfind(|p| p.kind == "referral")
+    {
+        unit_name = orgs::store::get(&mut conn, part.unit_org_id)
+            .await?
+            .map(|o| o.name);
+        result = part.outcome;
+    }
     let ratings = store::ratings(&mut conn, root.id).await?;
     let mine = ratings
         .iter()
@@ -2383,7 +2456,11 @@ pub async fn track(db: &Db, registry: &Registry, code: &str) -> Result<PublicVie
         due: if inst.terminal { None } else { inst.deadline },
         created_at: own.created_at,
         steps,
-        result: if closed { result } else { None },
+        result: if matches!(inst.state.as_str(), "closed" | "dismissed" | "referred") {
+            result
+        } else {
+            None
+        },
         can_rate: closed && mine.is_none(),
         rating: mine
             .and_then(|r| Rating::parse(&r.rating))

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -24,7 +23,7 @@ use crate::time::Timestamp;
 use crate::web::AppState;
 use crate::web::access::{Access, PRE_CSRF_COOKIE, Routes};
 use crate::web::error::{ApiResult, PageError, PageResult, form_status};
-use crate::web::extract::{FormBody, JsonBody, value};
+use crate::web::extract::{FormBody, JsonBody, Path, Query, value};
 use crate::web::page::{
     ApiCtx, Ctx, MaybeCtx, Pager, Shell, query_string, redirect_with, render_with_flash,
 };
@@ -67,9 +66,11 @@ const PART_ACTORS: Access = Access::Roles(&[
 ]);
 const CATEGORY_EDITORS: Access = Access::Roles(&[Role::EstablishmentOffice, Role::Dispatcher]);
 
-// The intake and report forms take every attachment a case may carry in one request.
-const _: () =
-    assert!(crate::web::MAX_UPLOAD_BYTES > model::MAX_ATTACHMENTS * model::MAX_ATTACHMENT_BYTES);
+// The intake and report forms and their APIs take every attachment a case may carry in one
+// request; in JSON, base64 makes four bytes of three.
+const _: () = assert!(
+    crate::web::MAX_UPLOAD_BYTES > model::MAX_ATTACHMENTS * model::MAX_ATTACHMENT_BYTES * 4 / 3
+);
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -94,10 +95,12 @@ pub fn routes() -> Routes {
         .post("/cases/parts/{id}/act", PART_ACTORS, part_act_submit)
         .get("/public/cases/new", Access::Public, public_new)
         .upload("/public/cases", Access::Public, public_submit)
+        .get("/public/cases/received", Access::Public, public_received)
         .get("/public/cases/track", Access::Public, public_track)
         .post("/public/cases/rate", Access::Public, public_rate)
         .get("/api/v1/cases", VIEWERS, api_list)
-        .post_checked_in_write("/api/v1/cases", INTAKE, api_intake)
+        .upload("/api/v1/cases", INTAKE, api_intake)
+        .checked_in_write()
         .get("/api/v1/cases/categories", Access::SignedIn, api_categories)
         .post(
             "/api/v1/cases/categories",
@@ -110,7 +113,7 @@ pub fn routes() -> Routes {
             api_update_category,
         )
         .get("/api/v1/cases/{id}", VIEWERS, api_detail)
-        .post("/api/v1/cases/{id}/actions", ACTORS, api_act)
+        .upload("/api/v1/cases/{id}/actions", ACTORS, api_act)
         .post("/api/v1/cases/{id}/merge", DISPATCHER, api_merge)
         .post("/api/v1/cases/{id}/classify", DISPATCHER, api_classify)
         .post("/api/v1/cases/{id}/rating", DISPATCHER, api_rate)
@@ -122,7 +125,7 @@ pub fn routes() -> Routes {
             PART_ACTORS,
             api_act_part,
         )
-        .post("/api/v1/public/cases", Access::Public, api_public_intake)
+        .upload("/api/v1/public/cases", Access::Public, api_public_intake)
         .get("/api/v1/public/cases/{code}", Access::Public, api_track)
         .post(
             "/api/v1/public/cases/{code}/rating",
@@ -235,6 +238,7 @@ struct Typed {
     lat: String,
     reporter_name: String,
     reporter_phone: String,
+    external_ref: String,
 }
 
 impl Typed {
@@ -251,6 +255,7 @@ impl Typed {
             lat: parts.get("lat").to_owned(),
             reporter_name: parts.get("reporter_name").to_owned(),
             reporter_phone: parts.get("reporter_phone").to_owned(),
+            external_ref: parts.get("external_ref").to_owned(),
         }
     }
 }
@@ -278,8 +283,20 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    fn filter(&self, limit: i64, offset: i64) -> CaseFilter {
-        CaseFilter {
+    /// The filter asked for; a status or source the list does not know is refused by name
+    /// rather than answered with an empty list.
+    fn filter(&self, limit: i64, offset: i64) -> Result<CaseFilter, Error> {
+        if let Some(s) = self.status.as_deref().filter(|s| !s.is_empty())
+            && !STATES.iter().any(|(id, _)| *id == s)
+        {
+            return Err(Error::invalid("status", format!("未知的案件状态「{s}」")));
+        }
+        if let Some(s) = self.source.as_deref().filter(|s| !s.is_empty())
+            && Source::parse(s).is_none()
+        {
+            return Err(Error::invalid("source", format!("未知的案件来源「{s}」")));
+        }
+        Ok(CaseFilter {
             q: self.q.clone(),
             status: self.status.clone(),
             category: self.category.clone(),
@@ -288,7 +305,7 @@ impl ListQuery {
             overdue: self.overdue.as_deref() == Some("1"),
             limit,
             offset,
-        }
+        })
     }
 
     fn query(&self) -> String {
@@ -350,6 +367,7 @@ struct ListPage {
     categories: Vec<CategoryFields>,
     grids: Vec<Org>,
     may_intake: bool,
+    may_see_metrics: bool,
 }
 
 impl ListPage {
@@ -379,10 +397,12 @@ async fn list_page(
     Query(q): Query<ListQuery>,
 ) -> PageResult {
     let page = q.page.unwrap_or(1).max(1);
-    let f = q.filter(
-        i64::from(PER_PAGE),
-        i64::from(page - 1) * i64::from(PER_PAGE),
-    );
+    let f = q
+        .filter(
+            i64::from(PER_PAGE),
+            i64::from(page - 1) * i64::from(PER_PAGE),
+        )
+        .map_err(|e| ctx.fail(e))?;
     let list = super::list(&state.db, &ctx.principal, &f)
         .await
         .map_err(|e| ctx.fail(e))?;
@@ -407,6 +427,7 @@ async fn list_page(
             Role::TownshipOfficer,
             Role::GridWorker,
         ]),
+        may_see_metrics: METRICS_VIEWERS.allows(Some(&ctx.principal)),
     })
 }
 
@@ -415,7 +436,8 @@ async fn export_csv(
     ctx: Ctx,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
-    let list = super::list(&state.db, &ctx.principal, &q.filter(100_000, 0))
+    let f = q.filter(100_000, 0).map_err(|e| ctx.fail(e))?;
+    let list = super::list(&state.db, &ctx.principal, &f)
         .await
         .map_err(|e| ctx.fail(e))?;
     let header = [
@@ -653,6 +675,27 @@ struct DetailPage {
     d: CaseDetail,
     error: Option<String>,
     key: String,
+    typed: ActTyped,
+}
+
+/// An action form that was refused, shown again as it was sent (files must be chosen again).
+#[derive(Default)]
+struct ActTyped {
+    action: String,
+    unit: String,
+    item: String,
+    comment: String,
+}
+
+impl ActTyped {
+    fn from(parts: &Parts) -> ActTyped {
+        ActTyped {
+            action: parts.get("action").to_owned(),
+            unit: parts.get("unit").to_owned(),
+            item: parts.get("item").to_owned(),
+            comment: parts.get("comment").to_owned(),
+        }
+    }
 }
 
 impl DetailPage {
@@ -702,6 +745,17 @@ async fn render_detail(
     reveal: bool,
     error: Option<Error>,
 ) -> PageResult {
+    render_detail_typed(state, ctx, id, reveal, error, ActTyped::default()).await
+}
+
+async fn render_detail_typed(
+    state: &AppState,
+    ctx: &Ctx,
+    id: CaseId,
+    reveal: bool,
+    error: Option<Error>,
+    typed: ActTyped,
+) -> PageResult {
     let d = super::detail(
         &state.db,
         &state.processes,
@@ -719,6 +773,7 @@ async fn render_detail(
         d,
         error: error.map(|e| e.to_string()),
         key: crate::auth::random_token(),
+        typed,
     })?;
     Ok(with_status(resp, status))
 }
@@ -779,7 +834,9 @@ async fn act_submit(
     mp: Result<Multipart, MultipartRejection>,
 ) -> PageResult {
     let id = CaseId(id);
-    let result = match read_parts(mp).await.and_then(|p| action_from(&p)) {
+    let parts = read_parts(mp).await;
+    let typed = parts.as_ref().map(ActTyped::from).unwrap_or_default();
+    let result = match parts.and_then(|p| action_from(&p)) {
         Ok(a) => {
             super::act(
                 &state.db,
@@ -806,7 +863,9 @@ async fn act_submit(
                 None => format!("已办理，当前环节：{}", a.state_label),
             },
         )),
-        Err(e) if refusable(&e) => render_detail(&state, &ctx, id, false, Some(e)).await,
+        Err(e) if refusable(&e) => {
+            render_detail_typed(&state, &ctx, id, false, Some(e), typed).await
+        }
         Err(e) => Err(ctx.fail(e)),
     }
 }
@@ -1102,7 +1161,8 @@ struct PublicNewPage {
 #[template(path = "cases/public_done.html")]
 struct PublicDonePage {
     shell: Shell,
-    c: Created,
+    number: String,
+    receipt_code: String,
 }
 
 async fn render_public_new(
@@ -1178,13 +1238,15 @@ async fn public_submit(
     }
     .await;
     match result {
-        Ok(c) => render_with_flash(
-            &PublicDonePage {
-                shell: public_shell(&ctx, "已收到您反映的问题"),
-                c,
-            },
-            false,
-        ),
+        // Answered by a redirect to a page of its own: reloading the receipt must not send
+        // the report again.
+        Ok(c) => {
+            let code = percent_encoding::utf8_percent_encode(
+                &c.receipt_code,
+                percent_encoding::NON_ALPHANUMERIC,
+            );
+            Ok(Redirect::to(&format!("/public/cases/received?code={code}")).into_response())
+        }
         Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
             render_public_new(&state, &ctx, typed, Some(e)).await
         }
@@ -1238,6 +1300,29 @@ async fn render_track(
         set_token_cookie(state, &mut resp, &token);
     }
     Ok(with_status(resp, status))
+}
+
+/// The receipt of a report just sent: its number and the code to follow it with.
+async fn public_received(
+    State(state): State<AppState>,
+    ctx: MaybeCtx,
+    Query(q): Query<TrackQuery>,
+) -> PageResult {
+    let code = q.code.as_deref().unwrap_or("").trim();
+    match super::track(&state.db, &state.processes, code).await {
+        Ok(v) => render_with_flash(
+            &PublicDonePage {
+                shell: public_shell(&ctx, "已收到您反映的问题"),
+                number: v.number,
+                // The code was found, so it reads as one.
+                receipt_code: model::normalize_receipt_code(code)
+                    .map_or_else(|| code.to_owned(), |c| model::format_receipt_code(&c)),
+            },
+            false,
+        ),
+        Err(e @ Error::NotFound(_)) => render_track(&state, &ctx, code, Some(e)).await,
+        Err(e) => Err(PageError(e, None)),
+    }
 }
 
 async fn public_track(
@@ -1310,7 +1395,7 @@ pub async fn api_list(
         &q.filter(
             i64::from(PER_PAGE),
             i64::from(page - 1) * i64::from(PER_PAGE),
-        ),
+        )?,
     )
     .await?;
     Ok(Json(CaseListBody {
@@ -1622,11 +1707,11 @@ pub async fn api_update_category(
     Path(code): Path<String>,
     JsonBody(mut f): JsonBody<serde_json::Value>,
 ) -> ApiResult<StatusCode> {
+    // The code is the address's; the body need not repeat it.
     if let serde_json::Value::Object(m) = &mut f {
         m.insert("code".to_owned(), serde_json::Value::String(code.clone()));
     }
-    let mut f: CategoryFields =
-        crate::web::extract::read_json(&serde_json::to_vec(&f).map_err(Error::internal)?)?;
+    let mut f: CategoryFields = crate::web::extract::read_json_value(f)?;
     f.code = code;
     super::save_category(&state.db, &ctx.principal, &ctx.actor, f, false).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -2123,6 +2208,7 @@ async fn metrics_export(
         "案件统计",
         &super::metrics::EXPORT_HEADER,
         &rows,
+        catalog::io::Cells::Figures,
     )
     .map_err(|e| ctx.fail(e))?;
     Ok(crate::catalog::routes::download(

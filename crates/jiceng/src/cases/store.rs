@@ -931,8 +931,62 @@ pub enum Visibility {
     Township(OrgId),
     /// A station or department: cases with a ticket dispatched to it.
     Unit(OrgId),
-    /// A grid worker: cases in the grids under this path, and cases they reported.
-    Grids { path: String, user: UserId },
+    /// A grid worker: cases in the grids under their organisation and in the grids they
+    /// are assigned to now, and cases they reported.
+    Grids { org: OrgId, user: UserId },
+}
+
+/// [`Visibility::Grids`] as a condition on the cases aliased `c`. An assignment that ended
+/// takes its grid's cases with it, though the account stays where it was.
+fn grid_worker_cases(org: OrgId, user: UserId) -> String {
+    format!(
+        "(c.reporter_user_id = {u}
+          OR c.grid_id IN (SELECT g.id FROM orgs g, orgs o WHERE o.id = {o} AND g.path LIKE o.path || '%')
+          OR c.grid_id IN (SELECT a.grid_id FROM grid_assignments a WHERE a.user_id = {u} AND a.to_at IS NULL))",
+        u = user.0,
+        o = org.0
+    )
+}
+
+/// Whether a grid worker sees case `id` ([`Visibility::Grids`]).
+pub async fn grid_worker_sees(
+    conn: &mut Conn<'_>,
+    id: CaseId,
+    org: OrgId,
+    user: UserId,
+) -> DbResult<bool> {
+    let sql = format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM cases c WHERE c.id = $1 AND {}",
+        grid_worker_cases(org, user)
+    );
+    let n: i64 = on_conn!(conn, c => sqlx::query_scalar(&sql).bind(id).fetch_one(&mut *c).await?);
+    Ok(n > 0)
+}
+
+/// The workflow instances of the tickets of the cases a grid worker sees, as a condition on
+/// `wf_instances`: what their inbox may list.
+pub fn grid_worker_instances(org: OrgId, user: UserId) -> String {
+    format!(
+        "wf_instances.id IN (SELECT t.instance_id FROM case_tickets t JOIN cases c ON c.id = t.case_id
+                             WHERE {})",
+        grid_worker_cases(org, user)
+    )
+}
+
+/// The case a search names by its number: `2026-000123` (the year, then the id: surely a
+/// number, `true`) or digits alone (`000123`: perhaps a number, perhaps text).
+pub fn number_searched(q: &str) -> Option<(CaseId, bool)> {
+    let (digits, surely) = match q.split_once('-') {
+        Some((year, rest)) if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) => {
+            (rest, true)
+        }
+        Some(_) => return None,
+        None => (q, false),
+    };
+    if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().map(|id| (CaseId(id), surely))
 }
 
 /// A case is overdue when its ticket ever passed a deadline or is past the current one.
@@ -991,17 +1045,30 @@ pub async fn list(
               OR EXISTS (SELECT 1 FROM case_parts x WHERE x.case_id = c.id AND x.unit_org_id = {0}))",
             o.0
         ),
-        Visibility::Grids { path, user } => format!(
-            "(c.reporter_user_id = {} OR c.grid_id IN (SELECT id FROM orgs WHERE path LIKE {}))",
-            user.0,
-            arg(format!("{path}%"))
-        ),
+        Visibility::Grids { org, user } => grid_worker_cases(*org, *user),
     }];
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let p = arg(format!("%{}%", escape_like(q)));
-        clauses.push(format!(
-            "(c.description LIKE {p} ESCAPE '\\' OR c.address LIKE {p} ESCAPE '\\')"
-        ));
+        // A case number as people quote it (2026-000123) finds that case; digits alone find
+        // the case with that id as well as the text. Else every word must be in the
+        // description or the address.
+        match number_searched(q) {
+            Some((id, true)) => clauses.push(format!("c.id = {}", id.0)),
+            found => {
+                let mut words: Vec<String> = q
+                    .split_whitespace()
+                    .map(|word| {
+                        let p = arg(format!("%{}%", escape_like(word)));
+                        format!(
+                            "(c.description LIKE {p} ESCAPE '\\' OR c.address LIKE {p} ESCAPE '\\')"
+                        )
+                    })
+                    .collect();
+                if let Some((id, _)) = found {
+                    words = vec![format!("(c.id = {} OR {})", id.0, words.join(" AND "))];
+                }
+                clauses.extend(words);
+            }
+        }
     }
     if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
         clauses.push(format!("w.state = {}", arg(s.to_owned())));
@@ -1350,6 +1417,15 @@ pub async fn counts_per_grid(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_reads_case_numbers_as_people_quote_them() {
+        assert_eq!(number_searched("2026-003004"), Some((CaseId(3004), true)));
+        assert_eq!(number_searched("003004"), Some((CaseId(3004), false)));
+        for text in ["占道", "2026-", "26-0001", "2026-12a", "游商 占道", ""] {
+            assert_eq!(number_searched(text), None, "{text}");
+        }
+    }
 
     #[test]
     fn duplicate_offers_read_back_as_stored() {

@@ -189,7 +189,13 @@ fn decode_text(bytes: &[u8]) -> Result<Cow<'_, str>, IoError> {
     // `decode` also honours a UTF-16 BOM.
     let (text, _, had_errors) = encoding_rs::GB18030.decode(bytes);
     if had_errors {
-        return Err(IoError::Encoding);
+        // Text in no encoding has no NUL bytes: this is some other kind of file (a photo, a
+        // damaged workbook), whatever its name says.
+        return Err(if bytes.contains(&0) {
+            IoError::UnknownFormat
+        } else {
+            IoError::Encoding
+        });
     }
     Ok(text)
 }
@@ -853,11 +859,47 @@ fn row_num(i: usize) -> Result<RowNum, IoError> {
     RowNum::try_from(i).map_err(|_| IoError::Write("行数超出 Excel 的上限".to_owned()))
 }
 
+/// How an export's cells are written to `.xlsx`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cells {
+    /// Every cell as text: codes, phone numbers and township codes stay as typed.
+    Text,
+    /// A table of figures: counts and decimals are numbers and `66.7%` a percentage, so that
+    /// Excel can add them up; any other cell is text.
+    Figures,
+}
+
+/// A figure as a spreadsheet should hold it: a plain decimal number (no leading zero, which
+/// would make it a code), or a percentage as its fraction.
+fn figure(cell: &str) -> Option<(f64, bool)> {
+    let (digits, percent) = match cell.strip_suffix('%') {
+        Some(d) => (d, true),
+        None => (cell, false),
+    };
+    let unsigned = digits.strip_prefix('-').unwrap_or(digits);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let plain = !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+        && (whole == "0" || !whole.starts_with('0'))
+        && whole.len() <= 15;
+    if !plain || (unsigned.contains('.') && fraction.is_empty()) {
+        return None;
+    }
+    let value: f64 = digits.parse().ok()?;
+    Some(if percent {
+        (value / 100.0, true)
+    } else {
+        (value, false)
+    })
+}
+
 fn fill_sheet(
     sheet: &mut Worksheet,
     name: &str,
     header: &[&str],
     rows: &[Vec<String>],
+    cells: Cells,
 ) -> Result<(), IoError> {
     sheet.set_name(name)?;
     let head = header_format();
@@ -882,11 +924,28 @@ fn fill_sheet(
             sheet.write_string_with_format(0, col, name, &head)?;
         }
     }
+    let number = Format::new().set_align(FormatAlign::Top);
+    let percent = Format::new()
+        .set_num_format("0.0%")
+        .set_align(FormatAlign::Top);
     for (r, row) in rows.iter().enumerate() {
         let r = row_num(r + 1)?;
         for (c, value) in row.iter().enumerate() {
-            if !value.is_empty() {
-                sheet.write_string_with_format(r, col_num(c)?, value, formats[c])?;
+            let found = match cells {
+                Cells::Figures => figure(value),
+                Cells::Text => None,
+            };
+            match found {
+                Some((v, true)) => {
+                    sheet.write_number_with_format(r, col_num(c)?, v, &percent)?;
+                }
+                Some((v, false)) => {
+                    sheet.write_number_with_format(r, col_num(c)?, v, &number)?;
+                }
+                None if !value.is_empty() => {
+                    sheet.write_string_with_format(r, col_num(c)?, value, formats[c])?;
+                }
+                None => {}
             }
         }
     }
@@ -900,8 +959,18 @@ fn fill_sheet(
 /// An `.xlsx` with one sheet: a bold, shaded, frozen header with a filter, widths suited to
 /// Chinese text, and every cell written as text (codes and phones stay as typed).
 pub fn write_xlsx(sheet: &str, header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, IoError> {
+    write_xlsx_cells(sheet, header, rows, Cells::Text)
+}
+
+/// [`write_xlsx`], with the cells written as `cells` says.
+pub fn write_xlsx_cells(
+    sheet: &str,
+    header: &[&str],
+    rows: &[Vec<String>],
+    cells: Cells,
+) -> Result<Vec<u8>, IoError> {
     let mut book = Workbook::new();
-    fill_sheet(book.add_worksheet(), sheet, header, rows)?;
+    fill_sheet(book.add_worksheet(), sheet, header, rows, cells)?;
     Ok(book.save_to_buffer()?)
 }
 
@@ -1023,7 +1092,7 @@ pub fn template_xlsx(with_township: bool) -> Result<Vec<u8>, IoError> {
     }
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
-    fill_sheet(sheet, "清单事项", &head, &[example])?;
+    fill_sheet(sheet, "清单事项", &head, &[example], Cells::Text)?;
     let choices: [(&str, Vec<&str>); 4] = [
         ("清单", labels(ListKind::ALL, ListKind::label)),
         (
@@ -1133,6 +1202,28 @@ mod tests {
 
     fn csv_text(lines: &[&str]) -> Vec<u8> {
         lines.join("\r\n").into_bytes()
+    }
+
+    #[test]
+    fn figures_are_numbers_and_codes_stay_text() {
+        assert_eq!(figure("1022"), Some((1022.0, false)));
+        assert_eq!(figure("2.5"), Some((2.5, false)));
+        assert_eq!(figure("0"), Some((0.0, false)));
+        let (share, percent) = figure("66.7%").expect("a percentage");
+        assert!(percent && (share - 0.667).abs() < 1e-12, "{share}");
+        for text in [
+            "0102",
+            "510117006000000000",
+            "1.",
+            ".5",
+            "12a",
+            "—",
+            "",
+            "合计",
+            "1,000",
+        ] {
+            assert_eq!(figure(text), None, "{text}");
+        }
     }
 
     #[test]
@@ -1428,7 +1519,14 @@ mod tests {
             .unwrap()
             .set_hidden(true);
         let rows = vec![row(&[])];
-        fill_sheet(book.add_worksheet(), "清单事项", COLUMNS, &rows).unwrap();
+        fill_sheet(
+            book.add_worksheet(),
+            "清单事项",
+            COLUMNS,
+            &rows,
+            Cells::Text,
+        )
+        .unwrap();
         book.worksheet_from_index(1).unwrap().set_active(true);
         let bytes = book.save_to_buffer().unwrap();
         assert_eq!(
@@ -1490,8 +1588,12 @@ mod tests {
             Err(IoError::UnknownFormat)
         );
         assert_eq!(
-            read_table(&[0x81, 0x20, 0xff, 0xfe, 0x00]),
+            read_table(&[0x81, 0x20, 0xff, 0xfe, 0x41]),
             Err(IoError::Encoding)
+        );
+        assert_eq!(
+            read_table(&[0x81, 0x20, 0xff, 0xfe, 0x00, 0x9c]),
+            Err(IoError::UnknownFormat)
         );
         assert!(matches!(
             read_table(b"PK\x03\x04garbage"),

@@ -34,6 +34,57 @@ pub enum Change {
     Include(String),
 }
 
+/// Who makes a change: a person editing or importing a list, or a completed process (a signed
+/// handover, an approved admission) that puts its items on a township's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangedBy {
+    Person,
+    Process,
+}
+
+/// On a township's list, what a process put there is the process's to change: a person may
+/// not edit or remove an item that carries a handover's or an admission's reference, give an
+/// item such a reference, or add a delegated power (区级下放) of their own. `old` is the item
+/// as listed, `new` what the change makes of it (`None`: removed).
+pub fn person_may_change(old: Option<&ItemFields>, new: Option<&ItemFields>) -> Result<()> {
+    if let Some(old) = old.filter(|o| !o.reference.trim().is_empty()) {
+        let how = if old.source == model::Source::Delegated {
+            "由部门通过收回流程移出"
+        } else {
+            "通过事务准入流程调整或撤销"
+        };
+        return Err(Error::invalid(
+            "code",
+            format!(
+                "事项 {} 依据 {} 进入本清单，只能{how}",
+                old.code, old.reference
+            ),
+        ));
+    }
+    let Some(new) = new else {
+        return Ok(());
+    };
+    if !new.reference.trim().is_empty() {
+        return Err(Error::invalid(
+            "reference",
+            format!(
+                "事项 {} 的依据文号由下放交接或事务准入流程填写，不能手工录入",
+                new.code
+            ),
+        ));
+    }
+    if old.is_none() && new.source == model::Source::Delegated {
+        return Err(Error::invalid(
+            "source",
+            format!(
+                "区级下放事项须由部门登记并经交接进入清单，不能自行新增（{}）",
+                new.code
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The district an organisation belongs to: the first element of its path.
 pub fn district_of(org: &Org) -> OrgId {
     org.lineage().first().copied().unwrap_or(org.id)
@@ -182,7 +233,8 @@ pub async fn change(
     if !may_edit(p, &list) {
         return Err(Error::forbidden("您无权修改该清单"));
     }
-    let version = apply_changes(&mut conn, &list, actor, reason, changes).await?;
+    let version =
+        apply_changes(&mut conn, &list, actor, reason, changes, ChangedBy::Person).await?;
     tx.commit().await?;
     Ok(version)
 }
@@ -196,7 +248,9 @@ pub(crate) async fn apply_changes(
     actor: &Actor,
     reason: &str,
     changes: Vec<Change>,
+    by: ChangedBy,
 ) -> Result<i64> {
+    let by_person = by == ChangedBy::Person && list.township_key != 0;
     let reason = reason.trim();
     let current = store::entries_at(conn, list.id, list.current_version).await?;
     let mut items: BTreeMap<String, ItemFields> = BTreeMap::new();
@@ -237,18 +291,28 @@ pub(crate) async fn apply_changes(
                         format!("编码 {} 已用于通用目录，个性化事项请另编码", f.code),
                     ));
                 }
-                match items.get(&f.code) {
-                    Some(old) if old == f.as_ref() => continue,
-                    Some(_) => changed += 1,
-                    None => added += 1,
+                let old = items.get(&f.code);
+                if old.is_some_and(|old| old == f.as_ref()) {
+                    continue;
+                }
+                if by_person {
+                    person_may_change(old, Some(f))?;
+                }
+                if old.is_some() {
+                    changed += 1;
+                } else {
+                    added += 1;
                 }
             }
             Change::Remove(code) => {
-                if !items.contains_key(code) {
+                let Some(old) = items.get(code) else {
                     return Err(Error::invalid(
                         "code",
                         format!("清单中没有编码为 {code} 的事项"),
                     ));
+                };
+                if by_person {
+                    person_may_change(Some(old), None)?;
                 }
                 removed += 1;
             }
@@ -479,7 +543,17 @@ pub async fn import_file(
         let version = if changes.is_empty() {
             None
         } else {
-            Some(apply_changes(&mut conn, &list, actor, reason.trim(), changes).await?)
+            Some(
+                apply_changes(
+                    &mut conn,
+                    &list,
+                    actor,
+                    reason.trim(),
+                    changes,
+                    ChangedBy::Person,
+                )
+                .await?,
+            )
         };
         out.push(Imported {
             title: list_info(&mut conn, list).await?.title,

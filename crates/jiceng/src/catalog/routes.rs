@@ -1,6 +1,5 @@
 //! Duty-list pages (staff and public) and API.
 
-use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
 use axum::extract::{Multipart, State};
@@ -17,7 +16,7 @@ use crate::orgs::{self, OrgQuery, model::Org, model::OrgKind};
 use crate::web::AppState;
 use crate::web::access::{Access, Routes};
 use crate::web::error::{ApiResult, PageResult};
-use crate::web::extract::{FormBody, JsonBody};
+use crate::web::extract::{FormBody, JsonBody, Path, Query};
 use crate::web::page::{
     ApiCtx, Ctx, MaybeCtx, Pager, Shell, query_string, redirect_with, render_with_flash,
 };
@@ -119,6 +118,7 @@ async fn search_items(
     local_list: Option<i64>,
     published: bool,
 ) -> Result<Vec<EffectiveItem>, Error> {
+    f.check()?;
     let others = ItemFilter {
         q: None,
         ..f.clone()
@@ -155,6 +155,38 @@ async fn search_items(
 }
 
 impl ItemFilter {
+    /// Refuses a filter value no item can have, by name, rather than finding nothing.
+    fn check(&self) -> Result<(), Error> {
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        let known = [
+            (
+                "list",
+                given(&self.list).map(|v| (ListKind::parse(&v).is_some(), v)),
+            ),
+            (
+                "class",
+                given(&self.class).map(|v| (NationalClass::parse(&v).is_some(), v)),
+            ),
+            (
+                "category",
+                given(&self.category).map(|v| (Category::parse(&v).is_some(), v)),
+            ),
+            (
+                "source",
+                given(&self.source).map(|v| (Source::parse(&v).is_some(), v)),
+            ),
+        ];
+        for (name, value) in known {
+            if let Some((false, v)) = value {
+                return Err(Error::invalid(
+                    name,
+                    format!("查询参数 {name} 的取值「{v}」无效"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Matches everything but the words (those go through the search index).
     fn matches(&self, f: &ItemFields) -> bool {
         let eq = |want: &Option<String>, have: &str| {
@@ -356,12 +388,19 @@ fn xlsx_response(name: &str, bytes: Vec<u8>) -> Response {
 
 pub(crate) fn download(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
     let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    // The plain name is for clients that cannot read `filename*`: ASCII, with the extension.
+    let extension = name.rsplit_once('.').map_or("", |(_, e)| e);
+    let fallback = if extension.is_empty() || !extension.is_ascii() {
+        "export".to_owned()
+    } else {
+        format!("export.{extension}")
+    };
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"export\"; filename*=UTF-8''{encoded}"),
+                format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"),
             ),
         ],
         bytes,
@@ -400,7 +439,17 @@ struct ListPage {
     can_edit: bool,
     can_publish: bool,
     error: Option<String>,
+    refused: Refused,
+}
+
+/// Why an import or an exclusion was refused, with what was typed into its form.
+#[derive(Default)]
+struct Refused {
+    /// An import's bad rows, one line each.
     row_errors: Vec<String>,
+    import_reason: String,
+    exclude_code: String,
+    exclude_reason: String,
 }
 
 async fn render_list(
@@ -408,7 +457,7 @@ async fn render_list(
     ctx: &Ctx,
     id: i64,
     error: Option<Error>,
-    row_errors: Vec<String>,
+    refused: Refused,
 ) -> PageResult {
     let info = super::readable_list(&state.db, &ctx.principal, id)
         .await
@@ -428,14 +477,14 @@ async fn render_list(
         info,
         versions,
         error: error.map(|e| e.to_string()),
-        row_errors,
+        refused,
     })?;
     *resp.status_mut() = status;
     Ok(resp)
 }
 
 async fn list_page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    render_list(&state, &ctx, id, None, Vec::new()).await
+    render_list(&state, &ctx, id, None, Refused::default()).await
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -579,6 +628,7 @@ pub(crate) fn file_bytes(
     sheet: &str,
     header: &[&str],
     rows: &[Vec<String>],
+    cells: io::Cells,
 ) -> Result<(Vec<u8>, &'static str, &'static str), Error> {
     match format.unwrap_or("xlsx") {
         "csv" => Ok((
@@ -587,7 +637,7 @@ pub(crate) fn file_bytes(
             "csv",
         )),
         "xlsx" => Ok((
-            io::write_xlsx(sheet, header, rows).map_err(Error::internal)?,
+            io::write_xlsx_cells(sheet, header, rows, cells).map_err(Error::internal)?,
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "xlsx",
         )),
@@ -620,8 +670,14 @@ async fn export(
             .map_err(|e| ctx.fail(e))?,
     );
     let rows: Vec<Vec<String>> = items.iter().map(model::to_row).collect();
-    let (bytes, ct, ext) =
-        file_bytes(q.format.as_deref(), "清单", model::COLUMNS, &rows).map_err(|e| ctx.fail(e))?;
+    let (bytes, ct, ext) = file_bytes(
+        q.format.as_deref(),
+        "清单",
+        model::COLUMNS,
+        &rows,
+        io::Cells::Text,
+    )
+    .map_err(|e| ctx.fail(e))?;
     Ok(download(
         &format!("{}-第{version}版.{ext}", info.title),
         ct,
@@ -662,8 +718,14 @@ async fn diff_export(
         rows.push(with("修改前", c.fields.join("、"), &c.before));
         rows.push(with("修改后", c.fields.join("、"), &c.after));
     }
-    let (bytes, ct, ext) =
-        file_bytes(q.format.as_deref(), "版本比较", &header, &rows).map_err(|e| ctx.fail(e))?;
+    let (bytes, ct, ext) = file_bytes(
+        q.format.as_deref(),
+        "版本比较",
+        &header,
+        &rows,
+        io::Cells::Text,
+    )
+    .map_err(|e| ctx.fail(e))?;
     Ok(download(
         &format!("{}-第{from}版与第{to}版比较.{ext}", info.title),
         ct,
@@ -689,7 +751,7 @@ async fn import_submit(
             "file",
             "请通过页面的上传表单提交文件（multipart/form-data）",
         );
-        return render_list(&state, &ctx, id, Some(e), Vec::new()).await;
+        return render_list(&state, &ctx, id, Some(e), Refused::default()).await;
     };
     let mut file: Option<Vec<u8>> = None;
     let mut reason = String::new();
@@ -714,7 +776,7 @@ async fn import_submit(
                     &ctx,
                     id,
                     Some(Error::invalid("file", "上传的内容无法读取")),
-                    Vec::new(),
+                    Refused::default(),
                 )
                 .await;
             }
@@ -726,7 +788,10 @@ async fn import_submit(
             &ctx,
             id,
             Some(Error::invalid("file", "请选择要导入的 .xlsx 或 .csv 文件")),
-            Vec::new(),
+            Refused {
+                import_reason: reason,
+                ..Refused::default()
+            },
         )
         .await;
     };
@@ -747,7 +812,11 @@ async fn import_submit(
                 &ctx,
                 id,
                 Some(Error::invalid("file", "导入失败，未导入任何事项：")),
-                lines,
+                Refused {
+                    row_errors: lines,
+                    import_reason: reason,
+                    ..Refused::default()
+                },
             )
             .await;
         }
@@ -768,7 +837,11 @@ async fn import_submit(
             &format!("已导入 {n} 项，生成第 {v} 版（草稿，待编办发布）"),
         )),
         Err(e @ (Error::Invalid { .. } | Error::Conflict(_) | Error::Forbidden(_))) => {
-            render_list(&state, &ctx, id, Some(e), Vec::new()).await
+            let refused = Refused {
+                import_reason: reason,
+                ..Refused::default()
+            };
+            render_list(&state, &ctx, id, Some(e), refused).await
         }
         Err(e) => Err(ctx.fail(e)),
     }
@@ -785,7 +858,7 @@ async fn publish_submit(
             &format!("第 {v} 版已发布，公众可以查看"),
         )),
         Err(e @ (Error::Conflict(_) | Error::Forbidden(_))) => {
-            render_list(&state, &ctx, id, Some(e), Vec::new()).await
+            render_list(&state, &ctx, id, Some(e), Refused::default()).await
         }
         Err(e) => Err(ctx.fail(e)),
     }
@@ -837,7 +910,12 @@ async fn exclude_submit(
             &format!("已生成第 {v} 版"),
         )),
         Err(e @ (Error::Invalid { .. } | Error::Conflict(_) | Error::Forbidden(_))) => {
-            render_list(&state, &ctx, id, Some(e), Vec::new()).await
+            let refused = Refused {
+                exclude_code: f.code,
+                exclude_reason: f.reason,
+                ..Refused::default()
+            };
+            render_list(&state, &ctx, id, Some(e), refused).await
         }
         Err(e) => Err(ctx.fail(e)),
     }
@@ -937,8 +1015,14 @@ async fn figures_export(
             row
         })
         .collect();
-    let (bytes, ct, ext) =
-        file_bytes(q.format.as_deref(), "清单统计", &header, &table).map_err(|e| ctx.fail(e))?;
+    let (bytes, ct, ext) = file_bytes(
+        q.format.as_deref(),
+        "清单统计",
+        &header,
+        &table,
+        io::Cells::Figures,
+    )
+    .map_err(|e| ctx.fail(e))?;
     Ok(download(&format!("清单统计.{ext}"), ct, bytes))
 }
 

@@ -102,6 +102,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cases_open_covering",
         sql: include_str!("migrations/0018_cases_open_covering.sql"),
     },
+    Migration {
+        version: 19,
+        name: "password_reset",
+        sql: include_str!("migrations/0019_password_reset.sql"),
+    },
 ];
 
 /// `sql` of a migration in `dialect`: `{{ID}}` becomes the engine's own id column.

@@ -384,7 +384,20 @@ pub async fn record_supervision(
         return Err(Error::forbidden("指导监督记录由下放该事项的部门填写"));
     }
     let township = match input.township_id {
-        Some(t) => Some(townships(&mut conn, p, &[t]).await?.remove(0).id),
+        Some(t) => {
+            let t = townships(&mut conn, p, &[t]).await?.remove(0);
+            // Guidance concerns a township that holds or held the power.
+            if store::grant_status(&mut conn, power_id, t.id)
+                .await?
+                .is_none()
+            {
+                return Err(Error::invalid(
+                    "township_id",
+                    format!("{}未承接过该事项，不能记录对其的指导监督", t.name),
+                ));
+            }
+            Some(t.id)
+        }
         None => None,
     };
     let id = store::insert_supervision(
@@ -805,6 +818,7 @@ async fn handover_completed(
                 actor,
                 &reason,
                 vec![Change::Upsert(Box::new(item))],
+                catalog::ChangedBy::Process,
             )
             .await?;
             store::set_grant(conn, power.id, h.township_id, "granted", now, h.id).await?;
@@ -823,6 +837,7 @@ async fn handover_completed(
                         actor,
                         &reason,
                         vec![Change::Remove(power.code.clone())],
+                        catalog::ChangedBy::Process,
                     )
                     .await?,
                 )
@@ -876,7 +891,15 @@ async fn admission_approved(
             // Already gone from this township's list: nothing to withdraw there.
             AdmissionKind::Withdraw => continue,
         };
-        catalog::apply_changes(conn, &list, actor, &reason, vec![change]).await?;
+        catalog::apply_changes(
+            conn,
+            &list,
+            actor,
+            &reason,
+            vec![change],
+            catalog::ChangedBy::Process,
+        )
+        .await?;
     }
     store::decide_admission(conn, a.id, "approved", Some(&reference), now).await?;
     Ok(())

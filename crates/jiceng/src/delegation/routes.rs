@@ -1,7 +1,6 @@
 //! Pages and API of delegated powers, duty admission and inspection items. The process steps
 //! themselves are taken on the work pages (`/work/{id}`, `/api/v1/work/{id}/actions`).
 
-use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
 use axum::extract::State;
@@ -21,7 +20,7 @@ use crate::orgs::{self, OrgQuery, model::Org, model::OrgKind};
 use crate::web::AppState;
 use crate::web::access::{Access, Routes};
 use crate::web::error::{ApiResult, PageResult, form_status};
-use crate::web::extract::{FormBody, JsonBody, value, values};
+use crate::web::extract::{FormBody, JsonBody, Path, Query, value, values};
 use crate::web::page::{ApiCtx, Ctx, Pager, Shell, redirect_with};
 
 const FILERS: Access = Access::Roles(&[Role::DepartmentOfficer, Role::EstablishmentOffice]);
@@ -170,6 +169,14 @@ fn correctable(e: &Error) -> bool {
 
 // ---------- delegated powers ----------
 
+/// Whether the delegation pages link a handover's, admission's or indicator's process page
+/// (`/work/N`): the district's departments and offices open it; a township's people, who are
+/// no party to these processes (but for their own handovers, on the handover page), see the
+/// step it is at rather than a link they would be refused.
+fn work_links(p: &crate::auth::Principal) -> bool {
+    p.scope == crate::auth::Scope::District
+}
+
 #[derive(Template)]
 #[template(path = "delegation/powers.html")]
 struct PowersPage {
@@ -283,6 +290,8 @@ async fn power_submit(
 #[template(path = "delegation/power.html")]
 struct PowerPage {
     shell: Shell,
+    /// Whether to link the process page ([`work_links`]).
+    work_links: bool,
     d: PowerDetail,
     /// The handovers with their state's label.
     handovers: Vec<(super::store::HandoverRow, String)>,
@@ -318,6 +327,7 @@ async fn render_power(state: &AppState, ctx: &Ctx, id: i64, error: Option<Error>
     with_status(
         ctx.render(&PowerPage {
             shell: ctx.shell(&d.power.name),
+            work_links: work_links(&ctx.principal),
             handovers,
             item: d.item.clone(),
             d,
@@ -436,6 +446,8 @@ pub struct PageQuery {
 #[template(path = "delegation/admissions.html")]
 struct AdmissionsPage {
     shell: Shell,
+    /// Whether to link the process page ([`work_links`]).
+    work_links: bool,
     rows: Vec<AdmissionRow>,
     pager: Pager,
     can_file: bool,
@@ -454,6 +466,7 @@ async fn admissions_page(
         .map_err(|e| ctx.fail(e))?;
     ctx.render(&AdmissionsPage {
         shell: ctx.shell("事务准入"),
+        work_links: work_links(&ctx.principal),
         rows,
         pager: Pager::new(page, PER_PAGE, total, String::new()),
         can_file: ctx
@@ -615,6 +628,8 @@ async fn admission_submit(
 #[template(path = "delegation/admission.html")]
 struct AdmissionPage {
     shell: Shell,
+    /// Whether to link the process page ([`work_links`]).
+    work_links: bool,
     d: AdmissionDetail,
     item: ItemFields,
     state_label: String,
@@ -641,6 +656,7 @@ async fn admission_page(
         .map_err(|e| ctx.fail(e))?;
     ctx.render(&AdmissionPage {
         shell: ctx.shell(&d.admission.title),
+        work_links: work_links(&ctx.principal),
         item: d.item.clone(),
         state_label: state_label(
             &state,
@@ -660,10 +676,19 @@ pub struct YearQuery {
     pub format: Option<String>,
 }
 
+/// The year asked for by the API, which answers JSON (the export is at
+/// `/delegation/inspections/export`).
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ApiYearQuery {
+    pub year: Option<i64>,
+}
+
 #[derive(Template)]
 #[template(path = "delegation/inspections.html")]
 struct InspectionsPage {
     shell: Shell,
+    /// Whether to link the process page ([`work_links`]).
+    work_links: bool,
     year: i64,
     years: Vec<i64>,
     rows: Vec<(InspectionRow, String)>,
@@ -711,6 +736,7 @@ async fn render_inspections(
     with_status(
         ctx.render(&InspectionsPage {
             shell: ctx.shell("考核事项"),
+            work_links: work_links(&ctx.principal),
             year,
             years: vec![now - 1, now, now + 1],
             rows,
@@ -818,8 +844,14 @@ async fn inspections_export(
             ]
         })
         .collect();
-    let (bytes, ct, ext) =
-        file_bytes(q.format.as_deref(), "考核事项", &header, &rows).map_err(|e| ctx.fail(e))?;
+    let (bytes, ct, ext) = file_bytes(
+        q.format.as_deref(),
+        "考核事项",
+        &header,
+        &rows,
+        crate::catalog::io::Cells::Figures,
+    )
+    .map_err(|e| ctx.fail(e))?;
     Ok(download(&format!("考核事项统计-{year}.{ext}"), ct, bytes))
 }
 
@@ -827,6 +859,8 @@ async fn inspections_export(
 #[template(path = "delegation/inspection.html")]
 struct InspectionPage {
     shell: Shell,
+    /// Whether to link the process page ([`work_links`]).
+    work_links: bool,
     r: InspectionRow,
     state_label: String,
 }
@@ -841,6 +875,7 @@ async fn inspection_page(
         .map_err(|e| ctx.fail(e))?;
     ctx.render(&InspectionPage {
         shell: ctx.shell(&r.name),
+        work_links: work_links(&ctx.principal),
         state_label: state_label(&state, super::INSPECTION_PROCESS, r.state.as_deref()),
         r,
     })
@@ -993,12 +1028,12 @@ pub struct InspectionsJson {
     pub report: Vec<InspectionReport>,
 }
 
-#[utoipa::path(get, path = "/api/v1/delegation/inspections", tag = "下放权力与事务准入", params(YearQuery),
+#[utoipa::path(get, path = "/api/v1/delegation/inspections", tag = "下放权力与事务准入", params(ApiYearQuery),
     responses((status = 200, body = InspectionsJson)))]
 pub async fn api_inspections(
     State(state): State<AppState>,
     ctx: ApiCtx,
-    Query(q): Query<YearQuery>,
+    Query(q): Query<ApiYearQuery>,
 ) -> ApiResult<Json<InspectionsJson>> {
     let year = q.year.unwrap_or_else(this_year);
     let (items, report) = super::inspection_report_for(&state.db, &ctx.principal, year).await?;

@@ -377,10 +377,25 @@ pub async fn load(db: &Db) -> Result<u64> {
     let now = Timestamp::now();
     let year = 365 * 24 * HOUR;
     let mut r = Lcg(0xDE30_CA5E_2026);
+    // The moments the cases came in, spread over the year and a little denser towards now as
+    // use of the platform grew; drawn first and taken oldest first, so that case numbers rise
+    // with time as they do when people take cases in.
+    let mut ages: Vec<i64> = {
+        let mut a = Lcg(0xA9E5_CA5E_2026);
+        (0..DEMO_CASES)
+            .map(|i| {
+                let x = a.below(year as u64) as i64;
+                let y = a.below(year as u64) as i64;
+                let age = if i % 3 == 0 { x.min(y) } else { x };
+                age + a.below(HOUR as u64) as i64
+            })
+            .collect()
+    };
+    ages.sort_unstable_by(|x, y| y.cmp(x));
     let mut tx = db.begin().await?;
     let mut conn = tx.conn();
     let mut made = 0u64;
-    for i in 0..DEMO_CASES {
+    for age in ages {
         let mut k = r.below(total_weight as u64) as usize;
         let t = towns
             .iter()
@@ -402,13 +417,14 @@ pub async fn load(db: &Db) -> Result<u64> {
         let Some((unit, item_code, item_name)) = route(t, cat, &departments) else {
             continue;
         };
-        // Spread over the year, a little denser towards now as use of the platform grew.
-        let age = {
-            let a = r.below(year as u64) as i64;
-            let b = r.below(year as u64) as i64;
-            if i % 3 == 0 { a.min(b) } else { a }
-        };
-        let created = Timestamp::from_micros(now.as_micros() - age - r.below(HOUR as u64) as i64);
+        // The draws that once gave the moment are still made, so that every other choice
+        // of the demo stays as it was.
+        let _ = (
+            r.below(year as u64),
+            r.below(year as u64),
+            r.below(HOUR as u64),
+        );
+        let created = Timestamp::from_micros(now.as_micros() - age);
         let source = match r.below(20) {
             0..=5 => model::Source::GridWorker,
             6..=8 => model::Source::Patrol,

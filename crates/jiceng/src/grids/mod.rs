@@ -137,46 +137,54 @@ pub async fn interior_point(db: &Db, org: OrgId) -> Result<Option<(f64, f64)>> {
         .map(|p| (p.x(), p.y())))
 }
 
-/// Whether any grid has a boundary: without boundaries a point says nothing, and callers fall
-/// back to asking for the township.
-pub async fn has_boundaries(db: &Db, index: &GridIndex) -> Result<bool> {
-    Ok(!index.current(db).await?.info.is_empty())
+/// The grids' boundaries as they are now: one small query checks that the index is current,
+/// and every question asked of the snapshot is then answered in memory (a lookup takes about
+/// a microsecond). Meant for every context that places something on the map (cases, reports).
+pub struct Boundaries(Arc<Built>);
+
+pub async fn boundaries(db: &Db, index: &GridIndex) -> Result<Boundaries> {
+    Ok(Boundaries(index.current(db).await?))
 }
 
-/// Whether boundaries are known for any grid of `township`: only then can a point be said to
-/// lie outside it.
-pub async fn covers(db: &Db, index: &GridIndex, township: OrgId) -> Result<bool> {
-    Ok(index
-        .current(db)
-        .await?
-        .info
-        .values()
-        .any(|l| l.township.id == township))
-}
-
-/// Finds the grid that contains the WGS-84 point (`lon`, `lat`), with its community and
-/// township; `Ok(None)` when the point is in no grid of the district (say
-/// [`model::OUTSIDE_MESSAGE`] to the user). Points on a border shared by two grids belong to
-/// the grid with the smaller code; a point in a hole of a grid that no other grid fills is in
-/// no grid. Coordinates from a Chinese web map (GCJ-02) must be converted first
-/// ([`geometry::coords::gcj02_to_wgs84`]).
-///
-/// One small query checks that the index is current; the lookup itself takes about a
-/// microsecond. Meant for every context that places something on the map (cases, reports).
-pub async fn locate(db: &Db, index: &GridIndex, lon: f64, lat: f64) -> Result<Option<Located>> {
-    if !lon.is_finite()
-        || !lat.is_finite()
-        || !(-180.0..=180.0).contains(&lon)
-        || !(-90.0..=90.0).contains(&lat)
-    {
-        return Err(Error::invalid("lon", "经纬度无效"));
+impl Boundaries {
+    /// Finds the grid that contains the WGS-84 point (`lon`, `lat`), with its community and
+    /// township; `Ok(None)` when the point is in no grid of the district (say
+    /// [`model::OUTSIDE_MESSAGE`] to the user). Points on a border shared by two grids belong
+    /// to the grid with the smaller code; a point in a hole of a grid that no other grid fills
+    /// is in no grid. Coordinates from a Chinese web map (GCJ-02) must be converted first
+    /// ([`geometry::coords::gcj02_to_wgs84`]).
+    pub fn locate(&self, lon: f64, lat: f64) -> Result<Option<Located>> {
+        if !lon.is_finite()
+            || !lat.is_finite()
+            || !(-180.0..=180.0).contains(&lon)
+            || !(-90.0..=90.0).contains(&lat)
+        {
+            return Err(Error::invalid("lon", "经纬度无效"));
+        }
+        Ok(self
+            .0
+            .index
+            .locate(lon, lat)
+            .and_then(|code| self.0.info.get(code))
+            .cloned())
     }
-    let built = index.current(db).await?;
-    Ok(built
-        .index
-        .locate(lon, lat)
-        .and_then(|code| built.info.get(code))
-        .cloned())
+
+    /// Whether any grid has a boundary: without boundaries a point says nothing, and callers
+    /// fall back to asking for the township.
+    pub fn any(&self) -> bool {
+        !self.0.info.is_empty()
+    }
+
+    /// Whether boundaries are known for any grid of `township`: only then can a point be said
+    /// to lie outside it.
+    pub fn cover(&self, township: OrgId) -> bool {
+        self.0.info.values().any(|l| l.township.id == township)
+    }
+}
+
+/// [`Boundaries::locate`] on the boundaries as they are now.
+pub async fn locate(db: &Db, index: &GridIndex, lon: f64, lat: f64) -> Result<Option<Located>> {
+    boundaries(db, index).await?.locate(lon, lat)
 }
 
 // ---------- import ----------
@@ -1032,6 +1040,13 @@ pub async fn assign(
             .ok_or_else(|| Error::invalid("replaces", "被替换的网格员不在本网格任职"))?;
         store::end_assignment(&mut conn, old, now).await?;
         detail.push_str(&format!("，接替 {}", row.worker_name));
+    }
+    // An account is in post in a grid once: a second row would list the worker twice, and
+    // ending one would leave them in post.
+    if let Some(uid) = user_id
+        && store::is_assigned(&mut conn, uid, grid.id).await?
+    {
+        return Err(Error::conflict(format!("{name}已在{}任职", grid.name)));
     }
     let id = store::insert_assignment(
         &mut conn,

@@ -1,10 +1,10 @@
 //! Pages and API of the grids context: maps, boundary import, a grid's page with its workers
 //! and tasks, the grid worker's mobile page with the patrol log, and the register.
 
-use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
 use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::model::{OUTSIDE_MESSAGE, PLACE_KINDS};
@@ -23,7 +23,7 @@ use crate::time::Timestamp;
 use crate::web::AppState;
 use crate::web::access::{Access, Routes};
 use crate::web::error::{ApiResult, PageResult, form_status};
-use crate::web::extract::{FormBody, JsonBody};
+use crate::web::extract::{FormBody, JsonBody, Path, Query};
 use crate::web::page::{ApiCtx, Ctx, Shell, redirect_with};
 
 const IMPORTERS: Access = Access::Roles(&[Role::TownshipOfficer, Role::SystemAdmin]);
@@ -422,20 +422,66 @@ struct MinePage {
     points: Vec<PointRow>,
     problems: Vec<ProblemRow>,
     recent: Vec<PatrolRow>,
+    typed: PatrolTyped,
+}
+
+/// A patrol form that was refused, shown again with its message and what was typed; a worker
+/// on the street should not have to type a problem twice.
+#[derive(Default)]
+struct PatrolTyped {
+    error: Option<String>,
+    point: PointForm,
+    problem: ProblemForm,
+    summary: String,
 }
 
 async fn mine_page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
+    render_mine(&state, &ctx, PatrolTyped::default()).await
+}
+
+async fn render_mine(state: &AppState, ctx: &Ctx, typed: PatrolTyped) -> PageResult {
     let w = super::my_work(&state.db, &ctx.principal)
         .await
         .map_err(|e| ctx.fail(e))?;
-    ctx.render(&MinePage {
+    let status = if typed.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut resp = ctx.render(&MinePage {
         shell: ctx.shell("我的网格"),
         grids: w.grids,
         patrol: w.patrol,
         points: w.points,
         problems: w.problems,
         recent: w.recent,
-    })
+        typed,
+    })?;
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+/// After a patrol step: back to my work, or, refused for what was typed, my work again with
+/// the form as it was sent.
+async fn patrolled(
+    state: &AppState,
+    ctx: &Ctx,
+    outcome: Result<(), Error>,
+    done: &str,
+    keep: impl FnOnce(&mut PatrolTyped),
+) -> PageResult {
+    match outcome {
+        Ok(()) => Ok(redirect_with("/grids/mine", done)),
+        Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+            let mut typed = PatrolTyped {
+                error: Some(e.to_string()),
+                ..PatrolTyped::default()
+            };
+            keep(&mut typed);
+            render_mine(state, ctx, typed).await
+        }
+        Err(other) => Err(ctx.fail(other)),
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -476,7 +522,7 @@ async fn patrol_point(
     Path(id): Path<i64>,
     FormBody(f): FormBody<PointForm>,
 ) -> PageResult {
-    match super::add_point(
+    let outcome = super::add_point(
         &state.db,
         &ctx.principal,
         &ctx.actor,
@@ -486,13 +532,14 @@ async fn patrol_point(
         &f.note,
     )
     .await
-    {
-        Ok(_) => Ok(redirect_with("/grids/mine", "已记录巡查点位")),
-        Err(e) => back(&ctx, "/grids/mine", e),
-    }
+    .map(drop);
+    patrolled(&state, &ctx, outcome, "已记录巡查点位", |t| {
+        t.point = f
+    })
+    .await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 struct ProblemForm {
     category: String,
@@ -508,15 +555,18 @@ async fn patrol_problem(
     FormBody(f): FormBody<ProblemForm>,
 ) -> PageResult {
     let input = super::ProblemInput {
-        category: f.category,
-        description: f.description,
-        lon: f.lon,
-        lat: f.lat,
+        category: f.category.clone(),
+        description: f.description.clone(),
+        lon: f.lon.clone(),
+        lat: f.lat.clone(),
     };
-    match super::add_problem(&state.db, &ctx.principal, &ctx.actor, id, input).await {
-        Ok(_) => Ok(redirect_with("/grids/mine", "已记录发现的问题")),
-        Err(e) => back(&ctx, "/grids/mine", e),
-    }
+    let outcome = super::add_problem(&state.db, &ctx.principal, &ctx.actor, id, input)
+        .await
+        .map(drop);
+    patrolled(&state, &ctx, outcome, "已记录发现的问题", |t| {
+        t.problem = f
+    })
+    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -531,10 +581,11 @@ async fn patrol_finish(
     Path(id): Path<i64>,
     FormBody(f): FormBody<FinishForm>,
 ) -> PageResult {
-    match super::finish_patrol(&state.db, &ctx.principal, &ctx.actor, id, &f.summary).await {
-        Ok(()) => Ok(redirect_with("/grids/mine", "巡查已结束")),
-        Err(e) => back(&ctx, "/grids/mine", e),
-    }
+    let outcome = super::finish_patrol(&state.db, &ctx.principal, &ctx.actor, id, &f.summary).await;
+    patrolled(&state, &ctx, outcome, "巡查已结束", |t| {
+        t.summary = f.summary
+    })
+    .await
 }
 
 // ---------- the register ----------
@@ -556,6 +607,19 @@ struct RegisterPage {
     can_edit: bool,
     can_reveal: bool,
     place_kinds: &'static [(&'static str, &'static str)],
+    typed: Typed,
+}
+
+/// A registration form that was refused, shown again open with its message and what was
+/// typed in it; the other forms start empty.
+#[derive(Default)]
+struct Typed {
+    error: Option<String>,
+    /// Which form was refused: `household`, `building` or `place`.
+    open: &'static str,
+    household: HouseholdForm,
+    building: BuildingForm,
+    place: PlaceForm,
 }
 
 async fn register_page(
@@ -564,15 +628,26 @@ async fn register_page(
     Path(id): Path<i64>,
     Query(q): Query<RegisterQuery>,
 ) -> PageResult {
-    let r = super::register(
-        &state.db,
-        &ctx.principal,
-        OrgId(id),
-        q.q.as_deref().unwrap_or(""),
-    )
-    .await
-    .map_err(|e| ctx.fail(e))?;
-    ctx.render(&RegisterPage {
+    let q = q.q.unwrap_or_default();
+    render_register(&state, &ctx, id, &q, Typed::default()).await
+}
+
+async fn render_register(
+    state: &AppState,
+    ctx: &Ctx,
+    id: i64,
+    q: &str,
+    typed: Typed,
+) -> PageResult {
+    let r = super::register(&state.db, &ctx.principal, OrgId(id), q)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let status = if typed.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut resp = ctx.render(&RegisterPage {
         shell: ctx.shell(&format!("{} · 基础信息", r.grid.name)),
         grid: r.grid,
         q: r.q,
@@ -582,10 +657,37 @@ async fn register_page(
         can_edit: r.can_edit,
         can_reveal: r.can_reveal,
         place_kinds: &PLACE_KINDS,
-    })
+        typed,
+    })?;
+    *resp.status_mut() = status;
+    Ok(resp)
 }
 
-#[derive(Deserialize, Default)]
+/// After a registration: back to the register, or, refused for what was typed, the register
+/// again with the form as it was sent.
+async fn registered(
+    state: &AppState,
+    ctx: &Ctx,
+    id: i64,
+    outcome: Result<(), Error>,
+    done: &str,
+    keep: impl FnOnce(&mut Typed),
+) -> PageResult {
+    match outcome {
+        Ok(()) => Ok(redirect_with(&format!("/grids/{id}/register"), done)),
+        Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+            let mut typed = Typed {
+                error: Some(e.to_string()),
+                ..Typed::default()
+            };
+            keep(&mut typed);
+            render_register(state, ctx, id, "", typed).await
+        }
+        Err(other) => Err(ctx.fail(other)),
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 struct HouseholdForm {
     building_id: String,
@@ -603,17 +705,16 @@ async fn household_submit(
     Path(id): Path<i64>,
     FormBody(f): FormBody<HouseholdForm>,
 ) -> PageResult {
-    let to = format!("/grids/{id}/register");
     let input = HouseholdInput {
         building_id: f.building_id.trim().parse().ok(),
-        head_name: f.head_name,
-        id_number: f.id_number,
-        phone: f.phone,
-        members: f.members,
-        address: f.address,
-        note: f.note,
+        head_name: f.head_name.clone(),
+        id_number: f.id_number.clone(),
+        phone: f.phone.clone(),
+        members: f.members.clone(),
+        address: f.address.clone(),
+        note: f.note.clone(),
     };
-    match super::add_household(
+    let outcome = super::add_household(
         &state.db,
         &state.personal_data,
         &ctx.principal,
@@ -622,13 +723,14 @@ async fn household_submit(
         input,
     )
     .await
-    {
-        Ok(_) => Ok(redirect_with(&to, "已登记住户")),
-        Err(e) => back(&ctx, &to, e),
-    }
+    .map(drop);
+    registered(&state, &ctx, id, outcome, "已登记住户", |t| {
+        (t.open, t.household) = ("household", f)
+    })
+    .await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 struct BuildingForm {
     name: String,
@@ -643,20 +745,22 @@ async fn building_submit(
     Path(id): Path<i64>,
     FormBody(f): FormBody<BuildingForm>,
 ) -> PageResult {
-    let to = format!("/grids/{id}/register");
     let input = super::BuildingInput {
-        name: f.name,
-        address: f.address,
-        floors: f.floors,
-        note: f.note,
+        name: f.name.clone(),
+        address: f.address.clone(),
+        floors: f.floors.clone(),
+        note: f.note.clone(),
     };
-    match super::add_building(&state.db, &ctx.principal, &ctx.actor, OrgId(id), input).await {
-        Ok(_) => Ok(redirect_with(&to, "已登记楼栋")),
-        Err(e) => back(&ctx, &to, e),
-    }
+    let outcome = super::add_building(&state.db, &ctx.principal, &ctx.actor, OrgId(id), input)
+        .await
+        .map(drop);
+    registered(&state, &ctx, id, outcome, "已登记楼栋", |t| {
+        (t.open, t.building) = ("building", f)
+    })
+    .await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 struct PlaceForm {
     kind: String,
@@ -673,19 +777,21 @@ async fn place_submit(
     Path(id): Path<i64>,
     FormBody(f): FormBody<PlaceForm>,
 ) -> PageResult {
-    let to = format!("/grids/{id}/register");
     let input = PlaceInput {
-        kind: f.kind,
-        name: f.name,
-        address: f.address,
-        contact_name: f.contact_name,
-        contact_phone: f.contact_phone,
-        note: f.note,
+        kind: f.kind.clone(),
+        name: f.name.clone(),
+        address: f.address.clone(),
+        contact_name: f.contact_name.clone(),
+        contact_phone: f.contact_phone.clone(),
+        note: f.note.clone(),
     };
-    match super::add_place(&state.db, &ctx.principal, &ctx.actor, OrgId(id), input).await {
-        Ok(_) => Ok(redirect_with(&to, "已登记重点场所")),
-        Err(e) => back(&ctx, &to, e),
-    }
+    let outcome = super::add_place(&state.db, &ctx.principal, &ctx.actor, OrgId(id), input)
+        .await
+        .map(drop);
+    registered(&state, &ctx, id, outcome, "已登记重点场所", |t| {
+        (t.open, t.place) = ("place", f)
+    })
+    .await
 }
 
 #[derive(Template)]

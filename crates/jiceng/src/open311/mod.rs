@@ -292,10 +292,11 @@ pub async fn post_request(
             let (Ok(la), Ok(lo)) = (la.parse::<f64>(), lo.parse::<f64>()) else {
                 return Err(Open311Error::new(400, "lat、long 应为十进制度数"));
             };
-            // Only a miss needs the second question: outside the district, or no boundaries yet.
-            match grids::locate(db, grid_index, lo, la).await? {
+            // A miss is outside the district, or there are no boundaries yet.
+            let boundaries = grids::boundaries(db, grid_index).await?;
+            match boundaries.locate(lo, la)? {
                 Some(l) => Some(l),
-                None if grids::has_boundaries(db, grid_index).await? => {
+                None if boundaries.any() => {
                     return Err(Open311Error::new(400, grids::model::OUTSIDE_MESSAGE));
                 }
                 None => None,

@@ -1,6 +1,5 @@
 //! The GeoReport v2 endpoints under `/open311/` and the key administration page.
 
-use crate::web::extract::Path;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -16,7 +15,7 @@ use crate::error::Error;
 use crate::web::AppState;
 use crate::web::access::{Access, Routes};
 use crate::web::error::PageResult;
-use crate::web::extract::{FormBody, value};
+use crate::web::extract::{FormBody, Path, value};
 use crate::web::page::{Ctx, Shell, redirect_with};
 
 const ADMINS: Access = Access::Roles(&[Role::SystemAdmin]);

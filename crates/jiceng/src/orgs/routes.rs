@@ -1,6 +1,5 @@
 //! Organisation pages and API.
 
-use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
 use axum::extract::State;
@@ -15,7 +14,7 @@ use crate::ids::OrgId;
 use crate::web::AppState;
 use crate::web::access::{Access, Routes};
 use crate::web::error::{ApiResult, PageResult};
-use crate::web::extract::{FormBody, JsonBody};
+use crate::web::extract::{FormBody, JsonBody, Path, Query};
 use crate::web::page::{ApiCtx, Ctx, Pager, Shell, query_string, redirect_with};
 
 const MANAGERS: Access = Access::Roles(&[Role::SystemAdmin, Role::EstablishmentOffice]);
@@ -189,9 +188,25 @@ struct DetailPage {
     children: Vec<Org>,
     can_manage: bool,
     error: Option<String>,
+    typed: Typed,
 }
 
-async fn render_detail(state: &AppState, ctx: &Ctx, id: OrgId, error: Option<Error>) -> PageResult {
+/// What was typed into the organisation's forms, shown again when one is refused.
+#[derive(Default)]
+struct Typed {
+    name: Option<String>,
+    parent_code: String,
+    new_code: String,
+    reason: String,
+}
+
+async fn render_detail(
+    state: &AppState,
+    ctx: &Ctx,
+    id: OrgId,
+    error: Option<Error>,
+    typed: Typed,
+) -> PageResult {
     let org = super::get_visible(&state.db, &ctx.principal, id)
         .await
         .map_err(|e| ctx.fail(e))?;
@@ -234,13 +249,14 @@ async fn render_detail(state: &AppState, ctx: &Ctx, id: OrgId, error: Option<Err
         department,
         children,
         error: error.map(|e| e.to_string()),
+        typed,
     })?;
     *resp.status_mut() = status;
     Ok(resp)
 }
 
 async fn detail_page(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    render_detail(&state, &ctx, OrgId(id), None).await
+    render_detail(&state, &ctx, OrgId(id), None, Typed::default()).await
 }
 
 #[derive(Template)]
@@ -390,11 +406,12 @@ async fn finish(
     id: OrgId,
     result: Result<Org, Error>,
     done: &str,
+    typed: Typed,
 ) -> PageResult {
     match result {
         Ok(_) => Ok(redirect_with(&format!("/orgs/{id}"), done)),
         Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
-            render_detail(state, ctx, id, Some(e)).await
+            render_detail(state, ctx, id, Some(e), typed).await
         }
         Err(e) => Err(ctx.fail(e)),
     }
@@ -408,7 +425,11 @@ async fn rename_submit(
 ) -> PageResult {
     let cap = Principal::require(ctx.principal.org_manager()).map_err(|e| ctx.fail(e))?;
     let r = super::rename(&state.db, &cap, &ctx.actor, OrgId(id), &f.name).await;
-    finish(&state, &ctx, OrgId(id), r, "已更名").await
+    let typed = Typed {
+        name: Some(f.name),
+        ..Typed::default()
+    };
+    finish(&state, &ctx, OrgId(id), r, "已更名", typed).await
 }
 
 #[derive(Deserialize)]
@@ -442,7 +463,12 @@ async fn move_submit(
             format!("找不到编码为「{}」的组织", f.parent_code.trim()),
         )),
     };
-    finish(&state, &ctx, OrgId(id), r, "已调整隶属关系").await
+    let typed = Typed {
+        parent_code: f.parent_code,
+        new_code: f.new_code,
+        ..Typed::default()
+    };
+    finish(&state, &ctx, OrgId(id), r, "已调整隶属关系", typed).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -459,7 +485,11 @@ async fn retire_submit(
 ) -> PageResult {
     let cap = Principal::require(ctx.principal.org_manager()).map_err(|e| ctx.fail(e))?;
     let r = super::retire(&state.db, &cap, &ctx.actor, OrgId(id), &f.reason).await;
-    finish(&state, &ctx, OrgId(id), r, "已撤销").await
+    let typed = Typed {
+        reason: f.reason,
+        ..Typed::default()
+    };
+    finish(&state, &ctx, OrgId(id), r, "已撤销", typed).await
 }
 
 // ---------- JSON API ----------

@@ -110,23 +110,18 @@ impl Routes {
         self
     }
 
-    /// A POST route whose handler hands the request's [`auth::Recalled`] session (when it has
-    /// one) to a write that checks it, and answers [`crate::error::Error::SessionChanged`] if
-    /// it changed.
-    pub fn post_checked_in_write<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
-    where
-        H: axum::handler::Handler<T, AppState>,
-        T: 'static,
-    {
-        let mut routes = self.add(Method::POST, path, access, axum::routing::post(handler));
-        if let Some(e) = routes.table.last_mut() {
+    /// Marks the route added last as one whose handler hands the request's
+    /// [`auth::Recalled`] session (when it has one) to a write that checks it, and answers
+    /// [`crate::error::Error::SessionChanged`] if it changed.
+    pub fn checked_in_write(mut self) -> Self {
+        if let Some(e) = self.table.last_mut() {
             e.checked_in_write = true;
         }
-        routes
+        self
     }
 
-    /// A POST route that receives a file upload: its body may be as large as
-    /// [`super::MAX_UPLOAD_BYTES`] instead of the usual limit.
+    /// A POST route that receives files, as a multipart form or as base64 in JSON: its body
+    /// may be as large as [`super::MAX_UPLOAD_BYTES`] instead of the usual limit.
     pub fn upload<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
     where
         H: axum::handler::Handler<T, AppState>,

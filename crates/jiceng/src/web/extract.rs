@@ -2,13 +2,18 @@
 //! query string or path parameter is a 4xx with a Chinese reason, never axum's English plain
 //! text.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::Extensions;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, PageError};
+use super::page::Shell;
+use crate::auth::Principal;
 use crate::error::Error;
 
 pub struct JsonBody<T>(pub T);
@@ -63,6 +68,13 @@ pub fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     Ok(value)
 }
 
+/// Reads a JSON value already parsed (one a handler completed, say) as [`read_json`] reads
+/// bytes: a missing or mistyped field is named.
+pub fn read_json_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| json_error(&e.path().to_string(), e.inner()))
+}
+
 /// The field serde's "missing field `name`" error names (its only way of saying which).
 fn missing_field(error: &str) -> Option<&str> {
     error
@@ -103,9 +115,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormBody<T> {
     type Rejection = PageError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let shell = signed_in_shell(req.extensions());
         match axum::Form::<T>::from_request(req, state).await {
             Ok(axum::Form(v)) => Ok(FormBody(v)),
-            Err(e) => Err(PageError(form_rejection(e), None)),
+            Err(e) => Err(PageError(form_rejection(e), shell)),
         }
     }
 }
@@ -149,26 +162,35 @@ pub fn value<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
 #[derive(Debug)]
 pub struct ParamRejection {
     error: Error,
-    api: bool,
+    /// None under `/api/`; else the error page's shell, the menu of whoever is signed in.
+    page: Option<Option<Box<Shell>>>,
 }
 
 impl ParamRejection {
     fn new(parts: &Parts, error: Error) -> Self {
         ParamRejection {
             error,
-            api: parts.uri.path().starts_with("/api/"),
+            page: (!parts.uri.path().starts_with("/api/"))
+                .then(|| signed_in_shell(&parts.extensions)),
         }
     }
 }
 
 impl IntoResponse for ParamRejection {
     fn into_response(self) -> Response {
-        if self.api {
-            ApiError(self.error).into_response()
-        } else {
-            PageError(self.error, None).into_response()
+        match self.page {
+            None => ApiError(self.error).into_response(),
+            Some(shell) => PageError(self.error, shell).into_response(),
         }
     }
+}
+
+/// The error page's shell for a request refused before its handler ran: with the menu of the
+/// one signed in (the access layer has admitted them), not a signed-out page.
+fn signed_in_shell(extensions: &Extensions) -> Option<Box<Shell>> {
+    extensions
+        .get::<Arc<Principal>>()
+        .map(|p| Box::new(Shell::for_principal("出错了", p, None)))
 }
 
 /// The query string, read into `T`. A filter form's "all" choice sends an empty value

@@ -65,7 +65,7 @@ pub fn all_routes() -> Routes {
         .get("/healthz", Access::Public, healthz)
         .get("/readyz", Access::Public, readyz)
         .get("/static/app.css", Access::Public, stylesheet)
-        .get("/static/locate.js", Access::Public, locate_script)
+        .get("/static/app.js", Access::Public, script)
         .get("/api/openapi.json", Access::Public, openapi::document)
         .merge(home::routes())
         .merge(crate::auth::routes::routes())
@@ -158,9 +158,9 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
 }
 
 /// The largest upload (spreadsheets, photos): a case's six attachments of up to 5 MiB each
-/// (`cases::model`) with the form around them. The import parsers refuse files over 10 MiB
-/// with their own message.
-pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
+/// (`cases::model`) with the form around them, or as base64 in an API's JSON. The import
+/// parsers refuse files over 10 MiB with their own message.
+pub const MAX_UPLOAD_BYTES: usize = 48 * 1024 * 1024;
 
 /// Refuses a body announced larger than the limit before reading it, with a message the user
 /// can act on (the extractors enforce the same limit on bodies of unknown length).
@@ -170,12 +170,14 @@ async fn body_limit(State(state): State<AppState>, req: Request, next: Next) -> 
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let multipart = req
+    // Files come as a multipart form or as base64 in JSON; which routes take them is known to
+    // the routes (`Routes::upload`), whose own limit then holds the others to the usual one.
+    let may_carry_files = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let limit = if multipart {
+        .is_some_and(|v| v.starts_with("multipart/form-data") || v.starts_with("application/json"));
+    let limit = if may_carry_files {
         MAX_UPLOAD_BYTES
     } else {
         state.config.max_body_bytes
@@ -223,15 +225,15 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
-/// The one script: fills location fields from the device when asked (same origin, so the
-/// CSP's `default-src 'self'` allows it; nothing depends on it).
-async fn locate_script() -> impl IntoResponse {
+/// The one script: fills location fields from the device when asked, and sends a form once
+/// (same origin, so the CSP's `default-src 'self'` allows it; every page works without it).
+async fn script() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("static/locate.js"),
+        include_str!("static/app.js"),
     )
 }
 

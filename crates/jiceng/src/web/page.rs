@@ -275,6 +275,9 @@ pub struct Pager {
     pub pages: u32,
     pub total: i64,
     pub base_query: String,
+    /// The page asked for lies past the last one: the list shows nothing, and the pager
+    /// says so and links to the last page.
+    pub past_end: bool,
 }
 
 impl Pager {
@@ -285,11 +288,12 @@ impl Pager {
             pages,
             total,
             base_query,
+            past_end: page > pages && total > 0,
         }
     }
 
     pub fn has_prev(&self) -> bool {
-        self.page > 1
+        self.page > 1 && !self.past_end
     }
 
     pub fn has_next(&self) -> bool {
@@ -320,11 +324,16 @@ mod tests {
 
     #[test]
     fn pager_counts_pages_and_clamps() {
-        let p = Pager::new(9, 50, 101, String::new());
+        let p = Pager::new(3, 50, 101, String::new());
         assert_eq!((p.page, p.pages), (3, 3));
-        assert!(p.has_prev() && !p.has_next());
+        assert!(p.has_prev() && !p.has_next() && !p.past_end);
+        // Past the end the list is empty: the pager says so rather than "page 3 of 3".
+        let past = Pager::new(9, 50, 101, String::new());
+        assert_eq!((past.page, past.pages), (3, 3));
+        assert!(past.past_end && !past.has_prev() && !past.has_next());
         let empty = Pager::new(1, 50, 0, String::new());
         assert_eq!(empty.pages, 1);
+        assert!(!empty.past_end && !Pager::new(2, 50, 0, String::new()).past_end);
     }
 
     #[test]

@@ -820,7 +820,10 @@ mod tests {
         assert!(!cal.is_working_day(d("2026-10-10")));
         assert!(cal.entry(d("2026-10-10")).is_none());
         assert!(!cal.is_working_day(d("2027-01-01")));
-        assert!(cal.has_data_for(2027));
+        assert!(
+            !cal.has_data_for(2027),
+            "one day is not the year's arrangement"
+        );
         assert!(cal.is_working_day(d("2026-02-23")));
         // Untouched dates keep the embedded arrangement.
         assert!(cal.is_working_day(d("2026-02-14")));
@@ -868,9 +871,16 @@ mod tests {
                 .unwrap()
                 .starts_with("2027 年的")
         );
+        // New Year's Day entered early is not the arrangement; the Spring Festival is.
+        let new_year = [correction("2027-01-01", Arrangement::Holiday, "元旦")];
+        let early = build_calendar(&embedded(), &new_year);
+        assert!(coverage_warning_for(&early, d("2026-12-01")).is_some());
         let with_2027 = build_calendar(
             &embedded(),
-            &[correction("2027-01-01", Arrangement::Holiday, "元旦")],
+            &[
+                new_year[0].clone(),
+                correction("2027-02-08", Arrangement::Holiday, "春节"),
+            ],
         );
         assert_eq!(coverage_warning_for(&with_2027, d("2026-12-01")), None);
     }

@@ -2,7 +2,6 @@
 //! and exports the holiday arrangement; any signed-in client may ask how a date counts and
 //! where a deadline falls.
 
-use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
 use axum::extract::State;
@@ -19,7 +18,7 @@ use crate::error::Error;
 use crate::web::AppState;
 use crate::web::access::{Access, Routes};
 use crate::web::error::{ApiResult, ErrorDetail, PageResult};
-use crate::web::extract::{FormBody, JsonBody};
+use crate::web::extract::{FormBody, JsonBody, Path, Query};
 use crate::web::page::{ApiCtx, Ctx, Shell, redirect_with};
 
 const ADMINS: Access = Access::Roles(&[Role::SystemAdmin]);

@@ -215,6 +215,7 @@ pub async fn run(db: &Db, engine: &str, instances: u64) -> Result<BenchReport> {
         db,
         "xipu_officer",
         crate::demo::DEMO_PASSWORD,
+        None,
         &actor_origin,
         "bench",
     )

@@ -116,14 +116,6 @@ fn parse_org_key(s: &str) -> Option<OrgId> {
 }
 
 /// The name people know a process field by (the processes' `required_fields`).
-fn field_label(field: &str) -> &str {
-    match field {
-        "officer" => "报到人员",
-        "score" => "评价分数",
-        other => other,
-    }
-}
-
 /// Turns the engine's refusal into the domain error, one mapping for every process.
 pub fn refusal(e: ActionError) -> Error {
     let msg = match &e {
@@ -138,7 +130,6 @@ pub fn refusal(e: ActionError) -> Error {
                 names.join("、")
             )
         }
-        ActionError::FieldRequired { field } => format!("请填写“{}”", field_label(field)),
         _ => e.to_string(),
     };
     match e.kind() {
@@ -149,7 +140,7 @@ pub fn refusal(e: ActionError) -> Error {
             let field = match &e {
                 ActionError::CommentRequired => "comment".to_owned(),
                 ActionError::AttachmentRequired => "attachments".to_owned(),
-                ActionError::FieldRequired { field } => field.clone(),
+                ActionError::FieldRequired { field, .. } => field.clone(),
                 ActionError::ReassignRequired => "reassign_to".to_owned(),
                 _ => "action".to_owned(),
             };
@@ -724,9 +715,17 @@ pub async fn inbox(
     per_page: u32,
 ) -> Result<Inbox> {
     let roles: Vec<String> = p.roles.iter().map(|r| r.as_str().to_owned()).collect();
+    // Those who see only some of a township's cases have only those in their inbox.
+    let case_only = crate::cases::inbox_only(p);
     let mut clauses = Vec::new();
     for def in registry.iter() {
-        for state in def.states().iter().filter(|s| !s.terminal) {
+        let only = CONTEXT_DRIVEN
+            .iter()
+            .any(|(process, prefix, _)| *process == def.name() && *prefix == "case:")
+            .then(|| case_only.clone())
+            .flatten();
+        // A standing state waits on no one: its possible actions are not to-dos.
+        for state in def.states().iter().filter(|s| !s.terminal && !s.standing) {
             let waiting = def.waiting_roles(&state.id);
             for party in [
                 workflow::Party::Owner,
@@ -748,6 +747,7 @@ pub async fn inbox(
                                 Scope::Township { township_id, .. } => Some(township_id.0),
                             }),
                         },
+                        only: only.clone(),
                     });
                 }
             }
@@ -861,7 +861,8 @@ pub async fn metrics(
         total: raw.total,
         completed: raw.completed,
         completed_on_time: raw.completed_on_time,
-        on_time_permille: (raw.completed > 0).then(|| raw.completed_on_time * 1000 / raw.completed),
+        on_time_permille: (raw.completed > 0)
+            .then(|| (raw.completed_on_time * 2000 + raw.completed) / (2 * raw.completed)),
         avg_working_seconds: (raw.completed > 0).then(|| raw.working_seconds_sum / raw.completed),
         p90_working_seconds: raw.p90_working_seconds,
         overdue: raw.overdue,

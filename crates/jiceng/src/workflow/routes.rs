@@ -1,6 +1,5 @@
 //! "My work" (inbox), an instance's timeline with its action forms, metrics: pages and API.
 
-use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::Json;
 use axum::extract::State;
@@ -14,7 +13,7 @@ use crate::time::Timestamp;
 use crate::web::AppState;
 use crate::web::access::{Access, Routes};
 use crate::web::error::{ApiResult, PageResult};
-use crate::web::extract::{FormBody, JsonBody, value};
+use crate::web::extract::{FormBody, JsonBody, Path, Query, value};
 use crate::web::page::{ApiCtx, Ctx, Pager, Shell, redirect_with};
 
 pub fn routes() -> Routes {
@@ -223,7 +222,15 @@ async fn parse_metrics(
         return Err(Error::invalid("from", "起始日期应早于截止日期"));
     }
     let org = match q.org {
-        Some(id) => Some(crate::orgs::get_visible(&state.db, p, OrgId(id)).await?),
+        Some(id) => {
+            // Seeing an organisation (the district above, a department beside) is not
+            // overseeing its work: the figures are for organisations within one's scope.
+            let org = crate::orgs::get_visible(&state.db, p, OrgId(id)).await?;
+            if !p.scope.covers(&org) {
+                return Err(Error::forbidden("该组织不在您的管辖范围内"));
+            }
+            Some(org)
+        }
         None => match &p.scope {
             crate::auth::Scope::District => None,
             crate::auth::Scope::Township { township_id, .. } => {
@@ -263,6 +270,8 @@ async fn compute_metrics(
 struct MetricsPage {
     shell: Shell,
     m: Option<Metrics>,
+    /// The figures' states as the process names them, in the process's order.
+    by_state: Vec<(String, i64)>,
     org_name: String,
     processes: Vec<(String, String)>,
     q_process: String,
@@ -297,6 +306,18 @@ async fn metrics_page(
         Err(e @ Error::Invalid { .. }) => (None, String::new(), Some(e.to_string())),
         Err(e) => return Err(ctx.fail(e)),
     };
+    let by_state = m
+        .as_ref()
+        .and_then(|m| {
+            let def = state.processes.get(&m.process)?;
+            Some(
+                def.states()
+                    .iter()
+                    .filter_map(|s| Some((s.label.clone(), *m.by_state.get(&s.id)?)))
+                    .collect(),
+            )
+        })
+        .unwrap_or_default();
     let avg = super::working_duration(
         m.as_ref().and_then(|m| m.avg_working_seconds),
         i64::from(day_seconds),
@@ -308,6 +329,7 @@ async fn metrics_page(
     ctx.render(&MetricsPage {
         shell: ctx.shell("办理统计"),
         m,
+        by_state,
         org_name,
         processes,
         q_process: q.process.unwrap_or_default(),

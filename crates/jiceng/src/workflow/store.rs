@@ -399,6 +399,8 @@ pub struct InboxClause {
     pub process: String,
     pub states: Vec<String>,
     pub party: InboxParty,
+    /// A further condition on `wf_instances` from the context driving the process.
+    pub only: Option<String>,
 }
 
 pub enum InboxParty {
@@ -433,8 +435,13 @@ pub async fn inbox(
             InboxParty::Within(None) => "1=1".to_owned(),
             InboxParty::Within(Some(t)) => format!("township_id = {t}"),
         };
+        let only = cl
+            .only
+            .as_deref()
+            .map(|o| format!(" AND {o}"))
+            .unwrap_or_default();
         ors.push(format!(
-            "(process = {p} AND state IN ({}) AND {party})",
+            "(process = {p} AND state IN ({}) AND {party}{only})",
             states.join(", ")
         ));
     }

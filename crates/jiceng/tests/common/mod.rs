@@ -342,7 +342,6 @@ impl TestApp {
         })
     }
 
-    /// The id of the organisation with `code`.
     /// Ends every assignment of grid `grid` still running, as `s` (a township's staff).
     pub async fn end_assignments(&self, grid: i64, s: &Session) {
         let workers = self
@@ -358,6 +357,7 @@ impl TestApp {
         }
     }
 
+    /// The id of the organisation with `code`.
     pub async fn org_id(&self, code: &str) -> i64 {
         let mut c = self.db().acquire().await.expect("conn");
         jiceng::orgs::store::get_by_code(&mut c.conn(), code)

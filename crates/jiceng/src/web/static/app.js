@@ -29,3 +29,32 @@ document.addEventListener("click", function (event) {
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 }
   );
 });
+
+// A form that writes is sent once: a second click while the first request is on its way
+// (a slow upload of photos, say) would take in the same report twice. The buttons are
+// disabled after the submit event, so the clicked button's name and value still go with it.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (event.defaultPrevented || (form.method || "").toLowerCase() !== "post") {
+    return;
+  }
+  if (form.dataset.submitting) {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.submitting = "1";
+  setTimeout(function () {
+    var buttons = form.querySelectorAll("button[type=submit], button:not([type]), input[type=submit]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].disabled = true;
+    }
+  }, 0);
+  // Back in the browser's history the page is shown as it was left: sendable again.
+  window.addEventListener("pageshow", function () {
+    delete form.dataset.submitting;
+    var buttons = form.querySelectorAll("button, input[type=submit]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].disabled = false;
+    }
+  }, { once: true });
+});
