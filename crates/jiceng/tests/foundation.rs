@@ -409,13 +409,9 @@ async fn five_wrong_passwords_lock_the_account_for_fifteen_minutes(t: TestDb) {
     assert_eq!(locks.total, 2);
     // An action names itself alone (`login` is not `login_failed`); one ending in a dot names
     // its group.
-    let search = |action: &str| audit::AuditFilter {
-        action: Some(action.into()),
-        ..Default::default()
-    };
-    let logins = audit::search(app.db(), &search("login")).await.unwrap();
+    let logins = app.audited("login", None).await;
     assert!(logins.total >= 1 && logins.rows.iter().all(|r| r.action == "login"));
-    let users = audit::search(app.db(), &search("user.")).await.unwrap();
+    let users = app.audited("user.", None).await;
     assert!(users.total >= locks.total && users.rows.iter().all(|r| r.action.starts_with("user.")));
     // Guessing the old password through a session counts the same: at the fifth wrong one the
     // account locks and the session ends.
@@ -933,16 +929,7 @@ async fn accounts_follow_the_three_duty_separation(t: TestDb) {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert!(r.body.contains("已停用"), "{}", r.body);
-    let disabled = audit::search(
-        app.db(),
-        &audit::AuditFilter {
-            action: Some("user.disable".into()),
-            target: Some("zhangsan".into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let disabled = app.audited("user.disable", Some("zhangsan")).await;
     assert_eq!(disabled.total, 1);
     // A role change is recorded with the roles before and after.
     let r = app
@@ -954,16 +941,7 @@ async fn accounts_follow_the_three_duty_separation(t: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let updated = audit::search(
-        app.db(),
-        &audit::AuditFilter {
-            action: Some("user.update".into()),
-            target: Some("zhangsan".into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let updated = app.audited("user.update", Some("zhangsan")).await;
     assert!(
         updated.rows[0].detail.contains("镇（街道）工作人员")
             && updated.rows[0].detail.contains("→ 窗口受理员"),

@@ -357,6 +357,21 @@ impl TestApp {
         }
     }
 
+    /// The first page of audit rows of `action` (exact, or a group ending in a dot), on
+    /// targets containing `target` when given.
+    pub async fn audited(&self, action: &str, target: Option<&str>) -> jiceng::audit::AuditPage {
+        jiceng::audit::search(
+            self.db(),
+            &jiceng::audit::AuditFilter {
+                action: Some(action.to_owned()),
+                target: target.map(str::to_owned),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("audit search")
+    }
+
     /// The id of the organisation with `code`.
     pub async fn org_id(&self, code: &str) -> i64 {
         let mut c = self.db().acquire().await.expect("conn");
