@@ -857,6 +857,7 @@ async fn a_reset_password_is_replaced_at_the_next_sign_in(t: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "new_password", "{}", r.body);
     let r = app
         .json(
             Method::POST,

@@ -143,7 +143,11 @@ pub async fn login(
         (false, _) => None,
         (true, None) => return Err(LoginError::MustChangePassword),
         (true, Some(new)) => {
-            model::check_password_policy(new, &user.username)?;
+            // The policy speaks of "the password"; here it is the new one that is wrong.
+            model::check_password_policy(new, &user.username).map_err(|e| match e {
+                Error::Invalid { message, .. } => Error::invalid("new_password", message),
+                other => other,
+            })?;
             if new == password {
                 return Err(
                     Error::invalid("new_password", "新密码不能与管理员重置的密码相同").into(),
