@@ -560,6 +560,22 @@ async fn a_grid_worker_checks_the_cases_of_the_grids_they_work_in(t: TestDb) {
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
     assert!(in_inbox(&app, &worker, id).await, "now the worker's grid");
     assert_eq!(app.get(&page, &worker).await.status, StatusCode::OK);
+    // What the inbox offers, the worker may do: check on site and send it back.
+    let a = act_ok(
+        &app,
+        &worker,
+        id,
+        json!({"action": "rework", "comment": "通道仍被占用"}),
+    )
+    .await;
+    assert_eq!(a["state"], "handling");
+    act_ok(
+        &app,
+        &station,
+        id,
+        json!({"action": "report", "comment": "已再次清理"}),
+    )
+    .await;
     // ... until the assignment ends.
     app.end_assignments(grid, &officer).await;
     assert!(!in_inbox(&app, &worker, id).await);
@@ -1037,6 +1053,14 @@ async fn a_dispatch_must_cite_an_item_on_the_townships_list(t: TestDb) {
         assert_eq!(found["total"], 1, "{q}: {found}");
         assert_eq!(found["items"][0]["id"], id, "{q}");
     }
+    // The number's year is part of it: the same id with another year names no case.
+    let year: i32 = number[..4].parse().unwrap();
+    let other_year = format!("{}{}", year - 1, &number[4..]);
+    let found = app
+        .get(&format!("/api/v1/cases?q={other_year}"), &d)
+        .await
+        .json();
+    assert_eq!(found["total"], 0, "{other_year}: {found}");
     let r = app.get("/api/v1/cases?status=bogus", &d).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.json()["error"]["field"], "status");

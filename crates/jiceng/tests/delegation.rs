@@ -247,6 +247,19 @@ async fn a_delegated_power_reaches_the_list_only_after_both_sides_sign(t: TestDb
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(r.body.contains("不能自行新增"), "{}", r.body);
+    // Nor by marking one of its own items as delegated.
+    let items = township_items(&app, &leader, xipu).await;
+    let mut mine = find(&items, "LA-006-001").expect("a local item")["item"].clone();
+    mine["source"] = json!("delegated");
+    let r = app
+        .json(
+            Method::POST,
+            &changes,
+            &officer,
+            json!({"reason": "改标为下放", "upsert": [mine]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     own["source"] = json!("other");
     own["reference"] = json!("交接书第 1 号");
     let r = app

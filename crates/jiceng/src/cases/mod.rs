@@ -1607,19 +1607,10 @@ pub async fn detail(
 }
 
 /// A grid worker checks cases in their own grids (or that they reported).
+/// Whether `p` is a grid worker of the case's grid, who checks it on site: by the same rule
+/// by which grid workers see cases ([`Visibility::Grids`]).
 async fn grid_worker_of(conn: &mut Conn<'_>, p: &Principal, c: &CaseRow) -> Result<bool> {
-    if !p.has(Role::GridWorker) {
-        return Ok(false);
-    }
-    if c.reporter_user_id == Some(p.user_id) {
-        return Ok(true);
-    }
-    Ok(match c.grid_id {
-        Some(g) => orgs::store::get(conn, g)
-            .await?
-            .is_some_and(|g| g.path.starts_with(&p.org.path)),
-        None => false,
-    })
+    Ok(p.has(Role::GridWorker) && store::grid_worker_sees(conn, c.id, p.org.id, p.user_id).await?)
 }
 
 pub async fn attachment(db: &Db, p: &Principal, id: i64) -> Result<(AttachmentMeta, Vec<u8>)> {

@@ -973,20 +973,20 @@ pub fn grid_worker_instances(org: OrgId, user: UserId) -> String {
     )
 }
 
-/// The case a search names by its number: `2026-000123` (the year, then the id: surely a
-/// number, `true`) or digits alone (`000123`: perhaps a number, perhaps text).
-pub fn number_searched(q: &str) -> Option<(CaseId, bool)> {
-    let (digits, surely) = match q.split_once('-') {
+/// The case a search word names by its number: `2026-000123` (the year it came in, then the
+/// id: surely a number) or digits alone (`000123`: perhaps a number, perhaps text, no year).
+pub fn number_searched(q: &str) -> Option<(CaseId, Option<i32>)> {
+    let (digits, year) = match q.split_once('-') {
         Some((year, rest)) if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) => {
-            (rest, true)
+            (rest, Some(year.parse().ok()?))
         }
         Some(_) => return None,
-        None => (q, false),
+        None => (q, None),
     };
     if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok().map(|id| (CaseId(id), surely))
+    digits.parse().ok().map(|id| (CaseId(id), year))
 }
 
 /// A case is overdue when its ticket ever passed a deadline or is past the current one.
@@ -1048,26 +1048,34 @@ pub async fn list(
         Visibility::Grids { org, user } => grid_worker_cases(*org, *user),
     }];
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        // A case number as people quote it (2026-000123) finds that case; digits alone find
-        // the case with that id as well as the text. Else every word must be in the
-        // description or the address.
-        match number_searched(q) {
-            Some((id, true)) => clauses.push(format!("c.id = {}", id.0)),
-            found => {
-                let mut words: Vec<String> = q
-                    .split_whitespace()
-                    .map(|word| {
-                        let p = arg(format!("%{}%", escape_like(word)));
-                        format!(
-                            "(c.description LIKE {p} ESCAPE '\\' OR c.address LIKE {p} ESCAPE '\\')"
-                        )
-                    })
-                    .collect();
-                if let Some((id, _)) = found {
-                    words = vec![format!("(c.id = {} OR {})", id.0, words.join(" AND "))];
-                }
-                clauses.extend(words);
+        // Every word must match: a case number as people quote it (2026-000123) names that
+        // case, of that year; digits alone name the case with that id or are looked for in the
+        // text, as every other word is, in the description or the address.
+        for word in q.split_whitespace() {
+            let found = number_searched(word);
+            if let Some((id, Some(year))) = found {
+                let bounds = (
+                    Timestamp::parse_local_date(&format!("{year:04}-01-01")),
+                    Timestamp::parse_local_date(&format!("{:04}-01-01", year + 1)),
+                );
+                clauses.push(match bounds {
+                    (Some(from), Some(to)) => format!(
+                        "(c.id = {} AND c.created_at >= {} AND c.created_at < {})",
+                        id.0,
+                        from.as_micros(),
+                        to.as_micros()
+                    ),
+                    _ => "1 = 0".to_owned(),
+                });
+                continue;
             }
+            let p = arg(format!("%{}%", escape_like(word)));
+            let text =
+                format!("(c.description LIKE {p} ESCAPE '\\' OR c.address LIKE {p} ESCAPE '\\')");
+            clauses.push(match found {
+                Some((id, _)) => format!("(c.id = {} OR {text})", id.0),
+                None => text,
+            });
         }
     }
     if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
@@ -1420,8 +1428,11 @@ mod tests {
 
     #[test]
     fn a_search_reads_case_numbers_as_people_quote_them() {
-        assert_eq!(number_searched("2026-003004"), Some((CaseId(3004), true)));
-        assert_eq!(number_searched("003004"), Some((CaseId(3004), false)));
+        assert_eq!(
+            number_searched("2026-003004"),
+            Some((CaseId(3004), Some(2026)))
+        );
+        assert_eq!(number_searched("003004"), Some((CaseId(3004), None)));
         for text in ["占道", "2026-", "26-0001", "2026-12a", "游商 占道", ""] {
             assert_eq!(number_searched(text), None, "{text}");
         }

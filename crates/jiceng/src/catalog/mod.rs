@@ -73,11 +73,14 @@ pub fn person_may_change(old: Option<&ItemFields>, new: Option<&ItemFields>) -> 
             ),
         ));
     }
-    if old.is_none() && new.source == model::Source::Delegated {
+    // Neither as a new item nor by turning one of the township's own into one.
+    if new.source == model::Source::Delegated
+        && old.is_none_or(|o| o.source != model::Source::Delegated)
+    {
         return Err(Error::invalid(
             "source",
             format!(
-                "区级下放事项须由部门登记并经交接进入清单，不能自行新增（{}）",
+                "区级下放事项须由部门登记并经交接进入清单，不能自行新增或改标（{}）",
                 new.code
             ),
         ));

@@ -275,6 +275,8 @@ struct MetricsPage {
     org_name: String,
     processes: Vec<(String, String)>,
     q_process: String,
+    /// The organisation asked for, kept by the form.
+    q_org: String,
     q_from: String,
     q_to: String,
     avg: String,
@@ -333,6 +335,7 @@ async fn metrics_page(
         org_name,
         processes,
         q_process: q.process.unwrap_or_default(),
+        q_org: q.org.map(|o| o.to_string()).unwrap_or_default(),
         q_from: q.from.unwrap_or_default(),
         q_to: q.to.unwrap_or_default(),
         avg,
