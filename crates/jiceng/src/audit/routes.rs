@@ -121,33 +121,35 @@ async fn search_page(
 ) -> PageResult {
     Principal::require(ctx.principal.auditor()).map_err(|e| ctx.fail(e))?;
     // A date mistyped comes back on the form with the other filters, and no rows.
-    if let Err(e) = check_dates(&f) {
-        let status = crate::web::error::form_status(Some(&e));
-        let mut resp = ctx.render(&SearchPage {
-            shell: ctx.shell("审计日志"),
-            pager: Pager::new(1, 1, 0, String::new()),
-            rows: Vec::new(),
-            export_query: filter_query(&f),
-            f,
-            actions: action_options(),
-            error: Some(e.to_string()),
-        })?;
-        *resp.status_mut() = status;
-        return Ok(resp);
-    }
-    let page = super::search(&state.db, &f)
-        .await
-        .map_err(|e| ctx.fail(Error::from(e)))?;
+    let (found, error) = match check_dates(&f) {
+        Ok(()) => {
+            let page = super::search(&state.db, &f)
+                .await
+                .map_err(|e| ctx.fail(Error::from(e)))?;
+            (Some(page), None)
+        }
+        Err(e) => (None, Some(e)),
+    };
     let base = filter_query(&f);
-    ctx.render(&SearchPage {
+    let status = crate::web::error::form_status(error.as_ref());
+    let (pager, rows) = match found {
+        Some(page) => (
+            Pager::new(page.page, page.per_page, page.total, base.clone()),
+            page.rows,
+        ),
+        None => (Pager::new(1, 1, 0, String::new()), Vec::new()),
+    };
+    let mut resp = ctx.render(&SearchPage {
         shell: ctx.shell("审计日志"),
-        pager: Pager::new(page.page, page.per_page, page.total, base.clone()),
-        rows: page.rows,
+        pager,
+        rows,
         f,
         actions: action_options(),
         export_query: base,
-        error: None,
-    })
+        error: error.map(|e| e.to_string()),
+    })?;
+    *resp.status_mut() = status;
+    Ok(resp)
 }
 
 async fn export_csv(

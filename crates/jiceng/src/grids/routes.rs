@@ -539,7 +539,7 @@ async fn patrol_point(
     .await
 }
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default)]
 #[serde(default)]
 struct ProblemForm {
     category: String,
@@ -687,7 +687,7 @@ async fn registered(
     }
 }
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default)]
 #[serde(default)]
 struct HouseholdForm {
     building_id: String,
@@ -730,7 +730,7 @@ async fn household_submit(
     .await
 }
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default)]
 #[serde(default)]
 struct BuildingForm {
     name: String,
@@ -760,7 +760,7 @@ async fn building_submit(
     .await
 }
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default)]
 #[serde(default)]
 struct PlaceForm {
     kind: String,
