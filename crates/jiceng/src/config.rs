@@ -34,6 +34,10 @@ pub struct Settings {
     pub scheduler_interval_seconds: u64,
     /// Open311 service requests one API key may file per minute.
     pub open311_requests_per_minute: u32,
+    /// Reports one network address may file per hour through the public form and API.
+    pub public_reports_per_hour: u32,
+    /// Megabytes of photos one network address may attach per hour to public reports.
+    pub public_upload_mib_per_hour: u32,
     /// AES-256 key (64 hex digits) for personal data at rest (ID numbers in the grid register).
     /// When unset, `personal_data.key` in the data directory is used, created on first use.
     pub personal_data_key: Option<String>,
@@ -55,6 +59,8 @@ impl Default for Settings {
             process_dir: None,
             scheduler_interval_seconds: 30,
             open311_requests_per_minute: 30,
+            public_reports_per_hour: 20,
+            public_upload_mib_per_hour: 100,
             personal_data_key: None,
         }
     }

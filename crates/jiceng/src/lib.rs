@@ -17,6 +17,7 @@ pub mod ids;
 pub mod open311;
 pub mod orgs;
 pub mod time;
+pub mod typed;
 pub mod web;
 pub mod workdays;
 pub mod workflow;

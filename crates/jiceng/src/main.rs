@@ -54,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Accounts, for the server's operators.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
     /// Open311 GeoReport v2 administration.
     Open311 {
         #[command(subcommand)]
@@ -94,6 +99,31 @@ enum BenchCommand {
         /// Also run on a throwaway database of this PostgreSQL server (postgres://…/db).
         #[arg(long)]
         postgres: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account (an administrator's, say) and print its temporary password; the
+    /// owner replaces it at the first sign-in.
+    Create {
+        /// The account's username.
+        username: String,
+        /// The person's name.
+        #[arg(long)]
+        name: String,
+        /// A role (system_admin, security_admin, audit_admin, …); repeat for several.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The organisation's code (default: the district).
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Give an account (an administrator's, say) a temporary password and print it; the owner
+    /// must replace it at the next sign-in, and its sessions end.
+    Password {
+        /// The account's username.
+        username: String,
     },
 }
 
@@ -378,6 +408,48 @@ async fn main() -> Result<()> {
                     None => println!("{}：{} 项，与当前版本相同，未生成新版本", d.title, d.items),
                 }
             }
+        }
+        Command::Account {
+            command:
+                AccountCommand::Create {
+                    username,
+                    name,
+                    roles,
+                    org,
+                },
+        } => {
+            let db = open(&settings).await?;
+            db.migrate().await.context("数据库迁移失败")?;
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    jiceng::auth::Role::parse(r).ok_or_else(|| anyhow::anyhow!("未知角色：{r}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let password = jiceng::auth::create_account_by_operator(
+                &db,
+                &username,
+                &name,
+                org.as_deref(),
+                &roles,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{password}");
+            eprintln!("已创建账号 {username}，临时密码如上：本人首次登录时须改设自己的密码。");
+        }
+        Command::Account {
+            command: AccountCommand::Password { username },
+        } => {
+            let db = open(&settings).await?;
+            db.migrate().await.context("数据库迁移失败")?;
+            let password = jiceng::auth::reset_password_by_operator(&db, &username)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{password}");
+            eprintln!(
+                "账号 {username} 的临时密码如上：本人登录时须改设自己的密码，原有会话已全部退出。"
+            );
         }
         Command::Open311 {
             command:

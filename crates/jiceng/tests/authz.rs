@@ -52,7 +52,7 @@ const CASE_ACTORS: Who = Only(&[
     "grid_worker",
 ]);
 const DISPATCHER: Who = Only(&["dispatcher"]);
-const CATEGORY_EDITORS: Who = Only(&["establishment_office", "dispatcher"]);
+const CATEGORY_EDITORS: Who = Only(&["establishment_office"]);
 const GRID_IMPORTERS: Who = Only(&["township_officer", "system_admin"]);
 const GRID_STAFF: Who = Only(&["township_leader", "township_officer"]);
 const GRID_WORKER: Who = Only(&["grid_worker"]);

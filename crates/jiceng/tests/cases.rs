@@ -13,8 +13,10 @@ use serde_json::{Value, json};
 
 on_both_engines!(
     intake_refuses_bad_input_and_changes_nothing,
+    public_reports_are_bounded_per_address_and_hour,
     a_citizen_report_goes_round_the_whole_loop_to_the_rating,
     a_unit_returns_a_ticket_once_with_its_reason,
+    a_repeated_request_is_answered_as_the_ticket_stands,
     a_check_can_send_the_work_back,
     a_grid_worker_checks_the_cases_of_the_grids_they_work_in,
     a_dissatisfied_rating_reopens_the_case_only_once,
@@ -61,6 +63,46 @@ async fn citizen_report(app: &TestApp, category: &str, description: &str) -> (i6
         .parse()
         .unwrap();
     (id, v["receipt_code"].as_str().unwrap().to_owned())
+}
+
+async fn public_reports_are_bounded_per_address_and_hour(t: TestDb) {
+    let app = TestApp::with_demo_settings(t, |s| s.public_reports_per_hour = 2).await;
+    // A report refused for its content does not use up the hour.
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/public/cases",
+            &Session::default(),
+            json!({"township_code": XIPU, "category": "9999", "description": "熟食摊"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    citizen_report(&app, "0601", "熟食摊没有防蝇罩").await;
+    citizen_report(&app, "0601", "熟食摊没有防蝇罩，苍蝇多").await;
+    // A third within the hour is refused with the reason, and nothing is stored.
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/public/cases",
+            &Session::default(),
+            json!({"township_code": XIPU, "category": "0601", "description": "第三件"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.body.contains("12345"), "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM cases").await, 2);
+    // Signed-in staff using the public form from the same network are known, not counted.
+    let d = app.login("xipu_dispatch").await;
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/public/cases",
+            &d,
+            json!({"township_code": XIPU, "category": "0601", "description": "熟食摊卫生问题",
+                   "reporter_phone": "13812345678"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
 
 async fn act(app: &TestApp, s: &Session, id: i64, body: Value) -> Resp {
@@ -159,8 +201,11 @@ async fn intake_refuses_bad_input_and_changes_nothing(t: TestDb) {
             json!({"lon": format!("{lon:.7}"), "lat": format!("{lat:.7}")})
         }
     };
-    let cases: [(Value, &str); 7] = [
+    let cases: [(Value, &str); 9] = [
         (json!({"description": "  "}), "description"),
+        // Looks empty, or carries what nobody types.
+        (json!({"description": "\u{200b}\u{200b}"}), "description"),
+        (json!({"address": "玉龙路\u{0}18 号"}), "address"),
         (json!({"category": "9999"}), "category"),
         (json!({"source": "carrier_pigeon"}), "source"),
         (json!({"lon": "200", "lat": "30"}), "lon"),
@@ -249,6 +294,8 @@ async fn intake_refuses_bad_input_and_changes_nothing(t: TestDb) {
     let att = v["attachments"][0]["id"].as_i64().unwrap();
     let r = app.get(&format!("/cases/attachments/{att}"), &d).await;
     assert_eq!(r.status, StatusCode::OK);
+    // Photos may show people: each download is in the trail.
+    assert_eq!(app.audited("case.attachment", None).await.total, 1);
     // Coordinates in one of the township's grids place the case in that grid.
     let mut body = ok.clone();
     for (k, v) in point("510117006001002").await.as_object().unwrap() {
@@ -388,6 +435,23 @@ async fn a_citizen_report_goes_round_the_whole_loop_to_the_rating(t: TestDb) {
         .unwrap();
         assert!(found.total >= 1, "{action} audited");
     }
+}
+
+async fn a_repeated_request_is_answered_as_the_ticket_stands(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let (id, _) = citizen_report(&app, "0601", "超市卖的熟食有异味").await;
+    let d = app.login("xipu_dispatch").await;
+    let station = app.org_id(MARKET_STATION).await;
+    // A client that retries at once with the same key: done once, and both answers say so.
+    let body = json!({"action": "dispatch", "unit_id": station, "item_code": "SD-063",
+                      "idempotency_key": "dispatch-once"});
+    let (a, b) = tokio::join!(act(&app, &d, id, body.clone()), act(&app, &d, id, body));
+    let (a, b) = (a.json(), b.json());
+    for v in [&a, &b] {
+        assert_eq!(v["state"], "dispatched", "{v}");
+        assert_eq!(v["unit_name"], "犀浦市场监管所", "{v}");
+    }
+    assert_ne!(a["replayed"], b["replayed"], "{a} {b}");
 }
 
 async fn a_unit_returns_a_ticket_once_with_its_reason(t: TestDb) {
@@ -884,10 +948,11 @@ async fn saved_duplicate_settings_govern_the_next_intake(t: TestDb) {
     let v = detail(&app, &d, similar).await;
     assert_eq!(v["candidates"][0]["id"], first, "{v}");
     // Only identical texts count from now on: the same kind of report is no longer offered.
+    // The district sets it, for every township.
     let r = app
         .form(
             "/cases/settings",
-            &d,
+            &app.login("bianban").await,
             &[
                 ("duplicate_window_hours", "72"),
                 ("duplicate_threshold_permille", "1000"),
@@ -1371,7 +1436,13 @@ async fn the_public_form_wants_a_person_and_gives_a_receipt(t: TestDb) {
     let id = list["items"][0]["id"].as_i64().unwrap();
     let v = detail(&app, &d, id).await;
     assert_eq!(v["attachments"].as_array().unwrap().len(), 1);
-    let code = v["case"]["receipt_code"].as_str().unwrap().to_owned();
+    // The reporter's code is theirs: staff see it only in the audited full view.
+    assert!(v["case"]["receipt_code"].is_null(), "{v}");
+    let full = app
+        .get(&format!("/api/v1/cases/{id}?reveal=contact"), &d)
+        .await
+        .json();
+    let code = full["case"]["receipt_code"].as_str().unwrap().to_owned();
     let page = app
         .get(&format!("/public/cases/track?code={code}"), &anon)
         .await;
@@ -1447,6 +1518,13 @@ async fn a_hotline_export_is_imported_all_or_nothing(t: TestDb) {
     let csv = app.get("/cases/export.csv?source=hotline", &d).await;
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.body.contains("井盖缺失") && csv.body.contains("垃圾没人清运"));
+    let exported = app.audited("case.export", None).await;
+    assert_eq!(exported.total, 1);
+    assert!(
+        exported.rows[0].detail.contains("件"),
+        "{:?}",
+        exported.rows[0]
+    );
 }
 
 async fn categories_can_be_added_and_changed_by_the_district(t: TestDb) {
@@ -1481,10 +1559,31 @@ async fn categories_can_be_added_and_changed_by_the_district(t: TestDb) {
         .json(Method::PUT, "/api/v1/cases/categories/0111", &eo, bad)
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Limits that do not nest: a response due after the handling, an urgent case given
+    // longer than a normal one.
+    for (field, value) in [("respond_normal", "5d"), ("handle_urgent", "5d")] {
+        let mut bad = new.clone();
+        bad[field] = json!(value);
+        let r = app
+            .json(Method::PUT, "/api/v1/cases/categories/0111", &eo, bad)
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(r.json()["error"]["field"], field, "{}", r.body);
+    }
     let mut changed = new.clone();
     changed["handle_normal"] = json!("2d");
+    // The categories hold for every township: one township's dispatcher does not change them.
     let r = app
-        .json(Method::PUT, "/api/v1/cases/categories/0111", &d, changed)
+        .json(
+            Method::PUT,
+            "/api/v1/cases/categories/0111",
+            &d,
+            changed.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = app
+        .json(Method::PUT, "/api/v1/cases/categories/0111", &eo, changed)
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     let all = app.get("/api/v1/cases/categories", &d).await.json();

@@ -101,14 +101,21 @@ async fn a_summoned_department_reports_replies_and_is_scored(t: TestDb) {
     dispatch(&app, &d, id).await;
     let dept = app.org_id(MARKET_DEPT).await;
     let leader = app.login("xipu_leader").await;
-    let r = open_part(
-        &app,
-        &leader,
-        id,
-        json!({"kind": "summon", "unit_id": dept, "reason": "需区市场监管局抽检冻肉来源"}),
-    )
-    .await;
+    // Sent twice at once (a double click, two leaders): one summons, and the other is told.
+    let summons =
+        json!({"kind": "summon", "unit_id": dept, "reason": "需区市场监管局抽检冻肉来源"});
+    let (r1, r2) = tokio::join!(
+        open_part(&app, &leader, id, summons.clone()),
+        open_part(&app, &leader, id, summons)
+    );
+    let (r, other) = if r1.status == StatusCode::CREATED {
+        (r1, r2)
+    } else {
+        (r2, r1)
+    };
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(other.status, StatusCode::CONFLICT, "{}", other.body);
+    assert!(other.body.contains("不能重复发起"), "{}", other.body);
     let part = r.json()["part_id"].as_i64().unwrap();
     // Only the summoned department reports; it must name its officer.
     let station = app.login("suozhang").await;
@@ -444,8 +451,13 @@ async fn a_referred_case_goes_to_the_department_with_its_evidence(t: TestDb) {
     assert_eq!(v["part"]["outcome"], "已立案，罚款 2 万元");
     // The reporter's tracking page says where it went.
     let code = {
-        let v = detail(&app, &d, id).await;
-        v["case"]["receipt_code"].as_str().unwrap().to_owned()
+        let r = app
+            .get(&format!("/api/v1/cases/{id}?reveal=contact"), &d)
+            .await;
+        r.json()["case"]["receipt_code"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     let r = app
         .get(&format!("/api/v1/public/cases/{code}"), &Session::default())
@@ -816,6 +828,7 @@ async fn metrics_count_a_hand_computed_township(t: TestDb) {
     assert!(page.body.contains("<svg"));
     let x = app.get("/cases/metrics.xlsx", &d).await;
     assert_eq!(x.status, StatusCode::OK);
+    assert_eq!(app.audited("case.metrics_export", None).await.total, 1);
     // A station sees its own figures only; bad dates are refused with a reason.
     let r = app.get("/api/v1/cases/metrics", &suozhang).await.json();
     assert_eq!(r["total"]["received"], 2, "{r}");

@@ -14,7 +14,8 @@ on_both_engines!(
 );
 
 async fn concurrent_intakes_all_succeed(t: TestDb) {
-    let app = TestApp::with_demo(t).await;
+    // Thirty-two reports from one address: more than one citizen's hour allows.
+    let app = TestApp::with_demo_settings(t, |s| s.public_reports_per_hour = 100).await;
     let app = &app;
     let requests = (0..32).map(|i| async move {
         app.json(

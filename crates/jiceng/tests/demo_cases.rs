@@ -62,6 +62,22 @@ async fn a_year_of_demo_cases_feeds_pages_tracking_and_metrics(t: TestDb) {
         .await;
         assert!(n > 0, "no ticket {state}");
     }
+    // The year's dispatches taught the router, and the cases waiting for dispatch carry the
+    // suggestion a dispatcher would have seen.
+    assert!(
+        app.count("SELECT COUNT(*) FROM cases WHERE learned_unit IS NOT NULL")
+            .await
+            > 1_000
+    );
+    let unsuggested = app
+        .count(
+            "SELECT COUNT(*) FROM cases c
+             JOIN case_tickets t ON t.id = c.current_ticket_id
+             JOIN wf_instances w ON w.id = t.instance_id
+             WHERE w.state = 'pending' AND c.suggested_category IS NULL",
+        )
+        .await;
+    assert_eq!(unsuggested, 0);
     for kind in ["summon", "joint", "referral"] {
         let n = app
             .count(&format!(

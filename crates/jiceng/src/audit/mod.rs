@@ -171,6 +171,9 @@ pub fn action_label(action: &str) -> &'static str {
         "case.referral_acknowledge" => "移送：部门接收",
         "case.referral_conclude" => "移送：抄告处理结果",
         "case.classify" => "确认案件分类",
+        "case.export" => "导出案件列表",
+        "case.metrics_export" => "导出案件统计",
+        "case.attachment" => "下载案件附件",
         _ => "其他操作",
     }
 }

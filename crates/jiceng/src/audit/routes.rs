@@ -176,17 +176,21 @@ async fn export_csv(
             "哈希",
         ])
         .map_err(|e| ctx.fail(Error::internal(e)))?;
+        // Actor, target and detail carry what people typed (a username tried at the login,
+        // say), and older rows kept a client's request id as sent: Excel must not run any of
+        // it as a formula when the auditor opens the file.
+        let typed = |s: &str| crate::catalog::io::formula_guarded(s).into_owned();
         super::stream_for_export(&state.db, &f, |r| {
             w.write_record([
                 r.seq.to_string(),
                 r.at.local_seconds(),
-                r.actor.clone(),
+                typed(&r.actor),
                 r.action_label().to_owned(),
                 r.action.clone(),
-                r.target.clone(),
-                r.detail.clone(),
-                r.ip.clone(),
-                r.request_id.clone(),
+                typed(&r.target),
+                typed(&r.detail),
+                typed(&r.ip),
+                typed(&r.request_id),
                 r.hash.clone(),
             ])
             .map_err(std::io::Error::other)

@@ -66,13 +66,16 @@ pub enum LoginError {
     Locked(String),
     #[error("账号已停用，请联系安全管理员")]
     Disabled,
-    /// The password was right, but an administrator set it: the owner chooses their own
-    /// (`new_password`) before the session begins.
-    #[error("您的密码已由安全管理员重置，请设置新密码后登录")]
+    /// The password was right, but an administrator set it (a new account, or a reset): the
+    /// owner chooses their own (`new_password`) before the session begins.
+    #[error("您的密码由安全管理员设置，请设置本人的新密码后登录")]
     MustChangePassword,
     #[error(transparent)]
     Other(#[from] Error),
 }
+
+/// Characters of an unknown username kept in the audit trail.
+const TYPED_USERNAME_CHARS: usize = 64;
 
 pub struct NewSession {
     pub token: String,
@@ -96,13 +99,19 @@ pub async fn login(
             .await
             .map_err(Error::from)?
     };
+    // The trail keeps what was typed, but no more of it than a username can be: a megabyte
+    // typed as one would otherwise be a megabyte audit row, kept for 184 days.
+    let typed: String = match username.char_indices().nth(TYPED_USERNAME_CHARS) {
+        Some((cut, _)) => format!("{}…", &username[..cut]),
+        None => username.clone(),
+    };
     let anon = Actor {
-        name: username.clone(),
+        name: typed.clone(),
         ..origin.clone()
     };
     let Some(user) = user else {
         verify_password(password.to_owned(), decoy_hash().to_owned()).await?;
-        audit::record_alone(db, &anon, "login_failed", &username, "用户名不存在").await?;
+        audit::record_alone(db, &anon, "login_failed", &typed, "用户名不存在").await?;
         return Err(LoginError::BadCredentials);
     };
     let actor = Actor {
@@ -137,8 +146,8 @@ pub async fn login(
         audit::record_alone(db, &actor, "login_failed", &username, "账号已停用").await?;
         return Err(LoginError::Disabled);
     }
-    // After a reset the owner's own password comes first: the one the administrator chose
-    // opens no session.
+    // After a reset or on a new account the owner's own password comes first: the one the
+    // administrator chose opens no session.
     let renewed = match (user.must_change_password, new_password) {
         (false, _) => None,
         (true, None) => return Err(LoginError::MustChangePassword),
@@ -150,7 +159,7 @@ pub async fn login(
             })?;
             if new == password {
                 return Err(
-                    Error::invalid("new_password", "新密码不能与管理员重置的密码相同").into(),
+                    Error::invalid("new_password", "新密码不能与安全管理员设置的密码相同").into(),
                 );
             }
             Some(hash_password(new.to_owned()).await?)
@@ -170,7 +179,7 @@ pub async fn login(
             &actor,
             "account.password_change",
             &username,
-            "重置后首次登录，设置新密码",
+            "替换安全管理员设置的密码",
         )
         .await?;
     }
@@ -379,14 +388,18 @@ pub async fn change_own_password(
     }
     let hash = hash_password(new.to_owned()).await?;
     let mut tx = db.begin().await?;
-    store::set_password(&mut tx.conn(), user.id, &hash, false).await?;
-    store::clear_failures(&mut tx.conn(), user.id).await?;
+    if !store::replace_password(&mut tx.conn(), user.id, &user.password_hash, &hash).await? {
+        return Err(Error::conflict("密码刚刚已被修改，请用现在的密码重新操作"));
+    }
+    // A session elsewhere (a cookie left on a shared computer, or in someone else's hands)
+    // ends with the old password; this one goes on.
+    store::delete_other_sessions(&mut tx.conn(), user.id, &principal.session_hash).await?;
     audit::record(
         &mut tx.conn(),
         actor,
         "account.password_change",
         &user.username,
-        "",
+        "其他会话已退出",
     )
     .await?;
     tx.commit().await?;
@@ -409,6 +422,9 @@ pub struct Account {
     #[schema(value_type = Option<String>)]
     pub locked_until: Option<Timestamp>,
     pub failed_logins: i64,
+    /// The password is the one the security administrator set (a new account, or a reset):
+    /// the owner must replace it at the next sign-in.
+    pub must_change_password: bool,
     #[schema(value_type = String)]
     pub created_at: Timestamp,
 }
@@ -431,6 +447,8 @@ impl Account {
             "已停用"
         } else if self.is_locked() {
             "已锁定"
+        } else if self.must_change_password {
+            "正常（待本人设置密码）"
         } else {
             "正常"
         }
@@ -438,6 +456,11 @@ impl Account {
 
     pub fn has_role(&self, r: &Role) -> bool {
         self.roles.contains(r)
+    }
+
+    /// Holds one of the three administrators' roles: set on the server, not in the system.
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(Role::is_admin)
     }
 }
 
@@ -457,6 +480,7 @@ async fn account_of(conn: &mut Conn<'_>, u: UserRow) -> Result<Account> {
         status: u.status,
         locked_until: u.locked_until,
         failed_logins: u.failed_logins,
+        must_change_password: u.must_change_password,
         created_at: u.created_at,
     })
 }
@@ -536,7 +560,10 @@ pub async fn create_account(
     let mut conn = tx.conn();
     let org = active_org(&mut conn, new.org_id).await?;
     let roles = model::validate_roles(&new.roles, &org)?;
-    let id = store::insert_user(&mut conn, &username, &display_name, org.id, &hash)
+    refuse_admin_roles(&[], &roles)?;
+    // The administrator chose this password, so it opens no session: the owner replaces it
+    // at the first sign-in, as after a reset.
+    let id = store::insert_user(&mut conn, &username, &display_name, org.id, &hash, true)
         .await
         .map_err(|e| Error::unique_or(e, "该用户名已被使用"))?;
     store::set_roles(&mut conn, id, &roles).await?;
@@ -584,6 +611,7 @@ pub async fn update_account(
     if id == cap.principal().user_id && roles != old_roles {
         return Err(Error::forbidden("安全管理员不能修改本人的角色"));
     }
+    refuse_admin_roles(&old_roles, &roles)?;
     if before.status == "active" {
         let losing: Vec<Role> = old_roles
             .iter()
@@ -649,6 +677,15 @@ pub async fn reset_password(
         store::user_by_id(&mut c.conn(), id).await?
     }
     .ok_or_else(|| Error::not_found("账号不存在"))?;
+    let roles = {
+        let mut c = db.acquire().await?;
+        store::roles_of(&mut c.conn(), id).await?
+    };
+    if roles.iter().any(|r| ADMIN_ROLES.contains(r)) {
+        return Err(Error::forbidden(
+            "管理员账号的密码由运维人员在服务器上用“jiceng account password 用户名”重置",
+        ));
+    }
     model::check_password_policy(password, &user.username)?;
     let hash = hash_password(password.to_owned()).await?;
     let mut tx = db.begin().await?;
@@ -669,6 +706,115 @@ pub async fn reset_password(
 /// The administrators of 三员分立: each role must stay held by an active account, or its
 /// duties (accounts, system settings, the audit trail) have no one to carry them.
 const ADMIN_ROLES: [Role; 3] = [Role::SystemAdmin, Role::SecurityAdmin, Role::AuditAdmin];
+
+/// Refuses a change that gives or takes an administrator role. The security administrator
+/// manages the accounts, but one who could make an audit administrator (or a second security
+/// administrator), or reset one's password and sign in as them, would hold all three duties
+/// (三员分立); the three are set up on the server by its operators instead.
+fn refuse_admin_roles(before: &[Role], after: &[Role]) -> Result<()> {
+    let admin = |rs: &[Role]| -> Vec<Role> {
+        rs.iter()
+            .copied()
+            .filter(|r| ADMIN_ROLES.contains(r))
+            .collect()
+    };
+    if admin(before) != admin(after) {
+        return Err(Error::forbidden(
+            "系统、安全、审计管理员（三员）账号由运维人员在服务器上用 jiceng account 命令设置，不能在系统内授予或取消",
+        ));
+    }
+    Ok(())
+}
+
+/// Sets a temporary password for `username` from the server's command line: the operators'
+/// way back into an administrator account (see [`refuse_admin_roles`]). The owner must replace
+/// it at the next sign-in, and every session of the account ends.
+pub async fn reset_password_by_operator(db: &Db, username: &str) -> Result<String> {
+    let user = {
+        let mut c = db.acquire().await?;
+        store::user_by_name(&mut c.conn(), &username.trim().to_lowercase()).await?
+    }
+    .ok_or_else(|| Error::not_found(format!("账号 {username} 不存在")))?;
+    let password = temporary_password();
+    let hash = hash_password(password.clone()).await?;
+    let mut tx = db.begin().await?;
+    store::set_password(&mut tx.conn(), user.id, &hash, true).await?;
+    store::delete_sessions_of(&mut tx.conn(), user.id).await?;
+    audit::record(
+        &mut tx.conn(),
+        &Actor::system("命令行"),
+        "user.password_reset",
+        &user.username,
+        "运维人员在服务器上重置",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(password)
+}
+
+/// Creates an account from the server's command line, with a temporary password it returns:
+/// the operators' way to set up an administrator (see [`refuse_admin_roles`]), or any account.
+/// The owner must replace the password at the first sign-in.
+pub async fn create_account_by_operator(
+    db: &Db,
+    username: &str,
+    display_name: &str,
+    org_code: Option<&str>,
+    roles: &[Role],
+) -> Result<String> {
+    let username = model::validate_username(username)?;
+    let display_name = model::validate_display_name(display_name)?;
+    let org_id = match org_code {
+        Some(code) => {
+            let mut c = db.acquire().await?;
+            orgs::store::get_by_code(&mut c.conn(), code.trim())
+                .await?
+                .ok_or_else(|| Error::invalid("org", format!("组织代码 {code} 不存在")))?
+                .id
+        }
+        None => crate::catalog::district_by_code(db, None).await?,
+    };
+    let password = temporary_password();
+    let hash = hash_password(password.clone()).await?;
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let org = active_org(&mut conn, org_id).await?;
+    let roles = model::validate_roles(roles, &org)?;
+    let id = store::insert_user(&mut conn, &username, &display_name, org.id, &hash, true)
+        .await
+        .map_err(|e| Error::unique_or(e, "该用户名已被使用"))?;
+    store::set_roles(&mut conn, id, &roles).await?;
+    let labels: Vec<_> = roles.iter().map(|r| r.label()).collect();
+    audit::record(
+        &mut conn,
+        &Actor::system("命令行"),
+        "user.create",
+        &username,
+        &format!(
+            "{display_name}，{}，角色：{}（运维人员在服务器上创建）",
+            org.name,
+            labels.join("、")
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(password)
+}
+
+/// A random password that meets the policy: letters of both cases and digits, in groups.
+fn temporary_password() -> String {
+    use rand::Rng;
+    const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
+    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    const DIGITS: &[u8] = b"23456789";
+    let mut rng = rand::thread_rng();
+    let mut pick = |set: &[u8]| -> String {
+        (0..4)
+            .map(|_| char::from(set[rng.gen_range(0..set.len())]))
+            .collect()
+    };
+    format!("{}-{}-{}", pick(UPPER), pick(LOWER), pick(DIGITS))
+}
 
 /// Refuses a change by which account `id` gives up `losing` (by a new set of roles, or by
 /// being disabled) if that leaves an administrator role without an active account.
@@ -753,7 +899,7 @@ pub async fn create_account_unchecked(
     password_hash: &str,
 ) -> Result<UserId> {
     let roles = model::validate_roles(roles, org)?;
-    let id = store::insert_user(conn, username, display_name, org.id, password_hash)
+    let id = store::insert_user(conn, username, display_name, org.id, password_hash, false)
         .await
         .map_err(|e| Error::unique_or(e, "该用户名已被使用"))?;
     store::set_roles(conn, id, &roles).await?;

@@ -64,6 +64,20 @@ impl Role {
         Self::ALL.into_iter().filter(|r| *r != Role::Public)
     }
 
+    /// The roles a new account may be given in the system: the three administrators' are set
+    /// up on the server (三员分立).
+    pub fn grantable() -> impl Iterator<Item = Role> {
+        Self::assignable().filter(|r| !r.is_admin())
+    }
+
+    /// One of the three administrators of 三员分立.
+    pub fn is_admin(&self) -> bool {
+        matches!(
+            self,
+            Role::SystemAdmin | Role::SecurityAdmin | Role::AuditAdmin
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::SystemAdmin => "system_admin",
@@ -187,8 +201,33 @@ pub fn check_password_policy(password: &str, username: &str) -> Result<()> {
     if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
         return Err(Error::invalid("password", "密码不能包含用户名"));
     }
+    // Three classes and ten characters still let through the words every guessing list
+    // starts with, and the demo's password, which is printed in the README.
+    let lower = password.to_lowercase();
+    if COMMON_PASSWORD_PARTS.iter().any(|w| lower.contains(w)) {
+        return Err(Error::invalid(
+            "password",
+            "密码过于常见（含 password、123456、qwerty 或公开的演示密码等），请换一个",
+        ));
+    }
     Ok(())
 }
+
+const COMMON_PASSWORD_PARTS: &[&str] = &[
+    "password",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "123456",
+    "654321",
+    "qwerty",
+    "asdfgh",
+    "1qaz2wsx",
+    "abc123",
+    "admin123",
+    "iloveyou",
+    "jiceng@2026demo",
+];
 
 pub fn validate_username(username: &str) -> Result<String> {
     let u = username.trim().to_lowercase();
@@ -395,6 +434,9 @@ mod tests {
         assert!(check_password_policy("abcdefghij12", "zhang").is_err());
         assert!(check_password_policy("abcdefghij1!", "zhang").is_ok());
         assert!(check_password_policy("Zhang-2026-x", "zhang").is_err());
+        assert!(check_password_policy("Password123", "zhang").is_err());
+        assert!(check_password_policy("Jiceng@2026demo", "zhang").is_err());
+        assert!(check_password_policy("Qwerty-2026", "zhang").is_err());
     }
 
     #[test]

@@ -72,7 +72,11 @@ fn clear_session_cookie() -> HeaderValue {
 
 /// Only same-site paths may follow sign-in, never another host.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    // Browsers drop tabs and line breaks from a URL, so `/\t/evil.example` becomes
+    // `//evil.example`: a path with any control character or space goes home instead (and a
+    // CR, LF or NUL could not be put in the Location header anyway).
+    let plain = !next.chars().any(|c| c.is_control() || c.is_whitespace());
+    if plain && next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
         next
     } else {
         "/"
@@ -331,7 +335,7 @@ async fn users_page(
         pager: Pager::new(page, PER_PAGE, list.total, base),
         q: q.q.unwrap_or_default(),
         role: q.role.unwrap_or_default(),
-        roles: Role::assignable().collect(),
+        roles: Role::grantable().collect(),
     })
 }
 
@@ -386,7 +390,7 @@ async fn new_user_page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
         shell: ctx.shell("新建账号"),
         error: None,
         orgs,
-        roles: Role::assignable().collect(),
+        roles: Role::grantable().collect(),
         username: String::new(),
         display_name: String::new(),
         org_id: 0,
@@ -438,7 +442,7 @@ async fn create_user_submit(
                 shell: ctx.shell("新建账号"),
                 error: Some(e.to_string()),
                 orgs,
-                roles: Role::assignable().collect(),
+                roles: Role::grantable().collect(),
                 username: value(&pairs, "username").to_owned(),
                 display_name: value(&pairs, "display_name").to_owned(),
                 org_id: value(&pairs, "org_id").parse().unwrap_or(0),
@@ -507,7 +511,7 @@ async fn render_user(
         error,
         account,
         orgs,
-        roles: Role::assignable().collect(),
+        roles: Role::grantable().collect(),
         display_name,
         org_id,
         chosen,
@@ -581,7 +585,7 @@ async fn reset_password_submit(
         UserId(id),
         result,
         pairs,
-        "密码已重置，该账号需用新密码登录",
+        "密码已重置，本人下次登录时须改设自己的密码",
     )
     .await
 }

@@ -95,13 +95,14 @@ pub async fn insert_user(
     display_name: &str,
     org_id: OrgId,
     password_hash: &str,
+    temporary: bool,
 ) -> DbResult<UserId> {
     let now = Timestamp::now();
     Ok(on_conn!(conn, c => sqlx::query_scalar(
         "INSERT INTO users (username, display_name, org_id, password_hash, status, failed_logins,
-            password_changed_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'active', 0, $5, $5, $5) RETURNING id"
-    ).bind(username).bind(display_name).bind(org_id).bind(password_hash).bind(now)
+            password_changed_at, created_at, updated_at, must_change_password)
+         VALUES ($1, $2, $3, $4, 'active', 0, $5, $5, $5, $6) RETURNING id"
+    ).bind(username).bind(display_name).bind(org_id).bind(password_hash).bind(now).bind(temporary)
     .fetch_one(&mut *c).await?))
 }
 
@@ -322,6 +323,34 @@ pub async fn delete_session(conn: &mut Conn<'_>, token_hash: &str) -> DbResult<(
     on_conn!(conn, c => sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(token_hash).execute(&mut *c).await?.rows_affected());
     Ok(())
+}
+
+/// Ends the account's sessions other than the one with `kept` (a token hash).
+pub async fn delete_other_sessions(
+    conn: &mut Conn<'_>,
+    user_id: UserId,
+    kept: &str,
+) -> DbResult<()> {
+    on_conn!(conn, c => sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+        .bind(user_id).bind(kept).execute(&mut *c).await?.rows_affected());
+    Ok(())
+}
+
+/// The owner's own new password, if the one it replaces is still `expected` (a hash): of two
+/// changes made at once from the same old password, the second finds it gone.
+pub async fn replace_password(
+    conn: &mut Conn<'_>,
+    id: UserId,
+    expected: &str,
+    hash: &str,
+) -> DbResult<bool> {
+    let now = Timestamp::now();
+    Ok(on_conn!(conn, c => sqlx::query(
+        "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2,
+            failed_logins = 0, locked_until = NULL, must_change_password = FALSE
+         WHERE id = $3 AND password_hash = $4"
+    ).bind(hash).bind(now).bind(id).bind(expected).execute(&mut *c).await?.rows_affected())
+        == 1)
 }
 
 /// Ends every session of an account (after a password reset, a role change or disabling).

@@ -176,8 +176,10 @@ pub async fn categories(db: &Db, district: OrgId) -> Result<Vec<CategoryFields>>
     Ok(store::categories(&mut c.conn(), district).await?)
 }
 
+/// The categories, their time limits and the duplicate settings hold for every township of
+/// the district, so the district keeps them, not one township's dispatcher.
 fn may_edit_categories(p: &Principal) -> bool {
-    p.has_any(&[Role::EstablishmentOffice, Role::Dispatcher])
+    p.has(Role::EstablishmentOffice)
 }
 
 /// Adds (`is_new`) or changes a category of the principal's district.
@@ -189,7 +191,9 @@ pub async fn save_category(
     is_new: bool,
 ) -> Result<()> {
     if !may_edit_categories(p) {
-        return Err(Error::forbidden("事件类别由编办或综合执法办调度员维护"));
+        return Err(Error::forbidden(
+            "事件类别及重复案件设置适用于全区，由区委编办维护",
+        ));
     }
     for s in [
         &mut f.code,
@@ -309,7 +313,9 @@ async fn settings_at(
 
 pub async fn save_settings(db: &Db, p: &Principal, actor: &Actor, s: Settings) -> Result<()> {
     if !may_edit_categories(p) {
-        return Err(Error::forbidden("重复案件设置由编办或综合执法办调度员维护"));
+        return Err(Error::forbidden(
+            "事件类别及重复案件设置适用于全区，由区委编办维护",
+        ));
     }
     if !(1..=720).contains(&s.duplicate_window_hours) {
         return Err(Error::invalid(
@@ -1169,6 +1175,13 @@ pub async fn import_hotline(
             ..NewCase::default()
         };
         let result: Result<Prepared> = async {
+            for (field, cell) in [
+                ("address", &new.address),
+                ("description", &new.description),
+                ("reporter_name", &new.reporter_name),
+            ] {
+                crate::typed::check_typed(field, cell)?;
+            }
             if new.urgency.is_none() {
                 return Err(Error::invalid("urgency", "紧急程度应为「一般」或「紧急」"));
             }
@@ -1299,7 +1312,7 @@ pub struct CaseView {
     pub reporter_phone: String,
     /// Whether the reporter's name and phone are shown in full.
     pub contact_revealed: bool,
-    /// Only for those who may see the contact: the reporter's receipt code.
+    /// Only in the audited full view (with the contact revealed): the reporter's receipt code.
     pub receipt_code: Option<String>,
     pub external_ref: Option<String>,
     #[schema(value_type = Option<i64>)]
@@ -1565,7 +1578,10 @@ pub async fn detail(
             model::mask_phone(&row.reporter_phone)
         },
         contact_revealed: reveal,
-        receipt_code: may_see_contact(p).then(|| model::format_receipt_code(&row.receipt_code)),
+        // The code is the reporter's key to follow and rate the case: staff see it only in the
+        // audited full view, with the contact, or a rating could be given in the reporter's
+        // name unseen.
+        receipt_code: reveal.then(|| model::format_receipt_code(&row.receipt_code)),
         external_ref: row.external_ref.clone(),
         merged_into: row.merged_into,
         reopen_count: row.reopen_count,
@@ -1613,14 +1629,37 @@ async fn grid_worker_of(conn: &mut Conn<'_>, p: &Principal, c: &CaseRow) -> Resu
     Ok(p.has(Role::GridWorker) && store::grid_worker_sees(conn, c.id, p.org.id, p.user_id).await?)
 }
 
-pub async fn attachment(db: &Db, p: &Principal, id: i64) -> Result<(AttachmentMeta, Vec<u8>)> {
-    let mut c = db.acquire().await?;
-    let mut conn = c.conn();
-    let (meta, data) = store::attachment(&mut conn, id)
-        .await?
-        .ok_or_else(|| Error::not_found("附件不存在"))?;
-    load_visible(&mut conn, p, meta.case_id).await?;
+/// A case's attachment for one who may see the case; each download is recorded, as photos
+/// may show people and places.
+pub async fn attachment(
+    db: &Db,
+    p: &Principal,
+    actor: &Actor,
+    id: i64,
+) -> Result<(AttachmentMeta, Vec<u8>)> {
+    let (meta, data, case) = {
+        let mut c = db.acquire().await?;
+        let mut conn = c.conn();
+        let (meta, data) = store::attachment(&mut conn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("附件不存在"))?;
+        let case = load_visible(&mut conn, p, meta.case_id).await?;
+        (meta, data, case)
+    };
+    audit::record_alone(
+        db,
+        actor,
+        "case.attachment",
+        &format!("案件 {}", number(case.id, case.created_at)),
+        &meta.filename,
+    )
+    .await?;
     Ok((meta, data))
+}
+
+/// Records an export of case data (the list or the metrics) with what it covered.
+pub async fn record_export(db: &Db, actor: &Actor, action: &str, covered: &str) -> Result<()> {
+    audit::record_alone(db, actor, action, "案件", covered).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1799,10 +1838,6 @@ pub async fn act(
     if a.action == "refer" {
         return Err(Error::invalid("action", "移送请选择移送的部门并说明理由"));
     }
-    if a.action == "close" {
-        let mut c = db.acquire().await?;
-        refuse_while_parts_open(&mut c.conn(), id, "结案").await?;
-    }
     let route = if a.action == "dispatch" {
         Some(route_dispatch(db, &row, &township, a.unit, a.item_code.as_deref()).await?)
     } else {
@@ -1817,6 +1852,12 @@ pub async fn act(
     let urgency = Urgency::parse(&row.urgency).unwrap_or(Urgency::Normal);
     let mut tx = db.begin().await?;
     let mut conn = tx.conn();
+    if a.action == "close" {
+        // Judged with the ticket held, as a new part is (`parts::open`): a summons sent a
+        // moment before would otherwise stay open on a closed case.
+        wf::store::get_held(&mut conn, instance.id).await?;
+        refuse_while_parts_open(&mut conn, id, "结案").await?;
+    }
     let expected = a.expected_version.unwrap_or(instance.version);
     if let Some(key) = a.idempotency_key.as_deref().filter(|k| !k.is_empty()) {
         if key.len() > 100 {
@@ -1832,11 +1873,30 @@ pub async fn act(
         )
         .await?
         {
+            // The first request with this key may have committed while this one waited for
+            // the key: answer with the ticket as it is now, not as this request first read it.
+            drop(tx);
+            let mut c = db.acquire().await?;
+            let mut conn = c.conn();
+            let now = wf::store::get(&mut conn, instance.id)
+                .await?
+                .ok_or_else(|| Error::internal("ticket instance"))?;
+            // As the first answer had it: the unit only for a dispatch.
+            let unit = match a.action.as_str() {
+                "dispatch" => store::ticket(&mut conn, ticket.id)
+                    .await?
+                    .and_then(|t| t.unit_org_id),
+                _ => None,
+            };
+            let unit_name = match unit {
+                Some(u) => orgs::store::get(&mut conn, u).await?.map(|o| o.name),
+                None => None,
+            };
             return Ok(Acted {
                 case_id: id,
-                state: instance.state.clone(),
-                state_label: state_label(registry, &instance.state),
-                unit_name: None,
+                state_label: state_label(registry, &now.state),
+                state: now.state,
+                unit_name,
                 replayed: true,
             });
         }

@@ -2,7 +2,8 @@
 //! ratings, time limits, receipt codes, masking, attachments by content, text similarity.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -221,6 +222,47 @@ pub fn validate_category(f: &CategoryFields) -> Result<()> {
                 format!("时限「{v}」应写作工作小时数加 h（如 2h）或工作日数加 d（如 5d）")
             };
             return Err(Error::invalid(field, message));
+        }
+    }
+    // The limits of one category must nest, or a case would be late for its response after
+    // it was due to be handled. A working day is the calendar's (seven hours by default).
+    let day = u64::from(calendar::WorkingHours::default().day_seconds());
+    let hours = |v: &str| {
+        parse_limit(v).map_or(0, |l| match l.unit {
+            TimeUnit::WorkingHours => u64::from(l.amount) * 3600,
+            _ => u64::from(l.amount) * day,
+        })
+    };
+    for (field, respond, handle, which) in [
+        (
+            "respond_normal",
+            &f.respond_normal,
+            &f.handle_normal,
+            "一般",
+        ),
+        (
+            "respond_urgent",
+            &f.respond_urgent,
+            &f.handle_urgent,
+            "紧急",
+        ),
+    ] {
+        if hours(respond) > hours(handle) {
+            return Err(Error::invalid(
+                field,
+                format!("{which}案件的响应时限（{respond}）不能长于处置时限（{handle}）"),
+            ));
+        }
+    }
+    for (urgent, normal, what) in [
+        (&f.respond_urgent, &f.respond_normal, "respond_urgent"),
+        (&f.handle_urgent, &f.handle_normal, "handle_urgent"),
+    ] {
+        if hours(urgent) > hours(normal) {
+            return Err(Error::invalid(
+                what,
+                format!("紧急案件的时限（{urgent}）不能长于一般案件（{normal}）"),
+            ));
         }
     }
     let codeish = |s: &str| {
@@ -730,6 +772,87 @@ pub fn check_text(
     })
 }
 
+/// What one network address may file through the public form and API in an hour: reports,
+/// and bytes of photos. Nobody signs in there, and each report is a case a dispatcher must
+/// read and files kept for years: without a bound, one script fills both. Kept in this
+/// process's memory (each `serve` process allows as much).
+#[derive(Debug)]
+pub struct PublicQuota {
+    reports: u32,
+    bytes: u64,
+    /// Per address: when its hour began, reports and bytes taken in it.
+    windows: Mutex<HashMap<String, (Instant, u32, u64)>>,
+}
+
+/// Addresses remembered before those whose hour is over are forgotten.
+const QUOTA_ADDRESSES: usize = 10_000;
+
+const QUOTA_WINDOW: Duration = Duration::from_secs(3600);
+
+impl PublicQuota {
+    pub fn new(reports_per_hour: u32, upload_mib_per_hour: u32) -> PublicQuota {
+        PublicQuota {
+            reports: reports_per_hour,
+            bytes: u64::from(upload_mib_per_hour) * 1024 * 1024,
+            windows: Mutex::default(),
+        }
+    }
+
+    /// Counts a report from `address` with `bytes` of attachments, or says why it must wait.
+    pub fn take(&self, address: &str, bytes: u64, now: Instant) -> Result<()> {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let mut key = quota_key(address);
+        if windows.len() >= QUOTA_ADDRESSES && !windows.contains_key(&key) {
+            windows.retain(|_, w| now.duration_since(w.0) < QUOTA_WINDOW);
+            // Still full: so many addresses within the hour is a flood, and new ones share
+            // one allowance rather than grow the map.
+            if windows.len() >= QUOTA_ADDRESSES {
+                key = "*".to_owned();
+            }
+        }
+        let w = windows.entry(key).or_insert((now, 0, 0));
+        if now.duration_since(w.0) >= QUOTA_WINDOW {
+            *w = (now, 0, 0);
+        }
+        if w.1 >= self.reports {
+            return Err(Error::TooManyRequests(format!(
+                "同一网络每小时最多提交 {} 件问题，请稍后再试；紧急情况请拨打 12345",
+                self.reports
+            )));
+        }
+        if w.2 + bytes > self.bytes {
+            return Err(Error::TooManyRequests(
+                "本小时上传的照片已达上限，请稍后再试，或先不附照片提交".to_owned(),
+            ));
+        }
+        w.1 += 1;
+        w.2 += bytes;
+        Ok(())
+    }
+
+    /// Gives back what [`PublicQuota::take`] counted for a report that was refused: a citizen
+    /// correcting a phone number should not use up the hour.
+    pub fn give_back(&self, address: &str, bytes: u64) {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = windows.get_mut(&quota_key(address)) {
+            w.1 = w.1.saturating_sub(1);
+            w.2 = w.2.saturating_sub(bytes);
+        }
+    }
+}
+
+/// The allowance an address draws on: its own, or for IPv6 its /64, which one subscriber
+/// holds whole.
+fn quota_key(address: &str) -> String {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => address.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -954,5 +1077,31 @@ mod tests {
         assert!(check_text(Source::GridWorker, "有垃圾", "", "", "").is_ok());
         assert!(check_text(Source::Hotline, "  ", "", "", "13800138000").is_err());
         assert!(check_text(Source::Hotline, "有垃圾", "", "", "abc").is_err());
+    }
+
+    #[test]
+    fn the_public_quota_counts_reports_and_bytes_per_address_and_hour() {
+        let q = PublicQuota::new(2, 1);
+        let t0 = Instant::now();
+        assert!(q.take("10.0.0.1", 0, t0).is_ok());
+        assert!(q.take("10.0.0.1", 0, t0).is_ok());
+        assert!(matches!(
+            q.take("10.0.0.1", 0, t0),
+            Err(Error::TooManyRequests(_))
+        ));
+        // Another address has its own hour; bytes count too.
+        assert!(q.take("10.0.0.2", 1024 * 1024 + 1, t0).is_err());
+        assert!(q.take("10.0.0.2", 1024 * 1024, t0).is_ok());
+        assert!(q.take("10.0.0.2", 1, t0).is_err());
+        // An hour later the address starts afresh.
+        let later = t0 + QUOTA_WINDOW;
+        assert!(q.take("10.0.0.1", 0, later).is_ok());
+        // A refused report is given back.
+        q.give_back("10.0.0.1", 0);
+        assert!(q.take("10.0.0.1", 0, later).is_ok());
+        // Addresses of one IPv6 /64 share an allowance.
+        assert!(q.take("2001:db8::1", 0, t0).is_ok());
+        assert!(q.take("2001:db8::2", 0, t0).is_ok());
+        assert!(q.take("2001:db8::3", 0, t0).is_err());
     }
 }

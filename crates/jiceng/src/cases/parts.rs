@@ -183,7 +183,7 @@ pub async fn open(
         }
         _ => None,
     };
-    let (row, township, ticket, instance, unit) = {
+    let (row, township, ticket, unit) = {
         let mut c = db.acquire().await?;
         let mut conn = c.conn();
         let row = load_visible(&mut conn, p, case).await?;
@@ -195,22 +195,6 @@ pub async fn open(
             None => None,
         }
         .ok_or_else(|| Error::internal("case without ticket"))?;
-        let instance = wf::store::get(&mut conn, ticket.instance_id)
-            .await?
-            .ok_or_else(|| Error::internal("ticket instance"))?;
-        if instance.terminal {
-            return Err(Error::conflict(
-                "案件已办结或已移送，不能再吹哨、联合执法或移送",
-            ));
-        }
-        if new.kind == PartKind::Joint
-            && !matches!(instance.state.as_str(), "dispatched" | "handling")
-        {
-            return Err(Error::conflict("先派遣给牵头单位，再组织联合执法"));
-        }
-        if new.kind == PartKind::Referral {
-            super::refuse_while_parts_open(&mut conn, case, "移送").await?;
-        }
         let township = orgs::store::get(&mut conn, row.township_id)
             .await?
             .ok_or_else(|| Error::internal("case township"))?;
@@ -218,26 +202,44 @@ pub async fn open(
             .await?
             .ok_or_else(|| Error::invalid("unit", "所选单位不存在"))?;
         check_unit(new.kind, &unit, &township, ticket.unit_org_id)?;
-        for other in store::parts(&mut conn, case).await? {
-            if other.kind == new.kind.as_str() && other.unit_org_id == unit.id {
-                let open = wf::store::get(&mut conn, other.instance_id)
-                    .await?
-                    .is_some_and(|i| !i.terminal);
-                if open {
-                    return Err(Error::conflict(format!(
-                        "{}的{}尚未完成，不能重复发起",
-                        unit.name,
-                        new.kind.label()
-                    )));
-                }
-            }
-        }
-        (row, township, ticket, instance, unit)
+        (row, township, ticket, unit)
     };
     let cal = wf::calendar(db).await?;
     let no = number(row.id, row.created_at);
     let mut tx = db.begin().await?;
     let mut conn = tx.conn();
+    // The ticket's state and the case's parts are judged in the transaction that adds the
+    // part, with the ticket held: two summonses sent at once would otherwise both find none
+    // open, and a part could be added to a ticket closed a moment before.
+    let instance = wf::store::get_held(&mut conn, ticket.instance_id)
+        .await?
+        .ok_or_else(|| Error::internal("ticket instance"))?;
+    if instance.terminal {
+        return Err(Error::conflict(
+            "案件已办结或已移送，不能再吹哨、联合执法或移送",
+        ));
+    }
+    if new.kind == PartKind::Joint && !matches!(instance.state.as_str(), "dispatched" | "handling")
+    {
+        return Err(Error::conflict("先派遣给牵头单位，再组织联合执法"));
+    }
+    if new.kind == PartKind::Referral {
+        super::refuse_while_parts_open(&mut conn, case, "移送").await?;
+    }
+    for other in store::parts(&mut conn, case).await? {
+        if other.kind == new.kind.as_str() && other.unit_org_id == unit.id {
+            let open = wf::store::get(&mut conn, other.instance_id)
+                .await?
+                .is_some_and(|i| !i.terminal);
+            if open {
+                return Err(Error::conflict(format!(
+                    "{}的{}尚未完成，不能重复发起",
+                    unit.name,
+                    new.kind.label()
+                )));
+            }
+        }
+    }
     let seq = store::count_parts(&mut conn, case, new.kind.as_str()).await? + 1;
     let inst = wf::start(
         &mut conn,

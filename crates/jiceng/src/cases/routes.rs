@@ -64,7 +64,7 @@ const PART_ACTORS: Access = Access::Roles(&[
     Role::TownshipOfficer,
     Role::DepartmentOfficer,
 ]);
-const CATEGORY_EDITORS: Access = Access::Roles(&[Role::EstablishmentOffice, Role::Dispatcher]);
+const CATEGORY_EDITORS: Access = Access::Roles(&[Role::EstablishmentOffice]);
 
 // The intake and report forms and their APIs take every attachment a case may carry in one
 // request; in JSON, base64 makes four bytes of three.
@@ -190,7 +190,20 @@ fn opt(s: &str) -> Option<String> {
     Some(s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
+/// The text of a multipart form, checked as the JSON and form readers check theirs: after
+/// reading rather than while, so that a refusal re-shows what was typed.
+fn check_parts(parts: &Parts) -> Result<(), Error> {
+    for (name, value) in &parts.fields {
+        crate::typed::check_typed(name, value)?;
+    }
+    for f in &parts.files {
+        crate::typed::check_typed("attachments", &f.filename)?;
+    }
+    Ok(())
+}
+
 fn new_case_from(parts: &Parts) -> Result<NewCase, Error> {
+    check_parts(parts)?;
     let source = match parts.get("source").trim() {
         "" => None,
         s => Some(Source::parse(s).ok_or_else(|| Error::invalid("source", "案件来源无效"))?),
@@ -474,6 +487,14 @@ async fn export_csv(
         })
         .collect();
     let bytes = catalog::io::write_csv(&header, &data);
+    super::record_export(
+        &state.db,
+        &ctx.actor,
+        "case.export",
+        &format!("案件列表 {} 件", data.len()),
+    )
+    .await
+    .map_err(|e| ctx.fail(e))?;
     let name =
         percent_encoding::utf8_percent_encode("案件.csv", percent_encoding::NON_ALPHANUMERIC);
     Ok((
@@ -795,6 +816,7 @@ async fn detail_page(
 }
 
 fn action_from(parts: &Parts) -> Result<CaseAction, Error> {
+    check_parts(parts)?;
     let expected_version = match parts.get("expected_version").trim() {
         "" => None,
         v => Some(
@@ -952,7 +974,7 @@ async fn rate_submit(
 }
 
 async fn attachment(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    let (meta, data) = super::attachment(&state.db, &ctx.principal, id)
+    let (meta, data) = super::attachment(&state.db, &ctx.principal, &ctx.actor, id)
         .await
         .map_err(|e| ctx.fail(e))?;
     let name =
@@ -1225,16 +1247,7 @@ async fn public_submit(
             source: None,
             ..new_case_from(&parts)?
         };
-        super::intake(
-            &state.db,
-            &state.processes,
-            &state.case_router,
-            &ctx.actor,
-            Reporter::Public(Source::CitizenWeb),
-            new,
-            None,
-        )
-        .await
+        public_intake(&state, &ctx, Source::CitizenWeb, new).await
     }
     .await;
     match result {
@@ -1247,7 +1260,7 @@ async fn public_submit(
             );
             Ok(Redirect::to(&format!("/public/cases/received?code={code}")).into_response())
         }
-        Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+        Err(e @ (Error::Invalid { .. } | Error::Conflict(_) | Error::TooManyRequests(_))) => {
             render_public_new(&state, &ctx, typed, Some(e)).await
         }
         Err(e) => Err(PageError(e, None)),
@@ -1381,7 +1394,7 @@ pub struct CaseListBody {
 }
 
 /// Cases I may see (my township's, my unit's, my grids'), newest first, with filters.
-#[utoipa::path(get, path = "/api/v1/cases", tag = "案件", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/cases", operation_id = "cases_list", tag = "案件", params(ListQuery),
     responses((status = 200, body = CaseListBody)))]
 pub async fn api_list(
     State(state): State<AppState>,
@@ -1448,11 +1461,16 @@ pub struct CaseIn {
     pub attachments: Vec<AttachmentIn>,
 }
 
-fn coordinate(v: &Option<serde_json::Value>) -> String {
+/// A coordinate sent as a number or as text; a list or an object is refused, not dropped.
+fn coordinate(field: &str, v: &Option<serde_json::Value>) -> Result<String, Error> {
     match v {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Number(n)) => n.to_string(),
-        _ => String::new(),
+        None | Some(serde_json::Value::Null) => Ok(String::new()),
+        Some(serde_json::Value::String(s)) => Ok(s.clone()),
+        Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+        Some(_) => Err(Error::invalid(
+            field,
+            "经纬度应为数字（WGS-84 度，如 103.97），或不填",
+        )),
     }
 }
 
@@ -1481,6 +1499,14 @@ impl CaseIn {
                         format!("附件「{}」不是有效的 base64", a.filename),
                     )
                 })?;
+            // A form's empty file field means "no file"; here an empty file was sent on
+            // purpose, and dropping it would lose evidence without a word.
+            if bytes.is_empty() {
+                return Err(Error::invalid(
+                    "attachments",
+                    format!("附件「{}」是空文件", a.filename),
+                ));
+            }
             attachments.push(Upload {
                 filename: a.filename.clone(),
                 bytes,
@@ -1494,8 +1520,8 @@ impl CaseIn {
             urgency,
             description: self.description.clone(),
             address: self.address.clone(),
-            lon: coordinate(&self.lon),
-            lat: coordinate(&self.lat),
+            lon: coordinate("lon", &self.lon)?,
+            lat: coordinate("lat", &self.lat)?,
             reporter_name: self.reporter_name.clone(),
             reporter_phone: self.reporter_phone.clone(),
             external_ref: self.external_ref.clone(),
@@ -1528,7 +1554,7 @@ pub async fn api_intake(
 }
 
 /// A case with its tickets, timeline, attachments, duplicates and the actions I may take.
-#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "案件", params(("id" = i64, Path), DetailQuery),
+#[utoipa::path(get, path = "/api/v1/cases/{id}", operation_id = "cases_detail", tag = "案件", params(("id" = i64, Path), DetailQuery),
     responses((status = 200, body = CaseDetail), (status = 403, body = crate::web::error::ErrorBody),
               (status = 404, body = crate::web::error::ErrorBody)))]
 pub async fn api_detail(
@@ -1574,7 +1600,7 @@ pub struct ActionIn {
 
 /// Takes an action. 403 when my role or unit may not, 409 when the ticket moved on or a unit
 /// returns twice, 422 naming a missing reason or an item not on the township's list.
-#[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "案件", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/cases/{id}/actions", operation_id = "cases_act", tag = "案件", params(("id" = i64, Path)),
     request_body = ActionIn,
     responses((status = 200, body = Acted), (status = 403, body = crate::web::error::ErrorBody),
               (status = 409, body = crate::web::error::ErrorBody), (status = 422, body = crate::web::error::ErrorBody)))]
@@ -1725,16 +1751,7 @@ pub async fn api_public_intake(
     ctx: MaybeCtx,
     JsonBody(body): JsonBody<CaseIn>,
 ) -> ApiResult<(StatusCode, Json<PublicCreated>)> {
-    let c = super::intake(
-        &state.db,
-        &state.processes,
-        &state.case_router,
-        &ctx.actor,
-        Reporter::Public(Source::CitizenApi),
-        body.into_new()?,
-        None,
-    )
-    .await?;
+    let c = public_intake(&state, &ctx, Source::CitizenApi, body.into_new()?).await?;
     Ok((
         StatusCode::CREATED,
         Json(PublicCreated {
@@ -1742,6 +1759,38 @@ pub async fn api_public_intake(
             receipt_code: c.receipt_code,
         }),
     ))
+}
+
+/// Takes in a public report, counted against its network address's hour (signed-in staff
+/// are not counted: they are known and audited); a report refused as bad input or a
+/// conflict is given back.
+async fn public_intake(
+    state: &AppState,
+    ctx: &MaybeCtx,
+    source: Source,
+    new: NewCase,
+) -> Result<Created, Error> {
+    let counted = ctx.principal.is_none();
+    let bytes = new.attachments.iter().map(|a| a.bytes.len() as u64).sum();
+    if counted {
+        state
+            .public_quota
+            .take(&ctx.actor.ip, bytes, std::time::Instant::now())?;
+    }
+    let result = super::intake(
+        &state.db,
+        &state.processes,
+        &state.case_router,
+        &ctx.actor,
+        Reporter::Public(source),
+        new,
+        None,
+    )
+    .await;
+    if counted && matches!(result, Err(Error::Invalid { .. } | Error::Conflict(_))) {
+        state.public_quota.give_back(&ctx.actor.ip, bytes);
+    }
+    result
 }
 
 /// What the public API answers: no internal ids, no other cases.
@@ -2203,6 +2252,19 @@ async fn metrics_export(
         .await
         .map_err(|e| ctx.fail(e))?;
     let rows = super::metrics::export_rows(&r);
+    super::record_export(
+        &state.db,
+        &ctx.actor,
+        "case.metrics_export",
+        &format!(
+            "{}：{} 起至 {} 前",
+            r.scope_name,
+            r.from.local(),
+            r.to.local()
+        ),
+    )
+    .await
+    .map_err(|e| ctx.fail(e))?;
     let (bytes, content_type, ext) = crate::catalog::routes::file_bytes(
         Some("xlsx"),
         "案件统计",
@@ -2219,7 +2281,7 @@ async fn metrics_export(
 }
 
 /// The case metrics of a township, station, department or the district over a period.
-#[utoipa::path(get, path = "/api/v1/cases/metrics", tag = "案件", params(MetricsQuery),
+#[utoipa::path(get, path = "/api/v1/cases/metrics", operation_id = "cases_metrics", tag = "案件", params(MetricsQuery),
     responses((status = 200, body = super::metrics::Report), (status = 403, body = crate::web::error::ErrorBody),
               (status = 422, body = crate::web::error::ErrorBody)))]
 pub async fn api_metrics(

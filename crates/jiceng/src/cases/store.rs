@@ -1363,6 +1363,19 @@ pub async fn set_learned(
     Ok(())
 }
 
+/// Open cases of `district` without a routing suggestion: id and text.
+pub async fn unsuggested_open(
+    conn: &mut Conn<'_>,
+    district: OrgId,
+) -> DbResult<Vec<(CaseId, String)>> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "SELECT id, description FROM cases
+         WHERE district_id = $1 AND outcome = 'open' AND merged_into IS NULL
+           AND suggested_category IS NULL
+         ORDER BY id"
+    ).bind(district).fetch_all(&mut *c).await?))
+}
+
 /// Cases people have routed, newest first: (description, confirmed category, confirmed unit).
 pub async fn routed_examples(
     conn: &mut Conn<'_>,

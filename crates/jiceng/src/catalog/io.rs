@@ -761,14 +761,20 @@ fn needs_formula_guard(cell: &str) -> bool {
         && (unquoted.len() != cell.len() || cell.parse::<f64>().is_err())
 }
 
-fn push_csv_field(out: &mut String, cell: &str) {
+/// A CSV cell as Excel may open it safely: one it would run as a formula gets a leading `'`.
+/// For CSV writers other than [`write_csv`] (the audit export streams its rows).
+pub fn formula_guarded(cell: &str) -> Cow<'_, str> {
     // The guard goes after leading spaces, as the reader trims before it looks.
-    let guarded: Cow<'_, str> = if needs_formula_guard(trim_cell(cell)) {
+    if needs_formula_guard(trim_cell(cell)) {
         let body = cell.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
         Cow::Owned(format!("{}'{body}", &cell[..cell.len() - body.len()]))
     } else {
         Cow::Borrowed(cell)
-    };
+    }
+}
+
+fn push_csv_field(out: &mut String, cell: &str) {
+    let guarded = formula_guarded(cell);
     if guarded.contains([',', '"', '\r', '\n']) {
         out.push('"');
         out.push_str(&guarded.replace('"', "\"\""));

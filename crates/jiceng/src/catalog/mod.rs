@@ -228,6 +228,10 @@ pub async fn change(
             "请填写变更原因（如依据的法律法规修订）",
         ));
     }
+    // Shown with every version and kept for good: a reason, not a document.
+    if reason.chars().count() > 500 {
+        return Err(Error::invalid("reason", "变更原因不超过 500 字"));
+    }
     let mut tx = db.begin().await?;
     let mut conn = tx.conn();
     let list = store::list_by_id(&mut conn, list_id)

@@ -6,9 +6,9 @@ use crate::error::{Error, Result};
 
 macro_rules! labelled_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $id:literal, $label:literal),+ $(,)? }) => {
-        $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
+        $(#[$m])*
         pub enum $name { $($variant),+ }
 
         impl $name {
@@ -54,6 +54,7 @@ labelled_enum!(
 );
 
 labelled_enum!(
+    #[schema(as = ItemCategory)]
     Category {
         Licensing => "licensing", "行政许可",
         Penalty => "penalty", "行政处罚",
@@ -83,6 +84,9 @@ impl Category {
 }
 
 labelled_enum!(
+    /// Where a township's power over an item comes from. Named apart from a case's source in
+    /// the API document.
+    #[schema(as = ItemSource)]
     Source {
         Statutory => "statutory", "法律法规规章授权",
         Entrusted => "entrusted", "上级委托",

@@ -909,6 +909,7 @@ async fn admission_approved(
 
 /// What the delegation context adds to a list's figures.
 #[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = DelegationCounts)]
 pub struct Counts {
     /// Delegated powers the township holds now (for the district: grants in all).
     pub powers_received: i64,

@@ -140,14 +140,20 @@ pub fn validate_power(input: &PowerInput, department_name: &str) -> Vec<(String,
         )),
         Some(_) => {}
     }
-    if Timestamp::parse_local_date(&input.effective_date).is_none() {
-        errs.push((
+    match Timestamp::parse_local_date(&input.effective_date) {
+        None => errs.push((
             "effective_date".into(),
             format!(
                 "生效日期「{}」格式应为 YYYY-MM-DD",
                 input.effective_date.trim()
             ),
-        ));
+        )),
+        // A year far off is a typing slip.
+        Some(d) if !plausible(d) => errs.push((
+            "effective_date".into(),
+            format!("生效日期应在 {EARLIEST_DATE} 至 {LATEST_DATE} 之间"),
+        )),
+        Some(_) => {}
     }
     if let Some(item) = power_item(input, department_name) {
         errs.extend(model::validate(&item));
@@ -260,6 +266,16 @@ pub struct SupervisionInput {
 
 pub const SUPERVISION_KINDS: &[&str] = &["业务指导", "培训", "监督检查", "评估"];
 
+/// The dates a delegation record can plausibly carry.
+const EARLIEST_DATE: &str = "2000-01-01";
+const LATEST_DATE: &str = "2099-12-31";
+
+fn plausible(d: Timestamp) -> bool {
+    let bound = |s: &str| Timestamp::parse_local_date(s);
+    bound(EARLIEST_DATE).is_some_and(|from| d >= from)
+        && bound(LATEST_DATE).is_some_and(|to| d <= to)
+}
+
 pub fn validate_supervision(input: &SupervisionInput, today: &str) -> Vec<(String, String)> {
     let mut errs = Vec::new();
     if !SUPERVISION_KINDS.contains(&input.kind.trim()) {
@@ -274,6 +290,10 @@ pub fn validate_supervision(input: &SupervisionInput, today: &str) -> Vec<(Strin
         Some(_) if input.happened_on.trim() > today => {
             errs.push(("happened_on".into(), "记录的日期不能晚于今天".into()))
         }
+        Some(d) if !plausible(d) => errs.push((
+            "happened_on".into(),
+            format!("记录的日期不能早于 {EARLIEST_DATE}"),
+        )),
         Some(_) => {}
     }
     let n = input.content.trim().chars().count();
@@ -480,6 +500,12 @@ mod tests {
         p.effective_date = "2026/12/01".into();
         let fields: Vec<String> = validate_power(&p, "区").into_iter().map(|e| e.0).collect();
         assert_eq!(fields, vec!["effective_date", "legal_basis"]);
+        for far in ["0001-01-01", "9999-12-31"] {
+            let mut p = power();
+            p.effective_date = far.into();
+            let fields: Vec<String> = validate_power(&p, "区").into_iter().map(|e| e.0).collect();
+            assert_eq!(fields, vec!["effective_date"], "{far}");
+        }
     }
 
     #[test]
@@ -529,5 +555,13 @@ mod tests {
         };
         assert!(validate_supervision(&s, "2026-12-01").is_empty());
         assert_eq!(validate_supervision(&s, "2026-11-30")[0].0, "happened_on");
+        let long_ago = SupervisionInput {
+            happened_on: "0001-01-01".into(),
+            ..s
+        };
+        assert_eq!(
+            validate_supervision(&long_ago, "2026-12-01")[0].0,
+            "happened_on"
+        );
     }
 }

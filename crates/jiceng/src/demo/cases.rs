@@ -499,7 +499,31 @@ pub async fn load(db: &Db) -> Result<u64> {
     )
     .await?;
     tx.commit().await?;
+    suggest_waiting(db, district.id).await?;
     Ok(made)
+}
+
+/// Gives the open cases the routing suggestions they would have had when they came in (a
+/// dispatcher sees them on the cases waiting for dispatch): from models that learnt the
+/// year's routed cases, as a running platform's had.
+async fn suggest_waiting(db: &Db, district: OrgId) -> Result<()> {
+    let router = cases::suggest::CaseRouter::new();
+    router.ensure(db, district).await?;
+    let waiting = {
+        let mut c = db.acquire().await?;
+        store::unsuggested_open(&mut c.conn(), district).await?
+    };
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    fn guess(g: &cases::suggest::Guess) -> Option<(&str, i64)> {
+        g.as_ref().map(|(l, p)| (l.as_str(), *p))
+    }
+    for (id, description) in waiting {
+        let (category, unit) = router.suggest(&description);
+        store::set_suggestion(&mut conn, id, guess(&category), guess(&unit)).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 #[derive(Clone, Copy)]
@@ -743,6 +767,9 @@ async fn play(
         f.dispatched.get_or_insert((at, late));
         f.unit = Some(unit.id);
         store::set_ticket_unit(conn, ticket, unit.id, &c.item_code, &c.item_name).await?;
+        // What the dispatcher's routing taught the router, as a dispatch does.
+        let label = cases::suggest::unit_label(conn, unit).await?;
+        store::set_learned(conn, c.id, Some(&c.category.code), Some(&label)).await?;
         next!(0, 6, 4);
         let late = flow
             .step(conn, cal, "accept", at, &who, None, "{}", None)

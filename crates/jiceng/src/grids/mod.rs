@@ -1066,8 +1066,16 @@ pub async fn assign(
     Ok(id)
 }
 
+/// What ending an assignment found, with the grid it was in: the person is out of post
+/// either way, and a second click on a page shown before the first is not an error to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Now(OrgId),
+    Before(OrgId),
+}
+
 /// Ends an assignment (the worker leaves the grid); the row stays as history.
-pub async fn end_assignment(db: &Db, p: &Principal, actor: &Actor, id: i64) -> Result<OrgId> {
+pub async fn end_assignment(db: &Db, p: &Principal, actor: &Actor, id: i64) -> Result<Ended> {
     let mut tx = db.begin().await?;
     let mut conn = tx.conn();
     let row = store::get_assignment(&mut conn, id)
@@ -1078,7 +1086,7 @@ pub async fn end_assignment(db: &Db, p: &Principal, actor: &Actor, id: i64) -> R
         return Err(Error::forbidden("只有本镇（街道）的工作人员可以调整网格员"));
     }
     if store::end_assignment(&mut conn, id, Timestamp::now()).await? == 0 {
-        return Err(Error::conflict("该网格员已经离任"));
+        return Ok(Ended::Before(grid.id));
     }
     audit::record(
         &mut conn,
@@ -1089,7 +1097,7 @@ pub async fn end_assignment(db: &Db, p: &Principal, actor: &Actor, id: i64) -> R
     )
     .await?;
     tx.commit().await?;
-    Ok(grid.id)
+    Ok(Ended::Now(grid.id))
 }
 
 /// Every assignment of a grid, current ones first: who was responsible when.

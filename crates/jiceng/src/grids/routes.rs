@@ -338,9 +338,13 @@ async fn unassign_submit(
     Path(id): Path<i64>,
 ) -> PageResult {
     match super::end_assignment(&state.db, &ctx.principal, &ctx.actor, id).await {
-        Ok(grid) => Ok(redirect_with(
+        Ok(super::Ended::Now(grid)) => Ok(redirect_with(
             &format!("/grids/{grid}"),
             "网格员已离任，任职记录已保留",
+        )),
+        Ok(super::Ended::Before(grid)) => Ok(redirect_with(
+            &format!("/grids/{grid}"),
+            "该网格员此前已经离任，无需再次操作",
         )),
         Err(e) => back(&ctx, "/grids/map", e),
     }
@@ -429,7 +433,7 @@ struct MinePage {
 /// on the street should not have to type a problem twice.
 #[derive(Default)]
 struct PatrolTyped {
-    error: Option<String>,
+    error: Option<Error>,
     point: PointForm,
     problem: ProblemForm,
     summary: String,
@@ -443,11 +447,7 @@ async fn render_mine(state: &AppState, ctx: &Ctx, typed: PatrolTyped) -> PageRes
     let w = super::my_work(&state.db, &ctx.principal)
         .await
         .map_err(|e| ctx.fail(e))?;
-    let status = if typed.error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(typed.error.as_ref());
     let mut resp = ctx.render(&MinePage {
         shell: ctx.shell("我的网格"),
         grids: w.grids,
@@ -474,7 +474,7 @@ async fn patrolled(
         Ok(()) => Ok(redirect_with("/grids/mine", done)),
         Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
             let mut typed = PatrolTyped {
-                error: Some(e.to_string()),
+                error: Some(e),
                 ..PatrolTyped::default()
             };
             keep(&mut typed);
@@ -614,7 +614,7 @@ struct RegisterPage {
 /// typed in it; the other forms start empty.
 #[derive(Default)]
 struct Typed {
-    error: Option<String>,
+    error: Option<Error>,
     /// Which form was refused: `household`, `building` or `place`.
     open: &'static str,
     household: HouseholdForm,
@@ -642,11 +642,7 @@ async fn render_register(
     let r = super::register(&state.db, &ctx.principal, OrgId(id), q)
         .await
         .map_err(|e| ctx.fail(e))?;
-    let status = if typed.error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(typed.error.as_ref());
     let mut resp = ctx.render(&RegisterPage {
         shell: ctx.shell(&format!("{} · 基础信息", r.grid.name)),
         grid: r.grid,
@@ -677,7 +673,7 @@ async fn registered(
         Ok(()) => Ok(redirect_with(&format!("/grids/{id}/register"), done)),
         Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
             let mut typed = Typed {
-                error: Some(e.to_string()),
+                error: Some(e),
                 ..Typed::default()
             };
             keep(&mut typed);
@@ -913,7 +909,7 @@ pub async fn api_assign(
     ctx: ApiCtx,
     Path(id): Path<i64>,
     JsonBody(b): JsonBody<AssignBody>,
-) -> ApiResult<(axum::http::StatusCode, Json<Created>)> {
+) -> ApiResult<(StatusCode, Json<Created>)> {
     let id = super::assign(
         &state.db,
         &ctx.principal,
@@ -928,7 +924,7 @@ pub async fn api_assign(
         },
     )
     .await?;
-    Ok((axum::http::StatusCode::CREATED, Json(Created { id })))
+    Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -200,6 +200,9 @@ async fn post(
             .map_err(|_| Open311Error::new(400, "请求参数格式有误"))?;
         // The key may also come in the query string, as some clients send it.
         params.extend(query(q)?);
+        for (name, value) in &params {
+            crate::typed::check_typed(name, value)?;
+        }
         super::post_request(
             &state.db,
             super::Filing {

@@ -285,6 +285,9 @@ pub async fn retire(
     if reason.is_empty() {
         return Err(Error::invalid("reason", "请填写撤销原因"));
     }
+    if reason.chars().count() > 500 {
+        return Err(Error::invalid("reason", "撤销原因不超过 500 字"));
+    }
     let mut tx = db.begin().await?;
     let mut conn = tx.conn();
     let org = load_managed(&mut conn, cap, id).await?;

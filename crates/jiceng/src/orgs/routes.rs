@@ -501,7 +501,7 @@ pub struct OrgList {
 }
 
 /// Lists organisations within the caller's scope, with filters and pagination.
-#[utoipa::path(get, path = "/api/v1/orgs", tag = "组织机构", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/orgs", operation_id = "orgs_list", tag = "组织机构", params(ListQuery),
     responses((status = 200, body = OrgList), (status = 422, body = crate::web::error::ErrorBody)))]
 pub async fn api_list(
     State(state): State<AppState>,

@@ -481,12 +481,21 @@ impl Gate<'_> {
 
 /// Records the client address and request id for the handlers and the audit trail.
 pub async fn request_meta(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // A client may send its own request id (a proxy's, say); it goes into the audit trail
+    // only if it looks like one.
     let request_id = req
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        })
         .unwrap_or("-")
         .to_owned();
+    // The last address is the one the trusted proxy added: those before it are whatever the
+    // client wrote, and would let it be anyone (and dodge every per-address limit).
     let forwarded = state
         .config
         .trust_forwarded_for
@@ -496,8 +505,9 @@ pub async fn request_meta(State(state): State<AppState>, mut req: Request, next:
                 .and_then(|v| v.to_str().ok())
         })
         .flatten()
-        .and_then(|v| v.split(',').next())
-        .map(|s| s.trim().to_owned());
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|s| s.trim().parse::<std::net::IpAddr>().ok())
+        .map(|ip| ip.to_string());
     let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

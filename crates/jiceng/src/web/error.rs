@@ -35,6 +35,7 @@ fn code_of(status: StatusCode) -> &'static str {
         401 => "unauthenticated",
         403 => "forbidden",
         404 => "not_found",
+        405 => "method_not_allowed",
         409 => "conflict",
         413 => "payload_too_large",
         422 => "invalid",

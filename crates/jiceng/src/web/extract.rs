@@ -15,6 +15,7 @@ use super::error::{ApiError, PageError};
 use super::page::Shell;
 use crate::auth::Principal;
 use crate::error::Error;
+pub use crate::typed::check_typed;
 
 pub struct JsonBody<T>(pub T);
 
@@ -61,11 +62,42 @@ fn is_json(content_type: &str) -> bool {
 /// Reads a JSON body into `T`, naming what is wrong where: the line and column of a syntax
 /// error, the field of a missing or mistyped value.
 pub fn read_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| json_error(&e.path().to_string(), e.inner()))?;
-    de.end().map_err(|e| json_error(".", &e))?;
-    Ok(value)
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| json_error(".", &e))?;
+    // Walked once without a path; only a document that fails is walked again to name where.
+    if !all_typed(&value) {
+        check_json_text("", &value)?;
+    }
+    read_json_value(value)
+}
+
+fn all_typed(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => crate::typed::is_typed(s),
+        serde_json::Value::Array(items) => items.iter().all(all_typed),
+        serde_json::Value::Object(fields) => fields.values().all(all_typed),
+        _ => true,
+    }
+}
+
+/// Every string of a JSON document passes [`check_typed`], named by its path.
+fn check_json_text(path: &str, v: &serde_json::Value) -> Result<(), Error> {
+    match v {
+        serde_json::Value::String(s) => check_typed(if path.is_empty() { "body" } else { path }, s),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, x)| check_json_text(&format!("{path}[{i}]"), x)),
+        serde_json::Value::Object(fields) => fields.iter().try_for_each(|(k, x)| {
+            let path = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            check_json_text(&path, x)
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Reads a JSON value already parsed (one a handler completed, say) as [`read_json`] reads
@@ -116,10 +148,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormBody<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let shell = signed_in_shell(req.extensions());
-        match axum::Form::<T>::from_request(req, state).await {
-            Ok(axum::Form(v)) => Ok(FormBody(v)),
-            Err(e) => Err(PageError(form_rejection(e), shell)),
-        }
+        // Read as pairs first, so that every value is checked before any is taken.
+        let pairs = match axum::Form::<Vec<(String, String)>>::from_request(req, state).await {
+            Ok(axum::Form(pairs)) => pairs,
+            Err(e) => return Err(PageError(form_rejection(e), shell)),
+        };
+        let read = || {
+            for (name, value) in &pairs {
+                check_typed(name, value)?;
+            }
+            let encoded = serde_urlencoded::to_string(&pairs)
+                .map_err(|_| Error::invalid("form", "提交的内容无法读取"))?;
+            serde_urlencoded::from_str::<T>(&encoded)
+                .map_err(|e| Error::invalid("form", format!("表单内容不完整或格式有误：{e}")))
+        };
+        read().map(FormBody).map_err(|e| PageError(e, shell))
     }
 }
 
@@ -362,5 +405,25 @@ mod tests {
                 .1
                 .contains("JSON 格式错误")
         );
+    }
+
+    #[test]
+    fn text_nobody_types_is_refused_where_it_is() {
+        for (json, field) in [
+            (r#"{"action": "\u0000", "files": []}"#, "action"),
+            (r#"{"action": "a\u001b[31m", "files": []}"#, "action"),
+            (
+                r#"{"action": "x", "files": [{"name": "a\u202egpj.exe"}]}"#,
+                "files[0].name",
+            ),
+            (r#"{"action": "\u200b\ufeff ", "files": []}"#, "action"),
+        ] {
+            assert_eq!(refusal(json).0, field, "{json}");
+        }
+        // Line breaks, tabs, and a zero-width joiner inside an emoji are typed.
+        let ok = read_json::<Body>(
+            "{\"action\": \"第一行\\r\\n\\t第二行 👨\u{200d}👩\", \"files\": []}".as_bytes(),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
     }
 }

@@ -212,11 +212,17 @@ async fn home(
             note: "检索、筛选、导出案件，派遣、签收、反馈、核查",
         });
     }
-    if p.has(Role::Dispatcher) {
+    if p.has(Role::EstablishmentOffice) {
         links.push(Link {
             label: "事件类别与时限",
             href: "/cases/categories",
-            note: "GB/T 30428.2 事件类别、响应和处置时限、重复案件识别",
+            note: "维护全区 GB/T 30428.2 事件类别、响应和处置时限、重复案件识别",
+        });
+    } else if p.has(Role::Dispatcher) {
+        links.push(Link {
+            label: "事件类别与时限",
+            href: "/cases/categories",
+            note: "查看全区事件类别、响应和处置时限（由区委编办维护）",
         });
     }
     let today = Timestamp::now().start_of_local_day();

@@ -51,6 +51,8 @@ pub struct Shared {
     pub catalog_index: Arc<crate::catalog::search::CatalogIndex>,
     /// Open311 filing rate per API key.
     pub open311_limiter: Arc<crate::open311::model::Limiter>,
+    /// Public reports per network address.
+    pub public_quota: Arc<crate::cases::model::PublicQuota>,
     /// Point → grid lookup (in this process's memory, rebuilt when boundaries change).
     pub grid_index: Arc<crate::grids::GridIndex>,
     /// The key sealing personal data in the grid register, loaded on first use.
@@ -103,11 +105,16 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
     let open311_limiter = Arc::new(crate::open311::model::Limiter::new(
         config.open311_requests_per_minute,
     ));
+    let public_quota = Arc::new(crate::cases::model::PublicQuota::new(
+        config.public_reports_per_hour,
+        config.public_upload_mib_per_hour,
+    ));
     // One index per database, shared with the contexts that place cases on it.
     let grid_index = db.caches().get::<crate::grids::GridIndex>();
     let state = AppState(Arc::new(Shared {
         db,
         open311_limiter,
+        public_quota,
         config: Arc::new(config),
         access: Arc::new(AccessTable::new(&table)),
         processes,
@@ -120,6 +127,7 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
     router
         .route_layer(from_fn_with_state(state.clone(), access::authorize))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(from_fn_with_state(state.clone(), body_limit))
         .layer(from_fn_with_state(state.clone(), access::request_meta))
@@ -138,7 +146,16 @@ pub fn app_with(db: Db, config: Settings, processes: Arc<workflow::Registry>) ->
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'"),
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; base-uri 'none'; \
+                 form-action 'self'; frame-ancestors 'none'",
+            ),
+        ))
+        // Pages and files carry personal data and the signed-in menu: no browser or proxy
+        // keeps them (the style sheet and script say otherwise for themselves).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
         ))
         .layer(
             TraceLayer::new_for_http()
@@ -198,6 +215,17 @@ async fn not_found(req: Request) -> Response {
         error::json_error(StatusCode::NOT_FOUND, "接口不存在", None)
     } else {
         error::error_page(StatusCode::NOT_FOUND, "页面不存在", None)
+    }
+}
+
+/// A path that exists, asked with a method it does not take: answered in the platform's
+/// shape, as every other error, not with axum's empty body.
+async fn method_not_allowed(req: Request) -> Response {
+    let message = format!("该地址不支持 {} 请求", req.method());
+    if req.uri().path().starts_with("/api/") {
+        error::json_error(StatusCode::METHOD_NOT_ALLOWED, &message, None)
+    } else {
+        error::error_page(StatusCode::METHOD_NOT_ALLOWED, &message, None)
     }
 }
 

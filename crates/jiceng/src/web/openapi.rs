@@ -91,3 +91,47 @@ pub struct ApiDoc;
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client generated from the document must find one operation per id and each body
+    /// under its own name: two types of one name made one schema that fitted neither.
+    #[test]
+    fn operations_and_schemas_have_names_of_their_own() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut ids = Vec::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                if let Some(id) = op["operationId"].as_str() {
+                    ids.push(id.to_owned());
+                }
+            }
+        }
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            ids.len(),
+            "repeated operationIds among {ids:?}"
+        );
+        let schemas = &doc["components"]["schemas"];
+        assert!(
+            schemas["ItemSource"]["enum"]
+                .as_array()
+                .is_some_and(|v| v.contains(&serde_json::json!("statutory"))),
+            "{}",
+            schemas["ItemSource"]
+        );
+        assert!(
+            schemas["Source"]["enum"]
+                .as_array()
+                .is_some_and(|v| v.contains(&serde_json::json!("grid_worker")))
+        );
+        assert!(schemas["DelegationCounts"]["properties"]["powers_received"].is_object());
+        assert!(schemas["WorkActed"]["properties"]["instance"].is_object());
+        assert!(schemas["Acted"]["properties"]["case_id"].is_object());
+    }
+}

@@ -331,6 +331,7 @@ pub struct ActionInput {
 
 /// What acting answered: the instance now, and whether this request was a replay.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = WorkActed)]
 pub struct Acted {
     pub instance: Instance,
     /// True when the idempotency key had been used: nothing was done again.

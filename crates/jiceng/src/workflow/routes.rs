@@ -376,7 +376,7 @@ pub async fn api_inbox(
 }
 
 /// An instance, its timeline and the actions I may take.
-#[utoipa::path(get, path = "/api/v1/work/{id}", tag = "待办", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/work/{id}", operation_id = "work_detail", tag = "待办", params(("id" = i64, Path)),
     responses((status = 200, body = InstanceDetail), (status = 403, body = crate::web::error::ErrorBody),
               (status = 404, body = crate::web::error::ErrorBody)))]
 pub async fn api_detail(
@@ -391,7 +391,7 @@ pub async fn api_detail(
 
 /// Takes an action. 403 when my role may not, 409 when the instance has moved on (with its
 /// current state), 422 naming a missing comment or field.
-#[utoipa::path(post, path = "/api/v1/work/{id}/actions", tag = "待办", params(("id" = i64, Path)), request_body = ActionInput,
+#[utoipa::path(post, path = "/api/v1/work/{id}/actions", operation_id = "work_act", tag = "待办", params(("id" = i64, Path)), request_body = ActionInput,
     responses((status = 200, body = Acted), (status = 403, body = crate::web::error::ErrorBody),
               (status = 409, body = crate::web::error::ErrorBody), (status = 422, body = crate::web::error::ErrorBody)))]
 pub async fn api_act(
@@ -414,7 +414,7 @@ pub async fn api_act(
 }
 
 /// Counts by state, on-time completion, average and 90th-percentile working time, overdue.
-#[utoipa::path(get, path = "/api/v1/work/metrics", tag = "待办", params(MetricsQuery),
+#[utoipa::path(get, path = "/api/v1/work/metrics", operation_id = "work_metrics", tag = "待办", params(MetricsQuery),
     responses((status = 200, body = Metrics), (status = 422, body = crate::web::error::ErrorBody)))]
 pub async fn api_metrics(
     State(state): State<AppState>,

@@ -157,6 +157,18 @@ pub async fn get(conn: &mut Conn<'_>, id: InstanceId) -> DbResult<Option<Instanc
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?))
 }
 
+/// Reads an instance and, on PostgreSQL, holds it to the end of the transaction: another
+/// transaction that holds or changes it waits, and this one then reads it as that one left
+/// it. (SQLite's transactions take their turns whole.)
+pub async fn get_held(conn: &mut Conn<'_>, id: InstanceId) -> DbResult<Option<Instance>> {
+    let held = match conn.dialect() {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let sql = format!("SELECT {COLUMNS} FROM wf_instances WHERE id = $1{held}");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?))
+}
+
 pub async fn get_by_subject(
     conn: &mut Conn<'_>,
     process: &str,

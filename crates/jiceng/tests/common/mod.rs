@@ -238,6 +238,17 @@ impl TestApp {
         TestApp { t, router }
     }
 
+    /// With the demo district loaded, and settings changed by `change`.
+    pub async fn with_demo_settings(t: TestDb, change: impl FnOnce(&mut Settings)) -> TestApp {
+        jiceng::demo::load_district(&t.db)
+            .await
+            .expect("demo loads");
+        let mut settings = t.settings();
+        change(&mut settings);
+        let router = jiceng::web::app(t.db.clone(), settings);
+        TestApp { t, router }
+    }
+
     /// With the demo district loaded.
     pub async fn with_demo(t: TestDb) -> TestApp {
         jiceng::demo::load_district(&t.db)
@@ -316,12 +327,30 @@ impl TestApp {
     }
 
     pub async fn try_login(&self, username: &str, password: &str) -> Result<Session, Resp> {
+        self.sign_in(serde_json::json!({ "username": username, "password": password }))
+            .await
+    }
+
+    /// Signs in with the password an administrator set, replacing it with `new`.
+    pub async fn try_renew(
+        &self,
+        username: &str,
+        password: &str,
+        new: &str,
+    ) -> Result<Session, Resp> {
+        self.sign_in(serde_json::json!({
+            "username": username, "password": password, "new_password": new
+        }))
+        .await
+    }
+
+    async fn sign_in(&self, request: Value) -> Result<Session, Resp> {
         let r = self
             .json(
                 Method::POST,
                 "/api/v1/session",
                 &Session::default(),
-                serde_json::json!({ "username": username, "password": password }),
+                request,
             )
             .await;
         if r.status != StatusCode::OK {

@@ -43,18 +43,24 @@ document.addEventListener("submit", function (event) {
     return;
   }
   form.dataset.submitting = "1";
+  // Only the buttons disabled here are marked, and only those are enabled again: a button
+  // the page itself disabled stays so.
   setTimeout(function () {
     var buttons = form.querySelectorAll("button[type=submit], button:not([type]), input[type=submit]");
     for (var i = 0; i < buttons.length; i++) {
-      buttons[i].disabled = true;
+      if (!buttons[i].disabled) {
+        buttons[i].disabled = true;
+        buttons[i].dataset.sending = "1";
+      }
     }
   }, 0);
   // Back in the browser's history the page is shown as it was left: sendable again.
   window.addEventListener("pageshow", function () {
     delete form.dataset.submitting;
-    var buttons = form.querySelectorAll("button, input[type=submit]");
+    var buttons = form.querySelectorAll("[data-sending]");
     for (var i = 0; i < buttons.length; i++) {
       buttons[i].disabled = false;
+      delete buttons[i].dataset.sending;
     }
   }, { once: true });
 });
