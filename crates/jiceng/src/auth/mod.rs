@@ -561,21 +561,14 @@ pub async fn create_account(
     let org = active_org(&mut conn, new.org_id).await?;
     let roles = model::validate_roles(&new.roles, &org)?;
     refuse_admin_roles(&[], &roles)?;
-    // The administrator chose this password, so it opens no session: the owner replaces it
-    // at the first sign-in, as after a reset.
-    let id = store::insert_user(&mut conn, &username, &display_name, org.id, &hash, true)
-        .await
-        .map_err(|e| Error::unique_or(e, "该用户名已被使用"))?;
-    store::set_roles(&mut conn, id, &roles).await?;
-    let labels: Vec<_> = roles.iter().map(|r| r.label()).collect();
-    audit::record(
-        &mut conn,
-        actor,
-        "user.create",
-        &username,
-        &format!("{display_name}，{}，角色：{}", org.name, labels.join("、")),
-    )
-    .await?;
+    let to_create = ToCreate {
+        username: &username,
+        display_name: &display_name,
+        org: &org,
+        roles: &roles,
+        hash: &hash,
+    };
+    let id = insert_account(&mut conn, actor, &to_create, "").await?;
     let u = store::user_by_id(&mut conn, id)
         .await?
         .ok_or_else(|| Error::internal("lost user"))?;
@@ -780,25 +773,62 @@ pub async fn create_account_by_operator(
     let mut conn = tx.conn();
     let org = active_org(&mut conn, org_id).await?;
     let roles = model::validate_roles(roles, &org)?;
-    let id = store::insert_user(&mut conn, &username, &display_name, org.id, &hash, true)
-        .await
-        .map_err(|e| Error::unique_or(e, "该用户名已被使用"))?;
-    store::set_roles(&mut conn, id, &roles).await?;
-    let labels: Vec<_> = roles.iter().map(|r| r.label()).collect();
+    let to_create = ToCreate {
+        username: &username,
+        display_name: &display_name,
+        org: &org,
+        roles: &roles,
+        hash: &hash,
+    };
+    let actor = Actor::system("命令行");
+    insert_account(&mut conn, &actor, &to_create, "（运维人员在服务器上创建）").await?;
+    tx.commit().await?;
+    Ok(password)
+}
+
+/// An account checked and about to be stored.
+struct ToCreate<'a> {
+    username: &'a str,
+    display_name: &'a str,
+    org: &'a crate::orgs::model::Org,
+    roles: &'a [Role],
+    hash: &'a str,
+}
+
+/// Stores a new account with its roles and records who made it. The password is the one its
+/// maker chose, so it opens no session: the owner replaces it at the first sign-in.
+async fn insert_account(
+    conn: &mut Conn<'_>,
+    actor: &Actor,
+    new: &ToCreate<'_>,
+    note: &str,
+) -> Result<UserId> {
+    let id = store::insert_user(
+        conn,
+        new.username,
+        new.display_name,
+        new.org.id,
+        new.hash,
+        true,
+    )
+    .await
+    .map_err(|e| Error::unique_or(e, "该用户名已被使用"))?;
+    store::set_roles(conn, id, new.roles).await?;
+    let labels: Vec<_> = new.roles.iter().map(|r| r.label()).collect();
     audit::record(
-        &mut conn,
-        &Actor::system("命令行"),
+        conn,
+        actor,
         "user.create",
-        &username,
+        new.username,
         &format!(
-            "{display_name}，{}，角色：{}（运维人员在服务器上创建）",
-            org.name,
+            "{}，{}，角色：{}{note}",
+            new.display_name,
+            new.org.name,
             labels.join("、")
         ),
     )
     .await?;
-    tx.commit().await?;
-    Ok(password)
+    Ok(id)
 }
 
 /// A random password that meets the policy: letters of both cases and digits, in groups.
