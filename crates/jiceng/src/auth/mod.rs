@@ -674,7 +674,7 @@ pub async fn reset_password(
         let mut c = db.acquire().await?;
         store::roles_of(&mut c.conn(), id).await?
     };
-    if roles.iter().any(|r| ADMIN_ROLES.contains(r)) {
+    if roles.iter().any(Role::is_admin) {
         return Err(Error::forbidden(
             "管理员账号的密码由运维人员在服务器上用“jiceng account password 用户名”重置",
         ));
@@ -705,12 +705,7 @@ const ADMIN_ROLES: [Role; 3] = [Role::SystemAdmin, Role::SecurityAdmin, Role::Au
 /// administrator), or reset one's password and sign in as them, would hold all three duties
 /// (三员分立); the three are set up on the server by its operators instead.
 fn refuse_admin_roles(before: &[Role], after: &[Role]) -> Result<()> {
-    let admin = |rs: &[Role]| -> Vec<Role> {
-        rs.iter()
-            .copied()
-            .filter(|r| ADMIN_ROLES.contains(r))
-            .collect()
-    };
+    let admin = |rs: &[Role]| -> Vec<Role> { rs.iter().copied().filter(Role::is_admin).collect() };
     if admin(before) != admin(after) {
         return Err(Error::forbidden(
             "系统、安全、审计管理员（三员）账号由运维人员在服务器上用 jiceng account 命令设置，不能在系统内授予或取消",
