@@ -445,6 +445,17 @@ async fn changing_ones_password_ends_the_other_sessions(t: TestDb) {
     let here = app.login("xipu_window").await;
     let elsewhere = app.login("xipu_window").await;
     let change = |old: &str, new: &str| json!({"old_password": old, "new_password": new});
+    // A common one is refused, naming the new password.
+    let r = app
+        .json(
+            Method::PUT,
+            "/api/v1/me/password",
+            &here,
+            change(common::PASSWORD, "Password123"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "new_password", "{}", r.body);
     let r = app
         .json(
             Method::PUT,
@@ -1378,6 +1389,8 @@ async fn the_audit_admin_exports_csv(t: TestDb) {
     let cells = r.body.to_lowercase();
     assert!(cells.contains(",\"'=hyperlink("), "{}", r.body);
     assert!(!cells.contains(",\"=hyperlink("), "{}", r.body);
+    // A lone "-" (no address, no request id) is text, not a formula to guard.
+    assert!(!cells.contains(",'-,"), "{}", r.body);
     assert!(!r.body.contains("载入演示数据"), "filtered by action");
     let page = app.get("/audit?actor=xipu_officer", &auditor).await;
     assert!(page.body.contains("登录失败"));

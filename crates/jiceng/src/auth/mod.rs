@@ -382,7 +382,11 @@ pub async fn change_own_password(
         }
         return Err(Error::invalid("old_password", "原密码不正确"));
     }
-    model::check_password_policy(new, &user.username)?;
+    // The policy speaks of "the password"; here it is the new one that is wrong.
+    model::check_password_policy(new, &user.username).map_err(|e| match e {
+        Error::Invalid { message, .. } => Error::invalid("new_password", message),
+        other => other,
+    })?;
     if old == new {
         return Err(Error::invalid("new_password", "新密码不能与原密码相同"));
     }

@@ -175,7 +175,8 @@ async fn login_submit(
         let page = LoginPage {
             shell: Shell::anonymous("登录"),
             csrf: String::new(),
-            username: f.username.clone(),
+            // Shown again to be corrected, not a megabyte of it.
+            username: f.username.chars().take(64).collect(),
             next: f.next.clone(),
             error: Some(msg),
             notice: None,
@@ -624,7 +625,8 @@ async fn enable_submit(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
-    /// Required once an administrator has reset the password (without it the answer is 403
+    /// Required while the password is one the security administrator or the operators set (a
+    /// new account, a reset, `jiceng account create|password`; without it the answer is 403
     /// naming the field `new_password`): the password the owner chooses.
     #[serde(default)]
     pub new_password: Option<String>,

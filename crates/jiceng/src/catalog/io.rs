@@ -757,6 +757,10 @@ pub fn parse_items(table: &Table, with_township: bool) -> Result<Vec<ParsedItem>
 /// excepted), or one that already starts with the guard.
 fn needs_formula_guard(cell: &str) -> bool {
     let unquoted = cell.trim_start_matches('\'');
+    // A lone sign is text to Excel (the audit export's "-" for "none", say).
+    if unquoted.len() == 1 && unquoted.len() == cell.len() && unquoted != "=" {
+        return false;
+    }
     unquoted.starts_with(['=', '+', '-', '@'])
         && (unquoted.len() != cell.len() || cell.parse::<f64>().is_err())
 }

@@ -222,7 +222,8 @@ async fn not_found(req: Request) -> Response {
 /// shape, as every other error, not with axum's empty body.
 async fn method_not_allowed(req: Request) -> Response {
     let message = format!("该地址不支持 {} 请求", req.method());
-    if req.uri().path().starts_with("/api/") {
+    let path = req.uri().path();
+    if path.starts_with("/api/") || path.starts_with("/open311/") {
         error::json_error(StatusCode::METHOD_NOT_ALLOWED, &message, None)
     } else {
         error::error_page(StatusCode::METHOD_NOT_ALLOWED, &message, None)
