@@ -1601,6 +1601,30 @@ async fn categories_can_be_added_and_changed_by_the_district(t: TestDb) {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let page = app.get("/cases/categories", &d).await;
     assert!(page.body.contains("共享单车堆积"));
+    // The page form, refused, comes back as typed.
+    let r = app
+        .form(
+            "/cases/categories",
+            &eo,
+            &[
+                ("mode", "new"),
+                ("code", "0113"),
+                ("major", "市容环境"),
+                ("minor", "占道晾晒"),
+                ("respond_normal", "5d"),
+                ("respond_urgent", "2h"),
+                ("handle_normal", "3d"),
+                ("handle_urgent", "1d"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains(r#"value="占道晾晒""#) && r.body.contains(r#"value="5d""#),
+        "{}",
+        r.body
+    );
     // The home pages lead to the cases.
     let home = app.get("/", &d).await;
     assert!(home.body.contains("待派遣案件") && home.body.contains("受理案件"));

@@ -1003,9 +1003,41 @@ struct CategoriesPage {
     settings: Settings,
     may_edit: bool,
     error: Option<String>,
+    typed: CategoryTyped,
 }
 
-async fn render_categories(state: &AppState, ctx: &Ctx, error: Option<Error>) -> PageResult {
+/// The category form as typed (kept when refused), or as it starts.
+struct CategoryTyped {
+    fields: CategoryFields,
+    new: bool,
+}
+
+impl Default for CategoryTyped {
+    fn default() -> Self {
+        CategoryTyped {
+            fields: CategoryFields {
+                code: String::new(),
+                major: String::new(),
+                minor: String::new(),
+                respond_normal: "1d".to_owned(),
+                respond_urgent: "2h".to_owned(),
+                handle_normal: "5d".to_owned(),
+                handle_urgent: "1d".to_owned(),
+                department_code: String::new(),
+                duty_item_code: String::new(),
+                active: true,
+            },
+            new: true,
+        }
+    }
+}
+
+async fn render_categories(
+    state: &AppState,
+    ctx: &Ctx,
+    error: Option<Error>,
+    typed: CategoryTyped,
+) -> PageResult {
     let district = district_of(&ctx.principal);
     let categories = super::categories(&state.db, district)
         .await
@@ -1020,12 +1052,13 @@ async fn render_categories(state: &AppState, ctx: &Ctx, error: Option<Error>) ->
         settings,
         may_edit: super::may_edit_categories(&ctx.principal),
         error: error.map(|e| e.to_string()),
+        typed,
     })?;
     Ok(with_status(resp, status))
 }
 
 async fn categories_page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
-    render_categories(&state, &ctx, None).await
+    render_categories(&state, &ctx, None, CategoryTyped::default()).await
 }
 
 #[derive(Deserialize)]
@@ -1073,22 +1106,17 @@ async fn category_submit(
         duty_item_code: f.duty_item_code,
         active: !f.active.is_empty(),
     };
-    let code = fields.code.clone();
-    match super::save_category(
-        &state.db,
-        &ctx.principal,
-        &ctx.actor,
-        fields,
-        f.mode == "new",
-    )
-    .await
-    {
+    let typed = CategoryTyped {
+        fields: fields.clone(),
+        new: f.mode == "new",
+    };
+    match super::save_category(&state.db, &ctx.principal, &ctx.actor, fields, typed.new).await {
         Ok(()) => Ok(redirect_with(
             "/cases/categories",
-            &format!("事件类别 {} 已保存", code.trim()),
+            &format!("事件类别 {} 已保存", typed.fields.code.trim()),
         )),
         Err(e) if refusable(&e) || matches!(e, Error::NotFound(_)) => {
-            render_categories(&state, &ctx, Some(e)).await
+            render_categories(&state, &ctx, Some(e), typed).await
         }
         Err(e) => Err(ctx.fail(e)),
     }
@@ -1126,7 +1154,9 @@ async fn settings_submit(
     };
     match result {
         Ok(()) => Ok(redirect_with("/cases/categories", "重复案件识别设置已保存")),
-        Err(e) if refusable(&e) => render_categories(&state, &ctx, Some(e)).await,
+        Err(e) if refusable(&e) => {
+            render_categories(&state, &ctx, Some(e), CategoryTyped::default()).await
+        }
         Err(e) => Err(ctx.fail(e)),
     }
 }
