@@ -644,6 +644,7 @@ async fn a_form_without_its_csrf_token_is_rejected(t: TestDb) {
         ("/cases?page=2", "/cases?page=2"),
         ("/\t/evil.example/phish", "/"),
         ("/\r\nSet-Cookie: x=1", "/"),
+        ("/\u{0}x", "/"),
         ("//evil.example", "/"),
     ] {
         let r = app

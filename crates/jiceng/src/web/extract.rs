@@ -154,7 +154,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormBody<T> {
             Err(e) => return Err(PageError(form_rejection(e), shell)),
         };
         let read = || {
-            for (name, value) in &pairs {
+            // `next` is where to go after signing in, not text anyone stores: a bad one is
+            // dropped by the login (`safe_next`), and must not keep a person from signing in.
+            for (name, value) in pairs.iter().filter(|(name, _)| name != "next") {
                 check_typed(name, value)?;
             }
             let encoded = serde_urlencoded::to_string(&pairs)
