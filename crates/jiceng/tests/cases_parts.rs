@@ -165,6 +165,9 @@ async fn a_summoned_department_reports_replies_and_is_scored(t: TestDb) {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert!(r.body.contains("吹哨未答复"), "{}", r.body);
+    // Nor is closing offered while the department has not replied.
+    let offered = detail(&app, &d, id).await["actions"].to_string();
+    assert!(!offered.contains(r#""id":"close""#), "{offered}");
     part_ok(
         &app,
         &scjg,

@@ -466,6 +466,13 @@ async fn changing_ones_password_ends_the_other_sessions(t: TestDb) {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     assert_eq!(app.get("/api/v1/me", &here).await.status, StatusCode::OK);
+    // A new password in a sign-in that needs none is refused, not quietly dropped.
+    let r = app
+        .try_renew("xipu_window", "Window-New-2026", "Other-New-2026x")
+        .await
+        .unwrap_err();
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["error"]["field"], "new_password", "{}", r.body);
     assert_eq!(
         app.get("/api/v1/me", &elsewhere).await.status,
         StatusCode::UNAUTHORIZED

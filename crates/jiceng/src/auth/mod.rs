@@ -149,7 +149,15 @@ pub async fn login(
     // After a reset or on a new account the owner's own password comes first: the one the
     // administrator chose opens no session.
     let renewed = match (user.must_change_password, new_password) {
-        (false, _) => None,
+        (false, None) => None,
+        // Taken silently, the caller would believe the password changed.
+        (false, Some(_)) => {
+            return Err(Error::invalid(
+                "new_password",
+                "该账号无需改设密码；修改密码请登录后在“修改密码”中进行",
+            )
+            .into());
+        }
         (true, None) => return Err(LoginError::MustChangePassword),
         (true, Some(new)) => {
             // The policy speaks of "the password"; here it is the new one that is wrong.

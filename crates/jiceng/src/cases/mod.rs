@@ -1448,9 +1448,13 @@ pub async fn detail(
         Err(Error::Forbidden(_)) => Vec::new(),
         Err(e) => return Err(e),
     };
+    // A summons or joint task still running keeps the case open: closing is not offered
+    // (the parts list says what is awaited; `act` refuses it with the same reason).
+    let blocked = actions.iter().any(|a| a.id == "close")
+        && !store::blocking_parts(&mut conn, id).await?.is_empty();
     let mut keep = Vec::new();
     for a in actions.drain(..) {
-        if a.id == "merge" || a.id == "refer" {
+        if a.id == "merge" || a.id == "refer" || (a.id == "close" && blocked) {
             continue;
         }
         if a.id == "return" && store::has_returned(&mut conn, current.ticket.id, p.org.id).await? {
