@@ -16,8 +16,8 @@ fn zero_width(c: char) -> bool {
 /// Refuses text a person could not have meant: control characters (tabs and line breaks
 /// aside), direction overrides, and a value that looks empty but holds zero-width characters
 /// (it would pass a "required" check as something). The JSON and form readers apply it to
-/// every string they take, as do the case forms to their fields and file names, and the
-/// Open311 and hotline intakes; `field` names the value in the reason.
+/// every string they take, as do the case forms, Open311 filing ([`check_fields`]) and the
+/// hotline import; `field` names the value in the reason.
 pub fn check_typed(field: &str, s: &str) -> Result<(), Error> {
     match refusal(s) {
         None => Ok(()),
@@ -30,6 +30,17 @@ pub fn check_typed(field: &str, s: &str) -> Result<(), Error> {
             format!("「{field}」只含有空白或不可见字符，请填写内容"),
         )),
     }
+}
+
+/// [`check_typed`] for every field of a form (url-encoded, multipart or Open311's), each
+/// named by its own name. `next` is skipped: it is where to go after signing in, not text
+/// anyone stores, and a bad one is dropped by the login rather than keeping a person from
+/// signing in.
+pub fn check_fields(fields: &[(String, String)]) -> Result<(), Error> {
+    fields
+        .iter()
+        .filter(|(name, _)| name != "next")
+        .try_for_each(|(name, value)| check_typed(name, value))
 }
 
 enum Refusal {

@@ -160,11 +160,7 @@ pub async fn login(
         }
         (true, None) => return Err(LoginError::MustChangePassword),
         (true, Some(new)) => {
-            // The policy speaks of "the password"; here it is the new one that is wrong.
-            model::check_password_policy(new, &user.username).map_err(|e| match e {
-                Error::Invalid { message, .. } => Error::invalid("new_password", message),
-                other => other,
-            })?;
+            check_new_password(new, &user.username)?;
             if new == password {
                 return Err(
                     Error::invalid("new_password", "新密码不能与安全管理员设置的密码相同").into(),
@@ -358,6 +354,15 @@ impl WrongPassword {
     }
 }
 
+/// The password policy for a password the owner chooses in place of another: the refusal
+/// names `new_password`, the field where it was typed.
+fn check_new_password(new: &str, username: &str) -> Result<()> {
+    model::check_password_policy(new, username).map_err(|e| match e {
+        Error::Invalid { message, .. } => Error::invalid("new_password", message),
+        other => other,
+    })
+}
+
 /// Changes one's own password: the old one must be right and the new one meet the policy.
 pub async fn change_own_password(
     db: &Db,
@@ -390,11 +395,7 @@ pub async fn change_own_password(
         }
         return Err(Error::invalid("old_password", "原密码不正确"));
     }
-    // The policy speaks of "the password"; here it is the new one that is wrong.
-    model::check_password_policy(new, &user.username).map_err(|e| match e {
-        Error::Invalid { message, .. } => Error::invalid("new_password", message),
-        other => other,
-    })?;
+    check_new_password(new, &user.username)?;
     if old == new {
         return Err(Error::invalid("new_password", "新密码不能与原密码相同"));
     }
@@ -677,14 +678,14 @@ pub async fn reset_password(
             "本人密码请在“修改密码”中修改（须验证原密码）",
         ));
     }
-    let user = {
+    let (user, roles) = {
         let mut c = db.acquire().await?;
-        store::user_by_id(&mut c.conn(), id).await?
-    }
-    .ok_or_else(|| Error::not_found("账号不存在"))?;
-    let roles = {
-        let mut c = db.acquire().await?;
-        store::roles_of(&mut c.conn(), id).await?
+        let mut conn = c.conn();
+        let user = store::user_by_id(&mut conn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("账号不存在"))?;
+        let roles = store::roles_of(&mut conn, id).await?;
+        (user, roles)
     };
     if roles.iter().any(Role::is_admin) {
         return Err(Error::forbidden(
@@ -693,24 +694,32 @@ pub async fn reset_password(
     }
     model::check_password_policy(password, &user.username)?;
     let hash = hash_password(password.to_owned()).await?;
+    store_reset(db, actor, &user, &hash, "").await
+}
+
+/// Stores a password someone set for the account's owner, who must replace it at the next
+/// sign-in; every session of the account ends, and the reset is recorded.
+async fn store_reset(
+    db: &Db,
+    actor: &Actor,
+    user: &store::UserRow,
+    hash: &str,
+    detail: &str,
+) -> Result<()> {
     let mut tx = db.begin().await?;
-    store::set_password(&mut tx.conn(), id, &hash, true).await?;
-    store::delete_sessions_of(&mut tx.conn(), id).await?;
+    store::set_password(&mut tx.conn(), user.id, hash, true).await?;
+    store::delete_sessions_of(&mut tx.conn(), user.id).await?;
     audit::record(
         &mut tx.conn(),
         actor,
         "user.password_reset",
         &user.username,
-        "",
+        detail,
     )
     .await?;
     tx.commit().await?;
     Ok(())
 }
-
-/// The administrators of 三员分立: each role must stay held by an active account, or its
-/// duties (accounts, system settings, the audit trail) have no one to carry them.
-const ADMIN_ROLES: [Role; 3] = [Role::SystemAdmin, Role::SecurityAdmin, Role::AuditAdmin];
 
 /// Refuses a change that gives or takes an administrator role. The security administrator
 /// manages the accounts, but one who could make an audit administrator (or a second security
@@ -737,18 +746,8 @@ pub async fn reset_password_by_operator(db: &Db, username: &str) -> Result<Strin
     .ok_or_else(|| Error::not_found(format!("账号 {username} 不存在")))?;
     let password = temporary_password();
     let hash = hash_password(password.clone()).await?;
-    let mut tx = db.begin().await?;
-    store::set_password(&mut tx.conn(), user.id, &hash, true).await?;
-    store::delete_sessions_of(&mut tx.conn(), user.id).await?;
-    audit::record(
-        &mut tx.conn(),
-        &Actor::system("命令行"),
-        "user.password_reset",
-        &user.username,
-        "运维人员在服务器上重置",
-    )
-    .await?;
-    tx.commit().await?;
+    let actor = Actor::system("命令行");
+    store_reset(db, &actor, &user, &hash, "运维人员在服务器上重置").await?;
     Ok(password)
 }
 
@@ -856,7 +855,7 @@ fn temporary_password() -> String {
 /// Refuses a change by which account `id` gives up `losing` (by a new set of roles, or by
 /// being disabled) if that leaves an administrator role without an active account.
 async fn keep_admin_roles_held(conn: &mut Conn<'_>, id: UserId, losing: &[Role]) -> Result<()> {
-    for role in losing.iter().filter(|r| ADMIN_ROLES.contains(r)) {
+    for role in losing.iter().filter(|r| r.is_admin()) {
         if store::count_active_with_role(conn, *role, id).await? == 0 {
             return Err(Error::conflict(format!(
                 "「{}」须至少保留一个在用账号（三员分立）",
@@ -904,10 +903,8 @@ pub async fn apply_account_action(
             if user.status != "active" {
                 return Err(Error::conflict("该账号已停用"));
             }
-            if user.status == "active" {
-                let roles = store::roles_of(&mut conn, id).await?;
-                keep_admin_roles_held(&mut conn, id, &roles).await?;
-            }
+            let roles = store::roles_of(&mut conn, id).await?;
+            keep_admin_roles_held(&mut conn, id, &roles).await?;
             store::set_status(&mut conn, id, "disabled").await?;
             store::delete_sessions_of(&mut conn, id).await?;
             "user.disable"

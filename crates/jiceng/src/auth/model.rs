@@ -70,7 +70,9 @@ impl Role {
         Self::assignable().filter(|r| !r.is_admin())
     }
 
-    /// One of the three administrators of 三员分立.
+    /// One of the three administrators of 三员分立: each role must stay held by an active
+    /// account, or its duties (accounts, system settings, the audit trail) have no one to
+    /// carry them; and none is granted or reset in the system.
     pub fn is_admin(&self) -> bool {
         matches!(
             self,

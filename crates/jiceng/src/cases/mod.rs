@@ -1626,7 +1626,6 @@ pub async fn detail(
     })
 }
 
-/// A grid worker checks cases in their own grids (or that they reported).
 /// Whether `p` is a grid worker of the case's grid, who checks it on site: by the same rule
 /// by which grid workers see cases ([`Visibility::Grids`]).
 async fn grid_worker_of(conn: &mut Conn<'_>, p: &Principal, c: &CaseRow) -> Result<bool> {

@@ -193,9 +193,7 @@ fn opt(s: &str) -> Option<String> {
 /// The text of a multipart form, checked as the JSON and form readers check theirs: after
 /// reading rather than while, so that a refusal re-shows what was typed.
 fn check_parts(parts: &Parts) -> Result<(), Error> {
-    for (name, value) in &parts.fields {
-        crate::typed::check_typed(name, value)?;
-    }
+    crate::typed::check_fields(&parts.fields)?;
     for f in &parts.files {
         crate::typed::check_typed("attachments", &f.filename)?;
     }

@@ -200,9 +200,7 @@ async fn post(
             .map_err(|_| Open311Error::new(400, "请求参数格式有误"))?;
         // The key may also come in the query string, as some clients send it.
         params.extend(query(q)?);
-        for (name, value) in &params {
-            crate::typed::check_typed(name, value)?;
-        }
+        crate::typed::check_fields(&params)?;
         super::post_request(
             &state.db,
             super::Filing {

@@ -15,7 +15,7 @@ use super::error::{ApiError, PageError};
 use super::page::Shell;
 use crate::auth::Principal;
 use crate::error::Error;
-pub use crate::typed::check_typed;
+use crate::typed::{check_fields, check_typed};
 
 pub struct JsonBody<T>(pub T);
 
@@ -154,11 +154,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormBody<T> {
             Err(e) => return Err(PageError(form_rejection(e), shell)),
         };
         let read = || {
-            // `next` is where to go after signing in, not text anyone stores: a bad one is
-            // dropped by the login (`safe_next`), and must not keep a person from signing in.
-            for (name, value) in pairs.iter().filter(|(name, _)| name != "next") {
-                check_typed(name, value)?;
-            }
+            check_fields(&pairs)?;
             let encoded = serde_urlencoded::to_string(&pairs)
                 .map_err(|_| Error::invalid("form", "提交的内容无法读取"))?;
             serde_urlencoded::from_str::<T>(&encoded)
